@@ -1,0 +1,1 @@
+"""mockrec's mitmproxy addons: the thin seam between mitmproxy flows and the recorder library."""

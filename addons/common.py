@@ -1,0 +1,21 @@
+"""Options that several mockrec addons share; mitmproxy accepts a repeated identical declaration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mitmproxy import ctx
+
+from recorder import datadir
+
+
+def add_data_dir_option(loader) -> None:
+    loader.add_option(
+        "mockrec_data_dir", str, "",
+        "Directory where mockrec keeps its history, collections and mocks. "
+        "Empty means $MOCKREC_DATA_DIR, or ./.mockrec.",
+    )
+
+
+def data_dir() -> Path:
+    return datadir.prepare(ctx.options.mockrec_data_dir or None)

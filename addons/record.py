@@ -1,0 +1,103 @@
+"""Record every exchange that went to the upstream, or failed on the way, into the history.
+
+Runs inside `mockrec record` and in plain mitmproxy:
+`mitmdump -s addons/record.py --set mockrec_data_dir=DIR`.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import ctx, exceptions, http
+
+from addons import common
+from addons.upstream import UpstreamErrors
+from recorder.errors import MockrecError
+from recorder.history import HistoryStore, HistoryWriter
+from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
+
+
+def entry_from_flow(flow: http.HTTPFlow, mode: str = "record") -> HistoryEntry:
+    """The library's model of a flow: bodies as the client saw them, headers as sent."""
+    req = flow.request
+    request = HttpRequest(
+        method=req.method,
+        url=req.url,
+        http_version=req.http_version,
+        headers=[(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
+        body=req.raw_content or b"",
+        body_size=len(req.raw_content or b""),
+    )
+    response = None
+    if (resp := flow.response) is not None:
+        response = HttpResponse(
+            status=resp.status_code,
+            reason=resp.reason,
+            http_version=resp.http_version,
+            headers=[(wire_text(k), wire_text(v)) for k, v in resp.headers.fields],
+            body=resp.raw_content or b"",
+            body_size=len(resp.raw_content or b""),
+        )
+    peer = flow.client_conn.peername
+    server = flow.server_conn.address
+    return HistoryEntry(
+        request=request,
+        response=response,
+        error=flow.error.msg if flow.error else None,
+        timings=Timings(
+            start=req.timestamp_start,
+            request_end=req.timestamp_end,
+            response_start=resp.timestamp_start if resp else None,
+            end=(resp.timestamp_end if resp else None) or (flow.error.timestamp if flow.error
+                                                           else None),
+        ),
+        client=f"{peer[0]}:{peer[1]}" if peer else "",
+        upstream=f"{server[0]}:{server[1]}" if server else "",
+        mode=mode,
+    )
+
+
+def was_replayed(flow: http.HTTPFlow) -> bool:
+    """Answers made up by mockrec or mitmproxy's server replay are not traffic."""
+    return bool(flow.metadata.get("mockrec_replayed")) or flow.is_replay == "response"
+
+
+class Record:
+    name = "mockrec_record"
+
+    def __init__(self) -> None:
+        self.writer: HistoryWriter | None = None
+
+    def load(self, loader) -> None:
+        common.add_data_dir_option(loader)
+        loader.add_option(
+            "mockrec_record", bool, True,
+            "Record every exchange that reaches the upstream into mockrec's history.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "mockrec_data_dir" in updated or self.writer is None:
+            try:
+                store = HistoryStore(common.data_dir())
+                store.check()
+            except (MockrecError, OSError) as e:
+                raise exceptions.OptionsError(str(e)) from None
+            if self.writer is not None:
+                self.writer.close()
+            self.writer = HistoryWriter(store)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if not ctx.options.mockrec_record or was_replayed(flow) or self.writer is None:
+            return
+        self.writer.submit(entry_from_flow(flow))
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if not ctx.options.mockrec_record or flow.response or self.writer is None:
+            return
+        self.writer.submit(entry_from_flow(flow))
+
+    def done(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+addons = [UpstreamErrors(), Record()]

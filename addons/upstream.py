@@ -1,0 +1,124 @@
+"""Upstream failures answered as JSON: 502 when refused or reset, 504 after a timeout.
+
+mitmproxy answers a failed upstream with an HTML page and never gives up on a
+silent upstream. Two small reaches into its internals change that; they are
+kept here, in one place, and tests/test_upstream.py fails if a mitmproxy
+release moves them:
+- the HTTP/1 error page builder is wrapped, so the page becomes our JSON body;
+- a timed-out upstream connection is closed, so mitmproxy reports the failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+from dataclasses import dataclass
+
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.net.http import http1
+from mitmproxy.proxy.layers.http import _http1
+
+
+@dataclass
+class ErrorAnswer:
+    status: int
+    upstream: str
+    cause: str
+
+    def body(self) -> bytes:
+        name = "upstreamTimeoutError" if self.status == 504 else "upstreamError"
+        return json.dumps({"error": {
+            "name": name,
+            "message": f"mockrec could not get a response from {self.upstream}: {self.cause}",
+            "upstream": self.upstream,
+            "cause": self.cause,
+        }}).encode()
+
+
+# Hooks run in the task that then writes the error page, so a context variable
+# carries the flow's details from our `error` hook to the page builder.
+_answer: contextvars.ContextVar[ErrorAnswer | None] = contextvars.ContextVar(
+    "mockrec_error_answer", default=None)
+_mitmproxy_error_response = _http1.make_error_response
+
+
+def _error_response(status_code: int, message: str = "") -> bytes:
+    answer = _answer.get()
+    if status_code not in (502, 504) and answer is None:
+        return _mitmproxy_error_response(status_code, message)
+    _answer.set(None)
+    answer = answer or ErrorAnswer(status_code, "the upstream", message)
+    response = http.Response.make(answer.status, answer.body(), {
+        "Content-Type": "application/json",
+        "Connection": "close",
+    })
+    return http1.assemble_response(response)
+
+
+def upstream_name(flow: http.HTTPFlow) -> str:
+    req = flow.request
+    return f"{req.scheme}://{req.host}:{req.port}"
+
+
+class UpstreamErrors:
+    name = "mockrec_upstream"
+
+    def __init__(self) -> None:
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "mockrec_upstream_timeout", int, 30_000,
+            "Milliseconds to wait for the upstream's response headers before answering "
+            "504 Gateway Timeout. 0 waits for ever.",
+        )
+
+    def running(self) -> None:
+        _http1.make_error_response = _error_response
+
+    def done(self) -> None:
+        _http1.make_error_response = _mitmproxy_error_response
+
+    def configure(self, updated: set[str]) -> None:
+        if "mockrec_upstream_timeout" in updated and ctx.options.mockrec_upstream_timeout < 0:
+            raise exceptions.OptionsError("mockrec_upstream_timeout must be 0 or more ms")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        timeout_ms = ctx.options.mockrec_upstream_timeout
+        if flow.response or flow.error or not flow.live or not timeout_ms:
+            return
+        loop = asyncio.get_running_loop()
+        self._timers[flow.id] = loop.call_later(timeout_ms / 1000, self._time_out, flow)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        self._cancel(flow)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._cancel(flow)  # answered by an addon: no response headers hook came
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._cancel(flow)
+        if flow.response or flow.error is None:
+            return
+        if flow.metadata.get("mockrec_timed_out"):
+            flow.error.msg = (f"upstream timed out after "
+                              f"{ctx.options.mockrec_upstream_timeout} ms")
+            _answer.set(ErrorAnswer(504, upstream_name(flow), flow.error.msg))
+        else:
+            _answer.set(ErrorAnswer(502, upstream_name(flow), flow.error.msg))
+
+    def _cancel(self, flow: http.HTTPFlow) -> None:
+        if timer := self._timers.pop(flow.id, None):
+            timer.cancel()
+
+    def _time_out(self, flow: http.HTTPFlow) -> None:
+        self._timers.pop(flow.id, None)
+        if flow.response or flow.error:
+            return
+        handler = ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
+        io = handler.transports.get(flow.server_conn) if handler else None
+        if io is None or io.writer is None:
+            return  # still connecting: the OS connect timeout applies
+        flow.metadata["mockrec_timed_out"] = True
+        io.writer.close()

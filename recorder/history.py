@@ -1,0 +1,318 @@
+"""How history entries are stored: bounded TinyDB segments plus body files.
+
+A single TinyDB file rewrites itself whole on every insert, so its cost grows with
+the history. Here entry `n` lives in segment `(n - 1) // SEGMENT_SIZE`, one small
+TinyDB file each; a write touches only the newest segment, whatever the size of
+the history. Bodies over `INLINE_BODY_LIMIT` bytes sit beside the segments as
+files, byte-exact. `HistoryWriter` batches entries on a thread so the proxy's
+event loop never waits for the disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import queue
+import shutil
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.table import Document
+
+from recorder.errors import NotFound
+from recorder.models import (
+    Header,
+    HistoryEntry,
+    HistoryFilter,
+    HttpRequest,
+    HttpResponse,
+    Timings,
+)
+from recorder.storage import AtomicJSONStorage, atomic_write, ensure_private_dir, load_json, locked
+
+SEGMENT_SIZE = 256
+INLINE_BODY_LIMIT = 4096
+TABLE = "entries"
+
+log = logging.getLogger(__name__)
+
+
+class HistoryStore:
+    def __init__(self, data_dir: Path):
+        self.root = data_dir / "history"
+        self._bodies = self.root / "bodies"
+        self._lock = self.root / ".lock"
+        self._counter = self.root / "next-id.json"
+
+    # -- reading ---------------------------------------------------------------
+
+    def get(self, entry_id: int) -> HistoryEntry:
+        doc = self._read_segment(self._segment_path(_segment_of(entry_id))).get(entry_id)
+        if doc is None:
+            raise NotFound(f"history entry {entry_id} does not exist: `mockrec history list` "
+                           "shows the ids")
+        return self._entry(entry_id, doc, with_bodies=True)
+
+    def entries(self, filters: HistoryFilter | None = None, *, with_bodies: bool = False,
+                newest_first: bool = True) -> Iterator[HistoryEntry]:
+        """Entries that pass `filters`, reading segments lazily (`--limit` stops early)."""
+        segments = self._segment_paths()
+        for path in reversed(segments) if newest_first else segments:
+            docs = self._read_segment(path)
+            for entry_id in sorted(docs, reverse=newest_first):
+                entry = self._entry(entry_id, docs[entry_id], with_bodies=with_bodies)
+                if filters is None or filters.matches(entry):
+                    yield entry
+
+    def search(self, text: str) -> Iterator[HistoryEntry]:
+        """Entries whose URL, headers or text bodies contain `text`, ignoring case."""
+        needle = text.lower()
+        escaped = json.dumps(needle)[1:-1]  # as it appears in the stored JSON
+        for path in reversed(self._segment_paths()):
+            raw = path.read_text("utf-8", "replace").lower()
+            # Most segments are ruled out without parsing; out-of-line bodies need a look.
+            if escaped not in raw and '"file"' not in raw:
+                continue
+            docs = self._read_segment(path)
+            for entry_id in sorted(docs, reverse=True):
+                doc = docs[entry_id]
+                if escaped in json.dumps(doc).lower() or any(
+                    needle in body.decode("utf-8", "replace").lower()
+                    for body in self._file_bodies(doc)
+                ):
+                    yield self._entry(entry_id, doc, with_bodies=False)
+
+    def count(self) -> int:
+        return sum(len(self._read_segment(p)) for p in self._segment_paths())
+
+    def check(self) -> None:
+        """Fail now, with the recovery hint, if the segment we would write to is damaged."""
+        segments = self._segment_paths()
+        if segments:
+            self._read_segment(segments[-1])
+        if self._counter.exists():
+            load_json(self._counter)
+
+    # -- writing ---------------------------------------------------------------
+
+    def append(self, entries: list[HistoryEntry]) -> list[int]:
+        """Store `entries`, giving each the next id; returns the ids."""
+        if not entries:
+            return []
+        ensure_private_dir(self.root)
+        with locked(self._lock):
+            first = self._next_id()
+            by_segment: dict[int, list[Document]] = {}
+            for offset, entry in enumerate(entries):
+                entry.id = first + offset
+                doc = self._document(entry)
+                by_segment.setdefault(_segment_of(entry.id), []).append(
+                    Document(doc, doc_id=entry.id))
+            for segment, docs in by_segment.items():
+                with self._db(self._segment_path(segment)) as db:
+                    db.table(TABLE, cache_size=0).insert_multiple(docs)
+            self._write_counter(first + len(entries))
+        return [entry.id for entry in entries]  # type: ignore[misc]
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Delete entries by id; all must exist, or nothing is deleted."""
+        wanted = sorted(set(ids))
+        with locked(self._lock):
+            by_segment: dict[int, list[int]] = {}
+            for entry_id in wanted:
+                by_segment.setdefault(_segment_of(entry_id), []).append(entry_id)
+            missing = [i for seg, seg_ids in by_segment.items()
+                       for i in seg_ids if i not in self._read_segment(self._segment_path(seg))]
+            if missing:
+                raise NotFound(f"no history entry {', '.join(map(str, missing[:10]))}: "
+                               "nothing was deleted")
+            for segment, seg_ids in by_segment.items():
+                with self._db(self._segment_path(segment)) as db:
+                    db.table(TABLE, cache_size=0).remove(doc_ids=seg_ids)
+                for entry_id in seg_ids:
+                    for side in ("request", "response"):
+                        self._body_path(entry_id, side).unlink(missing_ok=True)
+        return len(wanted)
+
+    def clear(self) -> int:
+        """Delete every entry; ids keep counting from where they were."""
+        with locked(self._lock):
+            count = self.count()
+            next_id = self._next_id()
+            for path in self._segment_paths():
+                path.unlink()
+            shutil.rmtree(self._bodies, ignore_errors=True)
+            self._write_counter(next_id)
+        return count
+
+    # -- documents -------------------------------------------------------------
+
+    def _document(self, entry: HistoryEntry) -> dict[str, Any]:
+        assert entry.id is not None
+        request = entry.request
+        doc: dict[str, Any] = {
+            "request": {
+                "method": request.method,
+                "url": request.url,
+                "http_version": request.http_version,
+                "headers": [list(h) for h in request.headers],
+                "body": self._body_doc(entry.id, "request", request.body or b""),
+            },
+            "response": None,
+            "error": entry.error,
+            "timings": vars(entry.timings).copy(),
+            "client": entry.client,
+            "upstream": entry.upstream,
+            "mode": entry.mode,
+        }
+        if (response := entry.response) is not None:
+            doc["response"] = {
+                "status": response.status,
+                "reason": response.reason,
+                "http_version": response.http_version,
+                "headers": [list(h) for h in response.headers],
+                "body": self._body_doc(entry.id, "response", response.body or b""),
+            }
+        return doc
+
+    def _body_doc(self, entry_id: int, side: str, body: bytes) -> dict[str, Any]:
+        if len(body) > INLINE_BODY_LIMIT:
+            path = self._body_path(entry_id, side)
+            ensure_private_dir(path.parent)
+            atomic_write(path, body)
+            return {"size": len(body), "file": f"{path.parent.name}/{path.name}"}
+        try:
+            return {"size": len(body), "text": body.decode("utf-8")}
+        except UnicodeDecodeError:
+            return {"size": len(body), "base64": base64.b64encode(body).decode()}
+
+    def _entry(self, entry_id: int, doc: dict[str, Any], *, with_bodies: bool) -> HistoryEntry:
+        req = doc["request"]
+        resp = doc.get("response")
+        return HistoryEntry(
+            id=entry_id,
+            request=HttpRequest(
+                method=req["method"], url=req["url"], http_version=req["http_version"],
+                headers=_headers(req["headers"]),
+                body=self._body(req["body"]) if with_bodies else None,
+                body_size=req["body"]["size"],
+            ),
+            response=None if resp is None else HttpResponse(
+                status=resp["status"], reason=resp["reason"], http_version=resp["http_version"],
+                headers=_headers(resp["headers"]),
+                body=self._body(resp["body"]) if with_bodies else None,
+                body_size=resp["body"]["size"],
+            ),
+            error=doc.get("error"),
+            timings=Timings(**doc["timings"]),
+            client=doc.get("client", ""),
+            upstream=doc.get("upstream", ""),
+            mode=doc.get("mode", "record"),
+        )
+
+    def _body(self, body_doc: dict[str, Any]) -> bytes:
+        if "text" in body_doc:
+            return body_doc["text"].encode("utf-8")
+        if "base64" in body_doc:
+            return base64.b64decode(body_doc["base64"])
+        path = self._bodies / body_doc["file"]
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"body file {path} is missing") from None
+
+    def _file_bodies(self, doc: dict[str, Any]) -> Iterator[bytes]:
+        for side in ("request", "response"):
+            message = doc.get(side)
+            if message and "file" in message["body"]:
+                yield self._body(message["body"])
+
+    # -- files -----------------------------------------------------------------
+
+    def _db(self, path: Path) -> TinyDB:
+        return TinyDB(path, storage=AtomicJSONStorage)
+
+    def _segment_path(self, segment: int) -> Path:
+        return self.root / f"segment-{segment:08d}.json"
+
+    def _body_path(self, entry_id: int, side: str) -> Path:
+        return self._bodies / f"{_segment_of(entry_id):08d}" / f"{entry_id}.{side}"
+
+    def _segment_paths(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(self.root.glob("segment-*.json"))
+
+    def _read_segment(self, path: Path) -> dict[int, dict[str, Any]]:
+        data = AtomicJSONStorage(path).read() or {}
+        return {int(k): v for k, v in data.get(TABLE, {}).items()}
+
+    def _next_id(self) -> int:
+        counted = load_json(self._counter) if self._counter.exists() else None
+        segments = self._segment_paths()
+        newest = max(self._read_segment(segments[-1]), default=0) if segments else 0
+        # The counter may lag a crash that happened right after a segment write.
+        return max(int(counted or 1), newest + 1)
+
+    def _write_counter(self, next_id: int) -> None:
+        atomic_write(self._counter, json.dumps(next_id).encode())
+
+
+def _segment_of(entry_id: int) -> int:
+    return (entry_id - 1) // SEGMENT_SIZE
+
+
+def _headers(pairs: list[list[str]]) -> list[Header]:
+    return [(name, value) for name, value in pairs]
+
+
+class HistoryWriter:
+    """Takes entries from the proxy thread and stores them in batches on its own thread.
+
+    Everything submitted is on disk within about `interval` seconds; `close`
+    stores what is left. A failed write (a damaged segment, a full disk) is
+    logged and retried, never dropped.
+    """
+
+    def __init__(self, store: HistoryStore, interval: float = 0.2):
+        self.store = store
+        self.interval = interval
+        self._queue: queue.SimpleQueue[HistoryEntry] = queue.SimpleQueue()
+        self._pending: list[HistoryEntry] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mockrec-history", daemon=True)
+        self._thread.start()
+
+    def submit(self, entry: HistoryEntry) -> None:
+        self._queue.put(entry)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self._flush()
+        self._flush()
+
+    def _flush(self) -> None:
+        while True:
+            try:
+                self._pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if not self._pending:
+            return
+        try:
+            self.store.append(self._pending)
+        except Exception as e:  # keep them for the next round rather than lose them
+            for entry in self._pending:
+                entry.id = None
+            log.error("mockrec: could not store %d history entries: %s",
+                      len(self._pending), e)
+            return
+        self._pending = []

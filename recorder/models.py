@@ -1,0 +1,168 @@
+"""The history's vocabulary: requests, responses and entries as plain dataclasses.
+
+Nothing here knows about mitmproxy or TinyDB: the record addon builds these from
+flows, the history store turns them into documents.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+# Header names and values are kept as text that round-trips to the exact bytes
+# sent on the wire: UTF-8 where it decodes, surrogate escapes where it does not.
+Header = tuple[str, str]
+
+
+def wire_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def wire_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    url: str
+    http_version: str = "HTTP/1.1"
+    headers: list[Header] = field(default_factory=list)
+    # None when the body was not loaded (listing); `body_size` is always known.
+    body: bytes | None = b""
+    body_size: int = 0
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    @property
+    def path_and_query(self) -> str:
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: list[Header] = field(default_factory=list)
+    body: bytes | None = b""
+    body_size: int = 0
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+@dataclass
+class Timings:
+    """Wall-clock timestamps (seconds since the epoch) of one exchange."""
+
+    start: float
+    request_end: float | None = None
+    response_start: float | None = None
+    end: float | None = None
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.end is None:
+            return None
+        return round((self.end - self.start) * 1000, 3)
+
+
+@dataclass
+class HistoryEntry:
+    """One recorded exchange. `id` is given by the store and never reused."""
+
+    request: HttpRequest
+    timings: Timings
+    response: HttpResponse | None = None
+    error: str | None = None
+    client: str = ""
+    upstream: str = ""
+    mode: str = "record"
+    id: int | None = None
+
+    @property
+    def time(self) -> datetime:
+        return datetime.fromtimestamp(self.timings.start).astimezone()
+
+    @property
+    def status_text(self) -> str:
+        if self.response is not None:
+            return str(self.response.status)
+        return "error"
+
+
+@dataclass
+class HistoryFilter:
+    """The filters of `history list` and `promote`; all given ones must hold."""
+
+    method: str | None = None
+    host: str | None = None
+    path: str | None = None  # a glob: /users/*
+    status: str | None = None  # 200, 2xx, or "error"
+    since: datetime | None = None
+
+    def matches(self, entry: HistoryEntry) -> bool:
+        request = entry.request
+        if self.method and request.method.upper() != self.method.upper():
+            return False
+        if self.host and request.host.lower() != self.host.lower():
+            return False
+        if self.path and not fnmatch.fnmatchcase(request.path, self.path):
+            return False
+        if self.status and not status_matches(self.status, entry):
+            return False
+        return not (self.since and entry.timings.start < self.since.timestamp())
+
+
+def status_matches(spec: str, entry: HistoryEntry) -> bool:
+    """`200` is that status, `2xx` a class of them, `error` an upstream failure."""
+    spec = spec.strip().lower()
+    if spec == "error":
+        return entry.response is None
+    if entry.response is None:
+        return False
+    status = str(entry.response.status)
+    if len(spec) == 3 and spec.endswith("xx"):
+        return status[0] == spec[0]
+    return status == spec
+
+
+def parse_since(text: str) -> datetime:
+    """`2026-11-01`, `2026-11-01T09:30` or any ISO 8601 date-time; local time if naive."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"--since {text!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def parse_ids(specs: list[str]) -> list[int]:
+    """`3`, `3-7` and `3,5` name entries; returns the ids in the order given."""
+    ids: list[int] = []
+    for spec in specs:
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            low, sep, high = part.partition("-")
+            try:
+                first, last = int(low), int(high if sep else low)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an id or a range like 3-7") from None
+            if first < 1 or last < first:
+                raise ValueError(f"{part!r} is an empty range: write it low-high, like 3-7")
+            ids.extend(range(first, last + 1))
+    return ids

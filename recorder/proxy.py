@@ -1,0 +1,123 @@
+"""Start mitmproxy with mockrec's addons: the engine behind `mockrec record`."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mitmproxy import ctx, exceptions, options
+from mitmproxy.tools.dump import DumpMaster
+
+from recorder.errors import MockrecError
+
+
+@dataclass
+class ProxyConfig:
+    data_dir: Path
+    upstream: str | None = None  # reverse proxy to this base URL; None: forward proxy
+    listen_host: str = "127.0.0.1"
+    port: int = 8080
+    verbose: bool = False
+    settings: list[str] = field(default_factory=list)  # mitmproxy `--set` KEY=VALUE
+
+    @property
+    def mode(self) -> str:
+        return f"reverse:{self.upstream}" if self.upstream else "regular"
+
+
+def check_upstream(url: str) -> str:
+    """`http://host:port[/base]` or https; the reverse proxy's target."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MockrecError(f"--upstream {url!r} is not an http(s) URL like http://localhost:3000")
+    return url.rstrip("/")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """A clear message now beats mitmproxy's multi-line startup error."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise MockrecError(
+                    f"port {port} on {host} is already in use: stop what listens there "
+                    "or pick another with --port") from None
+            raise MockrecError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
+class Banner:
+    """Says where the proxy listens once it does (port 0 becomes a real port)."""
+
+    name = "mockrec_banner"
+
+    def __init__(self, config: ProxyConfig):
+        self.config = config
+
+    def running(self) -> None:
+        addrs = ctx.master.addons.get("proxyserver").listen_addrs()
+        if not addrs:
+            return
+        host, port = addrs[0][:2]
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        if self.config.upstream:
+            how = f"reverse proxy to {self.config.upstream}; point your client at {url}"
+        else:
+            how = f"forward proxy; export HTTP_PROXY={url} HTTPS_PROXY={url}"
+        print(f"mockrec recording on {url} ({how})", flush=True)
+        print(f"history in {self.config.data_dir}; Ctrl-C to stop", flush=True)
+
+
+def build_master(config: ProxyConfig) -> DumpMaster:
+    from addons.record import Record
+    from addons.upstream import UpstreamErrors
+
+    opts = options.Options()
+    master = DumpMaster(opts, with_termlog=True, with_dumper=config.verbose)
+    master.addons.add(UpstreamErrors(), Record(), Banner(config))
+    opts.update(
+        listen_host=config.listen_host,
+        listen_port=config.port,
+        mode=[config.mode],
+        # Connect upstream only when a request needs it, so a dead upstream
+        # fails that request (with a JSON 502) rather than the client's connection.
+        connection_strategy="lazy",
+        mockrec_data_dir=str(config.data_dir),
+        termlog_verbosity="info" if config.verbose else "warn",
+    )
+    if config.settings:
+        opts.set(*config.settings)
+    return master
+
+
+async def _serve(config: ProxyConfig) -> None:
+    try:
+        master = build_master(config)
+    except (exceptions.OptionsError, KeyError) as e:
+        raise MockrecError(str(e).strip("'\"")) from None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    await master.run()
+
+
+def serve(config: ProxyConfig) -> None:
+    """Run until SIGINT/SIGTERM; the record addon flushes the history on the way out."""
+    if config.upstream:
+        config.upstream = check_upstream(config.upstream)
+    check_port_free(config.listen_host, config.port)
+    logging.getLogger().setLevel(logging.INFO)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    asyncio.run(_serve(config))
+    sys.stdout.flush()

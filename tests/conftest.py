@@ -1,0 +1,238 @@
+"""Shared fixtures: a real local upstream (HTTP and HTTPS) and a real `mockrec record`."""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import brotli
+import pytest
+
+from recorder.history import HistoryStore
+
+# The repository is checked out with shared/ beside it, locally and in CI.
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    raw = b"".join(b"\x00" + bytes([x * 16 % 256, 0, 255 - x]) * 16 for x in range(16))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+PNG = tiny_png()
+TEXT = ("The quick brown fox jumps over the lazy dog. " * 40).encode()
+LATIN1 = "Grüße aus Köln, ça va très bien".encode("latin-1")
+BIG = os.urandom(20 * 1024 * 1024)
+
+
+class Upstream(BaseHTTPRequestHandler):
+    """Answers by path; /echo reflects the request so tests can compare bytes."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "upstream-test"
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, status: int, body: bytes, headers: list[tuple[str, str]],
+              *, length: bool = True) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _route(self) -> None:
+        url = urlsplit(self.path)
+        size = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(size) if size else b""
+        path = url.path
+        if path.startswith("/slow"):
+            time.sleep(float(dict(parse_qsl(url.query)).get("s", "3")))
+        if path == "/reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if path == "/png":
+            return self._send(200, PNG, [("Content-Type", "image/png")])
+        if path == "/empty":
+            return self._send(204, b"", [], length=False)
+        if path == "/gzip":
+            return self._send(200, gzip.compress(TEXT), [("Content-Encoding", "gzip"),
+                                                         ("Content-Type", "text/plain")])
+        if path == "/br":
+            return self._send(200, brotli.compress(TEXT), [("Content-Encoding", "br"),
+                                                           ("Content-Type", "text/plain")])
+        if path == "/deflate":
+            return self._send(200, zlib.compress(TEXT), [("Content-Encoding", "deflate"),
+                                                         ("Content-Type", "text/plain")])
+        if path == "/latin1":
+            return self._send(200, LATIN1, [("Content-Type", "text/plain; charset=iso-8859-1")])
+        if path == "/big":
+            return self._send(200, BIG, [("Content-Type", "application/octet-stream")])
+        if path == "/cookies":
+            return self._send(200, b"ok", [("Set-Cookie", "a=1; Path=/"),
+                                           ("Set-Cookie", "b=2; HttpOnly")])
+        if path == "/headers":
+            return self._send(200, b"{}", [("X-Zeta", "1"), ("x-MiXeD-Case", "Yes"),
+                                           ("X-Alpha", "2"), ("X-Zeta", "3"),
+                                           ("Content-Type", "application/json")])
+        echo = json.dumps({
+            "method": self.command, "path": url.path, "query": url.query,
+            "headers": [list(h) for h in self.headers.items()],
+            "body_size": len(body),
+        }).encode()
+        return self._send(200, echo, [("Content-Type", "application/json")])
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _route
+
+
+class UpstreamServer:
+    def __init__(self, tls_context: ssl.SSLContext | None = None):
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+        self.server.daemon_threads = True
+        if tls_context:
+            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.scheme = "https" if tls_context else "http"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Iterator[UpstreamServer]:
+    server = UpstreamServer()
+    yield server
+    server.close()
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"),
+                x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "upstream.pem", directory / "upstream.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="session")
+def tls_upstream(tmp_path_factory) -> Iterator[UpstreamServer]:
+    cert, key = self_signed(tmp_path_factory.mktemp("tls"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = UpstreamServer(context)
+    yield server
+    server.close()
+
+
+BANNER = re.compile(r"mockrec recording on (http://[^ ]+)")
+
+
+class RunningProxy:
+    """`mockrec record` in a subprocess, listening on a port the OS picked."""
+
+    def __init__(self, data_dir: Path, args: list[str], confdir: Path):
+        self.data_dir = data_dir
+        self.log = data_dir.parent / f"{data_dir.name}-proxy.log"
+        env = {**os.environ, "MOCKREC_DATA_DIR": str(data_dir)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "recorder", "record", "--port", "0",
+             "--set", f"confdir={confdir}", *args],
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            match = BANNER.search(self.log.read_text(errors="replace"))
+            if match:
+                self.url = match.group(1)
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.process.kill()
+        raise RuntimeError(f"mockrec record did not start:\n{self.log.read_text()}")
+
+    @property
+    def store(self) -> HistoryStore:
+        return HistoryStore(self.data_dir)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def confdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("mitmproxy-conf")
+
+
+@pytest.fixture
+def start_proxy(tmp_path, confdir):
+    started: list[RunningProxy] = []
+
+    def start(*args: str, data_dir: Path | None = None) -> RunningProxy:
+        proxy = RunningProxy(data_dir or tmp_path / f"data{len(started)}", list(args), confdir)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        if proxy.process.poll() is None:
+            proxy.process.kill()
+            proxy.process.wait()
+
+
+def wait_for_entries(store: HistoryStore, count: int, timeout: float = 5.0) -> list:
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = list(store.entries(newest_first=False, with_bodies=True))
+        if len(entries) >= count or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.05)

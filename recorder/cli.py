@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -189,22 +188,17 @@ def _print_entries(entries: list) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors become one line on stderr and an exit status."""
     try:
-        result = app(args=argv, prog_name="mockrec", standalone_mode=False)
+        app(args=argv, prog_name="mockrec")  # typer reports usage errors and exits
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else int(bool(e.code))
     except MockrecError as e:
         sys.stderr.write(f"mockrec: error: {e}\n")
         return int(e.status)
-    except click.exceptions.Abort:
-        sys.stderr.write("mockrec: aborted\n")
-        return int(ExitStatus.ERROR)
-    except click.ClickException as e:
-        e.show()
-        return e.exit_code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return int(ExitStatus.SUCCESS)
-    return result if isinstance(result, int) else int(ExitStatus.SUCCESS)
+    return int(ExitStatus.SUCCESS)
 
 
 def entry() -> None:

@@ -1,0 +1,114 @@
+"""The record and upstream addons called hook by hook, as mitmproxy would."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mitmproxy import exceptions, http
+from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.test import taddons, tflow
+
+from addons import upstream
+from addons.record import Record, entry_from_flow
+from addons.upstream import UpstreamErrors
+from recorder.history import HistoryStore
+
+
+def test_entry_from_flow_keeps_bytes_and_header_order():
+    flow = tflow.tflow(resp=True)
+    flow.request.headers = http.Headers([(b"X-B", b"1"), (b"x-a", b"\xff"), (b"X-B", b"2")])
+    flow.request.raw_content = b"\x00\x01"
+    flow.response.raw_content = b"\x1f\x8b gzip bytes stay encoded"
+    flow.response.headers["Content-Encoding"] = "gzip"
+    entry = entry_from_flow(flow)
+    assert entry.request.headers[0] == ("X-B", "1")
+    assert entry.request.headers[2] == ("X-B", "2")
+    assert entry.request.headers[1][1].encode("utf-8", "surrogateescape") == b"\xff"
+    assert entry.request.body == b"\x00\x01"
+    assert entry.response.body == b"\x1f\x8b gzip bytes stay encoded"
+    assert entry.timings.duration_ms is not None
+    assert entry.error is None
+
+
+def test_record_addon_stores_responses_and_errors(tmp_path):
+    addon = Record()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, mockrec_data_dir=str(tmp_path))
+        addon.response(tflow.tflow(resp=True))
+        failed = tflow.tflow(err=True)
+        addon.error(failed)
+        replayed = tflow.tflow(resp=True)
+        replayed.metadata["mockrec_replayed"] = True
+        addon.response(replayed)
+        server_replay = tflow.tflow(resp=True)
+        server_replay.is_replay = "response"
+        addon.response(server_replay)
+        addon.done()
+    entries = list(HistoryStore(tmp_path).entries(newest_first=False))
+    assert [e.status_text for e in entries] == ["200", "error"]
+    assert entries[1].error == failed.error.msg
+
+
+def test_record_addon_can_be_paused(tmp_path):
+    addon = Record()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, mockrec_data_dir=str(tmp_path), mockrec_record=False)
+        addon.response(tflow.tflow(resp=True))
+        addon.done()
+    assert HistoryStore(tmp_path).count() == 0
+
+
+def test_record_addon_refuses_a_damaged_store(tmp_path):
+    (tmp_path / "history").mkdir()
+    (tmp_path / "history" / "segment-00000000.json").write_text("{broken")
+    addon = Record()
+    with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError, match="move it"):
+        tctx.configure(addon, mockrec_data_dir=str(tmp_path))
+
+
+def test_upstream_error_hook_prepares_the_json_answer():
+    addon = UpstreamErrors()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, mockrec_upstream_timeout=1000)
+        flow = tflow.tflow(err=True)
+        addon.error(flow)
+        raw = upstream._error_response(502, "ignored")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502")
+    assert b"application/json" in head
+    error = json.loads(body)["error"]
+    assert error["upstream"] == "http://address:22"
+    assert error["cause"] == flow.error.msg
+
+
+def test_timed_out_flows_answer_504():
+    addon = UpstreamErrors()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, mockrec_upstream_timeout=250)
+        flow = tflow.tflow(err=True)
+        flow.metadata["mockrec_timed_out"] = True
+        addon.error(flow)
+        assert flow.error.msg == "upstream timed out after 250 ms"
+        head = upstream._error_response(502, "Server disconnected").split(b"\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 504 ")
+
+
+def test_other_errors_keep_mitmproxy_page():
+    assert b"text/html" in upstream._error_response(400, "bad request line")
+
+
+def test_negative_timeout_is_refused():
+    addon = UpstreamErrors()
+    with taddons.context(addon) as tctx, pytest.raises(exceptions.OptionsError):
+        tctx.configure(addon, mockrec_upstream_timeout=-1)
+
+
+def test_the_mitmproxy_internals_we_reach_into_are_there():
+    """If a mitmproxy release moves these, upstream.py needs a look."""
+    assert callable(_http1.make_error_response)
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.proxy.server import ConnectionHandler
+
+    assert hasattr(Proxyserver(), "connections")
+    assert "transports" in ConnectionHandler.__init__.__code__.co_names

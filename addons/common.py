@@ -18,4 +18,5 @@ def add_data_dir_option(loader) -> None:
 
 
 def data_dir() -> Path:
-    return datadir.prepare(ctx.options.mockrec_data_dir or None)
+    """The configured data dir; not created here, only where something is written."""
+    return datadir.resolve(ctx.options.mockrec_data_dir or None)

@@ -6,12 +6,15 @@ Runs inside `mockrec record` and in plain mitmproxy:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mitmproxy import ctx, exceptions, http
 
 from addons import common
 from addons.upstream import UpstreamErrors
+from recorder import datadir
 from recorder.errors import MockrecError
-from recorder.history import HistoryStore, HistoryWriter
+from recorder.history import HistoryStore, HistoryWriterProcess
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
 
 
@@ -64,7 +67,8 @@ class Record:
     name = "mockrec_record"
 
     def __init__(self) -> None:
-        self.writer: HistoryWriter | None = None
+        self.directory: Path | None = None
+        self.writer: HistoryWriterProcess | None = None
 
     def load(self, loader) -> None:
         common.add_data_dir_option(loader)
@@ -74,27 +78,38 @@ class Record:
         )
 
     def configure(self, updated: set[str]) -> None:
-        if "mockrec_data_dir" in updated or self.writer is None:
+        if "mockrec_data_dir" in updated:
+            directory = common.data_dir()
             try:
-                store = HistoryStore(common.data_dir())
-                store.check()
+                HistoryStore(directory).check()
             except (MockrecError, OSError) as e:
                 raise exceptions.OptionsError(str(e)) from None
-            if self.writer is not None:
-                self.writer.close()
-            self.writer = HistoryWriter(store)
+            if directory != self.directory:
+                self._close_writer()
+                self.directory = directory
+
+    def running(self) -> None:
+        if ctx.options.mockrec_record:
+            self._writer()
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if not ctx.options.mockrec_record or was_replayed(flow) or self.writer is None:
-            return
-        self.writer.submit(entry_from_flow(flow))
+        if ctx.options.mockrec_record and not was_replayed(flow):
+            self._writer().submit(entry_from_flow(flow))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if not ctx.options.mockrec_record or flow.response or self.writer is None:
-            return
-        self.writer.submit(entry_from_flow(flow))
+        if ctx.options.mockrec_record and not flow.response:
+            self._writer().submit(entry_from_flow(flow))
 
     def done(self) -> None:
+        self._close_writer()
+
+    def _writer(self) -> HistoryWriterProcess:
+        if self.writer is None:
+            assert self.directory is not None
+            self.writer = HistoryWriterProcess(datadir.prepare(self.directory))
+        return self.writer
+
+    def _close_writer(self) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import time
 from dataclasses import dataclass
 
 from mitmproxy import ctx, exceptions, http
@@ -65,7 +66,10 @@ class UpstreamErrors:
     name = "mockrec_upstream"
 
     def __init__(self) -> None:
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        # Flows waiting for response headers, by id, with their deadline. One
+        # sweeper task checks them, cheaper than a timer per request.
+        self._waiting: dict[str, tuple[float, http.HTTPFlow]] = {}
+        self._sweeper: asyncio.Task | None = None
 
     def load(self, loader) -> None:
         loader.add_option(
@@ -76,9 +80,12 @@ class UpstreamErrors:
 
     def running(self) -> None:
         _http1.make_error_response = _error_response
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     def done(self) -> None:
         _http1.make_error_response = _mitmproxy_error_response
+        if self._sweeper:
+            self._sweeper.cancel()
 
     def configure(self, updated: set[str]) -> None:
         if "mockrec_upstream_timeout" in updated and ctx.options.mockrec_upstream_timeout < 0:
@@ -88,8 +95,7 @@ class UpstreamErrors:
         timeout_ms = ctx.options.mockrec_upstream_timeout
         if flow.response or flow.error or not flow.live or not timeout_ms:
             return
-        loop = asyncio.get_running_loop()
-        self._timers[flow.id] = loop.call_later(timeout_ms / 1000, self._time_out, flow)
+        self._waiting[flow.id] = (time.monotonic() + timeout_ms / 1000, flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         self._cancel(flow)
@@ -109,12 +115,20 @@ class UpstreamErrors:
             _answer.set(ErrorAnswer(502, upstream_name(flow), flow.error.msg))
 
     def _cancel(self, flow: http.HTTPFlow) -> None:
-        if timer := self._timers.pop(flow.id, None):
-            timer.cancel()
+        self._waiting.pop(flow.id, None)
+
+    async def _sweep(self) -> None:
+        while True:
+            timeout_ms = ctx.options.mockrec_upstream_timeout or 1000
+            await asyncio.sleep(min(max(timeout_ms / 5000, 0.02), 0.25))
+            now = time.monotonic()
+            expired = [flow for deadline, flow in self._waiting.values() if deadline <= now]
+            for flow in expired:
+                del self._waiting[flow.id]
+                self._time_out(flow)
 
     def _time_out(self, flow: http.HTTPFlow) -> None:
-        self._timers.pop(flow.id, None)
-        if flow.response or flow.error:
+        if flow.response or flow.error or not flow.live:
             return
         handler = ctx.master.addons.get("proxyserver").connections.get(flow.client_conn.id)
         io = handler.transports.get(flow.server_conn) if handler else None

@@ -1,3 +1,4 @@
 from recorder.cli import entry
 
-entry()
+if __name__ == "__main__":  # the history writer process imports this module again
+    entry()

@@ -4,19 +4,24 @@ A single TinyDB file rewrites itself whole on every insert, so its cost grows wi
 the history. Here entry `n` lives in segment `(n - 1) // SEGMENT_SIZE`, one small
 TinyDB file each; a write touches only the newest segment, whatever the size of
 the history. Bodies over `INLINE_BODY_LIMIT` bytes sit beside the segments as
-files, byte-exact. `HistoryWriter` batches entries on a thread so the proxy's
-event loop never waits for the disk.
+files, byte-exact. `HistoryWriter` batches entries on a thread, and
+`HistoryWriterProcess` runs it in a child process, so the proxy's event loop
+neither waits for the disk nor shares its core with JSON encoding.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import logging
+import multiprocessing
 import queue
 import shutil
+import signal
 import threading
 from collections.abc import Iterable, Iterator
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +37,14 @@ from recorder.models import (
     HttpResponse,
     Timings,
 )
-from recorder.storage import AtomicJSONStorage, atomic_write, ensure_private_dir, load_json, locked
+from recorder.storage import (
+    AtomicJSONStorage,
+    ParsedFiles,
+    atomic_write,
+    ensure_private_dir,
+    load_json,
+    locked,
+)
 
 SEGMENT_SIZE = 256
 INLINE_BODY_LIMIT = 4096
@@ -47,6 +59,7 @@ class HistoryStore:
         self._bodies = self.root / "bodies"
         self._lock = self.root / ".lock"
         self._counter = self.root / "next-id.json"
+        self._parsed = ParsedFiles()
 
     # -- reading ---------------------------------------------------------------
 
@@ -234,7 +247,7 @@ class HistoryStore:
     # -- files -----------------------------------------------------------------
 
     def _db(self, path: Path) -> TinyDB:
-        return TinyDB(path, storage=AtomicJSONStorage)
+        return TinyDB(path, storage=AtomicJSONStorage, parsed=self._parsed)
 
     def _segment_path(self, segment: int) -> Path:
         return self.root / f"segment-{segment:08d}.json"
@@ -248,7 +261,7 @@ class HistoryStore:
         return sorted(self.root.glob("segment-*.json"))
 
     def _read_segment(self, path: Path) -> dict[int, dict[str, Any]]:
-        data = AtomicJSONStorage(path).read() or {}
+        data = AtomicJSONStorage(path, parsed=self._parsed).read() or {}
         return {int(k): v for k, v in data.get(TABLE, {}).items()}
 
     def _next_id(self) -> int:
@@ -316,3 +329,76 @@ class HistoryWriter:
                       len(self._pending), e)
             return
         self._pending = []
+
+
+class HistoryWriterProcess:
+    """A `HistoryWriter` in a child process, so recording costs the proxy almost no CPU.
+
+    The proxy only queues entries; a thread pickles them down a pipe. Should the
+    proxy die, even by `kill -9`, the pipe closes and the child stores what it
+    received before it exits.
+    """
+
+    BATCH_WAIT = 0.05
+
+    def __init__(self, data_dir: Path, interval: float = 0.2):
+        context = multiprocessing.get_context("spawn")  # no copy of the proxy's state
+        receiver, self._sender = context.Pipe(duplex=False)
+        self._process = context.Process(target=_writer_main, args=(receiver, data_dir, interval),
+                                        name="mockrec-history-writer")
+        self._process.start()
+        receiver.close()
+        self._queue: queue.SimpleQueue[HistoryEntry] = queue.SimpleQueue()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._forward, name="mockrec-history-pipe",
+                                        daemon=True)
+        self._thread.start()
+        # Runs before multiprocessing's own exit handler, which would wait for
+        # the child for ever while our end of the pipe is still open.
+        atexit.register(self.close)
+
+    def submit(self, entry: HistoryEntry) -> None:
+        self._queue.put(entry)
+
+    def close(self) -> None:
+        atexit.unregister(self.close)
+        self._closing.set()
+        self._thread.join()
+        self._process.join(timeout=60)
+
+    def _forward(self) -> None:
+        # Waking on every entry would hand the GIL back and forth once per
+        # request; a short nap lets one send carry a batch.
+        while True:
+            closing = self._closing.wait(self.BATCH_WAIT)
+            batch: list[HistoryEntry] = []
+            while True:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    self._sender.send(batch)
+                except OSError as e:
+                    log.error("mockrec: the history writer is gone, %d entries lost: %s",
+                              len(batch), e)
+                    return
+            if closing:
+                break
+        self._sender.close()
+
+
+def _writer_main(receiver: Connection, data_dir: Path, interval: float) -> None:
+    # Ctrl-C reaches the whole process group: the proxy decides when we stop,
+    # by closing the pipe.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    writer = HistoryWriter(HistoryStore(data_dir), interval)
+    try:
+        while True:
+            for entry in receiver.recv():
+                writer.submit(entry)
+    except (EOFError, OSError):
+        pass
+    finally:
+        writer.close()

@@ -76,6 +76,8 @@ class Banner:
             how = f"forward proxy; export HTTP_PROXY={url} HTTPS_PROXY={url}"
         print(f"mockrec recording on {url} ({how})", flush=True)
         print(f"history in {self.config.data_dir}; Ctrl-C to stop", flush=True)
+        # Every addon costs a lookup on every event; this one has said its piece.
+        ctx.master.addons.remove(self)
 
 
 def build_master(config: ProxyConfig) -> DumpMaster:

@@ -64,19 +64,59 @@ def load_json(path: Path) -> Any:
         ) from None
 
 
+class ParsedFiles:
+    """Parsed JSON files, valid while the file on disk is the one we parsed or wrote.
+
+    The proxy appends to the same history segment many times a second; parsing
+    it again each time would be most of the cost of a write.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+
+    @staticmethod
+    def _key(path: Path) -> tuple[int, int, int] | None:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def get(self, path: Path) -> Any | None:
+        cached = self._files.get(path)
+        if cached is not None and cached[0] == self._key(path):
+            return cached[1]
+        return None
+
+    def put(self, path: Path, data: Any) -> None:
+        key = self._key(path)
+        if key is not None:
+            self._files[path] = (key, data)
+        if len(self._files) > 8:
+            self._files.pop(next(iter(self._files)))
+
+    def forget(self, path: Path) -> None:
+        self._files.pop(path, None)
+
+
 class AtomicJSONStorage(Storage):
     """TinyDB's JSON storage, but every write replaces the file atomically.
 
     `indent` makes files meant for humans and git diffs readable; history
-    segments leave it off for speed.
+    segments leave it off for speed. With `parsed`, reads of a file we wrote
+    and that nobody changed since come from memory.
     """
 
-    def __init__(self, path: str | Path, indent: int | None = None, sync: bool = True):
+    def __init__(self, path: str | Path, indent: int | None = None, sync: bool = True,
+                 parsed: ParsedFiles | None = None):
         self.path = Path(path)
         self.indent = indent
         self.sync = sync
+        self.parsed = parsed
 
     def read(self) -> dict[str, dict[str, Any]] | None:
+        if self.parsed is not None and (data := self.parsed.get(self.path)) is not None:
+            return data
         if not self.path.exists():
             return None
         data = load_json(self.path)
@@ -85,13 +125,22 @@ class AtomicJSONStorage(Storage):
                 f"{self.path} is damaged (not a TinyDB document); mockrec will not "
                 f"overwrite it: move it aside (mv {self.path} {self.path}.broken)"
             )
+        if self.parsed is not None and data is not None:
+            self.parsed.put(self.path, data)
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         separators = None if self.indent else (",", ":")
-        text = json.dumps(data, indent=self.indent, sort_keys=bool(self.indent),
-                          separators=separators)
-        atomic_write(self.path, text.encode(), sync=self.sync)
+        try:
+            text = json.dumps(data, indent=self.indent, sort_keys=bool(self.indent),
+                              separators=separators)
+            atomic_write(self.path, text.encode(), sync=self.sync)
+        except BaseException:
+            if self.parsed is not None:  # TinyDB changed the cached data in place
+                self.parsed.forget(self.path)
+            raise
+        if self.parsed is not None:
+            self.parsed.put(self.path, data)
 
     def close(self) -> None:
         pass

@@ -24,7 +24,7 @@ app.add_typer(history_app, name="history")
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", envvar="MOCKREC_DATA_DIR", show_envvar=True,
-    help="Where mockrec keeps its files [default: ./.mockrec].")]
+    help="Where mockrec keeps its files (default ./.mockrec).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Machine-readable output with stable keys.")]
 
 _state: dict[str, Any] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import signal
 import socket
 import ssl
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import brotli
 import httpx
@@ -325,3 +327,28 @@ def test_port_in_use_is_one_line(tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip() == (f"mockrec: error: port {port} on 127.0.0.1 is already in use:"
                                      " stop what listens there or pick another with --port")
+
+
+def test_record_addon_runs_inside_plain_mitmdump(tmp_path, upstream, confdir):
+    script = Path(__file__).resolve().parents[1] / "addons" / "record.py"
+    data = tmp_path / "data"
+    log = tmp_path / "mitmdump.log"
+    mitmdump = Path(sys.executable).with_name("mitmdump")
+    process = subprocess.Popen(
+        [str(mitmdump), "-s", str(script), "--mode", f"reverse:{upstream.url}",
+         "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={confdir}",
+         "--set", f"mockrec_data_dir={data}", "--set", "connection_strategy=lazy"],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not (match := re.search(r"listening at (?:http://)?[^:\s]+:(\d+)", log.read_text())):
+            assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+            time.sleep(0.05)
+        r = httpx.get(f"http://127.0.0.1:{match.group(1)}/echo?from=mitmdump")
+        assert r.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    (entry,) = HistoryStore(data).entries(with_bodies=True)
+    assert entry.request.url.endswith("/echo?from=mitmdump")
+    assert entry.response.body == r.content

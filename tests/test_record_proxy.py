@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -352,3 +353,16 @@ def test_record_addon_runs_inside_plain_mitmdump(tmp_path, upstream, confdir):
     (entry,) = HistoryStore(data).entries(with_bodies=True)
     assert entry.request.url.endswith("/echo?from=mitmdump")
     assert entry.response.body == r.content
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_through_the_forward_proxy_over_https(start_proxy, tls_upstream, confdir):
+    proxy = start_proxy("--set", "ssl_insecure=true")
+    result = subprocess.run(
+        ["curl", "-sS", "-x", proxy.url, "--cacert", str(confdir / "mitmproxy-ca-cert.pem"),
+         "-H", "X-Client: curl", f"{tls_upstream.url}/echo?via=curl"],
+        capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    entry = only_entry(proxy)
+    assert ("X-Client", "curl") in entry.request.headers
+    assert entry.response.body == result.stdout

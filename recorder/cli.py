@@ -12,7 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recorder import datadir, render
+from recorder import datadir, examples, render
+from recorder import promote as promoting
+from recorder.collection_store import CollectionStore
 from recorder.errors import ExitStatus, MockrecError
 from recorder.history import HistoryStore
 from recorder.models import HistoryFilter, parse_ids, parse_since
@@ -21,6 +23,10 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="Record API traffic, promote it to examples, replay it as a mock.")
 history_app = typer.Typer(no_args_is_help=True, help="Look at and prune recorded traffic.")
 app.add_typer(history_app, name="history")
+collection_app = typer.Typer(no_args_is_help=True, help="Collections of requests and examples.")
+app.add_typer(collection_app, name="collection")
+example_app = typer.Typer(no_args_is_help=True, help="The examples that replay answers from.")
+app.add_typer(example_app, name="example")
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", envvar="MOCKREC_DATA_DIR", show_envvar=True,
@@ -41,6 +47,10 @@ def _data_dir() -> Path:
 
 def _history() -> HistoryStore:
     return HistoryStore(_data_dir())
+
+
+def _collections() -> CollectionStore:
+    return CollectionStore(_data_dir())
 
 
 def _console() -> Console:
@@ -176,13 +186,216 @@ def history_clear(
     typer.echo(f"deleted {count} entr{'y' if count == 1 else 'ies'}")
 
 
-def _print_entries(entries: list) -> None:
+# -- promote ---------------------------------------------------------------------------
+
+@app.command()
+def promote(
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="[ID|RANGE]...", help="History ids and ranges (12 15-20).")] = None,
+    collection: Annotated[str | None, typer.Option(
+        help="Collection to add to, created if missing [default: a new one].")] = None,
+    request: Annotated[str | None, typer.Option(
+        "--request", help="Name for new requests [default: METHOD /path].")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Name for the examples [default: STATUS Reason].")] = None,
+    since: Annotated[str | None, typer.Option(help="Entries from this date on.")] = None,
+    method: Annotated[str | None, typer.Option(help="Only this HTTP method.")] = None,
+    path: Annotated[str | None, typer.Option(help="Only paths matching this glob.")] = None,
+    status: Annotated[str | None, typer.Option(help="200, 2xx or error.")] = None,
+    template: Annotated[str | None, typer.Option(
+        help="Path template, e.g. /users/{{userId}}: its wildcards match any segment.")] = None,
+    infer_templates: Annotated[bool, typer.Option(
+        "--infer-templates", help="Turn ID-like path segments into wildcards.")] = False,
+    keep_secrets: Annotated[bool, typer.Option(
+        "--keep-secrets", help="Keep Authorization, cookies and API keys.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Turn history entries into examples ("Mock Request")."""
+    try:
+        filters = HistoryFilter(method=method, path=path, status=status,
+                                since=parse_since(since) if since else None)
+        specs = [(parse_ids([spec]), "-" in spec) for spec in ids or []]
+    except ValueError as e:
+        raise MockrecError(str(e)) from None
+    if template is not None and not template.startswith("/"):
+        raise MockrecError(f"--template {template!r} must be a path like /users/{{{{userId}}}}")
+    entries = promoting.select_entries(_history(), specs, filters)
+    store = _collections()
+    target = collection or promoting.fresh_collection_name(store)
+    options = promoting.PromoteOptions(request_name=request, example_name=name,
+                                       template=template, infer_templates=infer_templates,
+                                       keep_secrets=keep_secrets)
+    created = not store.exists(target)
+    with store.editing(target, create=True) as c:
+        result = promoting.promote(render.progress(entries, "promoting"), c, options,
+                                   lambda n: store.new_example_ids(c, n))
+        if not result.examples:
+            raise MockrecError("no entry had a response to promote; nothing was written: "
+                               + "; ".join(result.skipped[:3]))
+    if as_json:
+        _print_json(render.promote_json(target, created, result))
+    else:
+        typer.echo(render.promote_text(target, created, result, store.path(target)))
+
+
+# -- collections -----------------------------------------------------------------------
+
+@collection_app.command("list")
+def collection_list(as_json: AsJson = False) -> None:
+    """The collections, with their request, example and tag counts."""
+    rows = [render.collection_summary(c) for c in _collections().all()]
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(("NAME", "REQUESTS", "EXAMPLES", "TAGS"),
+                     [(r["name"], str(r["requests"]), str(r["examples"]), " ".join(r["tags"]))
+                      for r in rows])
+
+
+@collection_app.command("show")
+def collection_show(
+    name: str,
+    tag: Annotated[str | None, typer.Option(help="Show the collection as frozen at TAG.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """A collection's requests and their examples."""
+    c = _collections().load(name, tag)
+    if as_json:
+        _print_json(render.collection_detail(c))
+    else:
+        typer.echo(render.collection_text(c))
+
+
+@collection_app.command("create")
+def collection_create(name: str) -> None:
+    """An empty collection, e.g. to add examples by hand."""
+    store = _collections()
+    store.create(name)
+    typer.echo(f"created collection {name} ({store.path(name)})")
+
+
+@collection_app.command("delete")
+def collection_delete(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete a collection and its tags."""
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete collection {name}?"):
+        raise typer.Abort()
+    _collections().delete(name)
+    typer.echo(f"deleted collection {name}")
+
+
+@collection_app.command("tag")
+def collection_tag(name: str, tag: str) -> None:
+    """Freeze the collection as it is now under a release tag (mocks can serve a tag)."""
+    store = _collections()
+    store.tag(name, tag)
+    typer.echo(f"tagged {name} as {tag} ({store.path(name, tag)})")
+
+
+# -- examples --------------------------------------------------------------------------
+
+InCollection = Annotated[str | None, typer.Option(
+    "--collection", help="Look only in this collection.")]
+
+
+@example_app.command("list")
+def example_list(collection: InCollection = None, as_json: AsJson = False) -> None:
+    """Every example, with its request and status."""
+    store = _collections()
+    found = [store.load(collection)] if collection else list(store.all())
+    rows = [render.example_summary(c, r, e) for c in found for r in c.requests
+            for e in r.examples]
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(("ID", "COLLECTION", "REQUEST", "EXAMPLE", "STATUS"),
+                     [(str(r["id"]), r["collection"], r["request"], r["name"], str(r["status"]))
+                      for r in rows])
+
+
+@example_app.command("show")
+def example_show(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    collection: InCollection = None,
+) -> None:
+    """An example as JSON, the same document `example edit` opens."""
+    _, request, example = _collections().find_example(example_id, collection)
+    _print_json(examples.example_document(example, request))
+
+
+@example_app.command("edit")
+def example_edit(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    collection: InCollection = None,
+) -> None:
+    """Open the example in $EDITOR; a valid save replaces it, anything else keeps it."""
+    message = examples.edit_example(_collections(), example_id, collection)
+    typer.echo(message)
+
+
+@example_app.command("rename")
+def example_rename(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    name: str,
+    collection: InCollection = None,
+) -> None:
+    """Give an example a new name (what x-mock-response-name picks)."""
+    store = _collections()
+    owner, _, _ = store.find_example(example_id, collection)
+    with store.editing(owner.name) as c:
+        _, example = c.find_example(example_id)  # type: ignore[misc]
+        example.name = name
+    typer.echo(f"example {example_id} is now {name!r}")
+
+
+@example_app.command("delete")
+def example_delete(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    collection: InCollection = None,
+) -> None:
+    """Delete an example; a request left without examples goes too."""
+    store = _collections()
+    owner, _, _ = store.find_example(example_id, collection)
+    with store.editing(owner.name) as c:
+        request, example = c.find_example(example_id)  # type: ignore[misc]
+        request.examples.remove(example)
+        if not request.examples:
+            c.requests.remove(request)
+    typer.echo(f"deleted example {example_id} from {owner.name}")
+
+
+@example_app.command("add")
+def example_add(
+    method: str,
+    path: Annotated[str, typer.Argument(help="Path or URL, e.g. /users/{{userId}}.")],
+    collection: Annotated[str, typer.Option("--collection", help="Created if missing.")],
+    status: Annotated[int, typer.Option(help="Response status.")] = 200,
+    header: Annotated[list[str] | None, typer.Option(
+        "--header", "-H", help="Response header 'Name: value' (repeatable).")] = None,
+    body: Annotated[str, typer.Option(help="Response body, or @FILE to read one.")] = "",
+    name: Annotated[str | None, typer.Option(help="Example name.")] = None,
+) -> None:
+    """Write an example by hand, for an API that does not exist yet."""
+    store = _collections()
+    with store.editing(collection, create=True) as c:
+        example = examples.add_example(c, store, method, path, status, header or [], body, name)
+    typer.echo(f"added example {example.id} ({example.name}) to {collection}")
+
+
+def _print_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     table = Table(box=None, pad_edge=False)
-    for column in ("ID", "TIME", "METHOD", "URL", "STATUS", "MS", "SIZE"):
+    for column in columns:
         table.add_column(column, justify="right" if column in ("ID", "MS", "SIZE") else "left")
-    for row in map(render.entry_row, entries):
+    for row in rows:
         table.add_row(*row)
     _console().print(table)
+
+
+def _print_entries(entries: list) -> None:
+    _print_table(("ID", "TIME", "METHOD", "URL", "STATUS", "MS", "SIZE"),
+                 [render.entry_row(e) for e in entries])
 
 
 def main(argv: list[str] | None = None) -> int:

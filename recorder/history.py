@@ -12,7 +12,6 @@ neither waits for the disk nor shares its core with JSON encoding.
 from __future__ import annotations
 
 import atexit
-import base64
 import json
 import logging
 import multiprocessing
@@ -41,6 +40,8 @@ from recorder.storage import (
     AtomicJSONStorage,
     ParsedFiles,
     atomic_write,
+    body_bytes,
+    body_doc,
     ensure_private_dir,
     load_json,
     locked,
@@ -69,6 +70,19 @@ class HistoryStore:
             raise NotFound(f"history entry {entry_id} does not exist: `mockrec history list` "
                            "shows the ids")
         return self._entry(entry_id, doc, with_bodies=True)
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, HistoryEntry]:
+        """The entries among `ids` that exist, with bodies, reading each segment once."""
+        by_segment: dict[int, list[int]] = {}
+        for entry_id in ids:
+            by_segment.setdefault(_segment_of(entry_id), []).append(entry_id)
+        found = {}
+        for segment, seg_ids in by_segment.items():
+            docs = self._read_segment(self._segment_path(segment))
+            for entry_id in seg_ids:
+                if entry_id in docs:
+                    found[entry_id] = self._entry(entry_id, docs[entry_id], with_bodies=True)
+        return found
 
     def entries(self, filters: HistoryFilter | None = None, *, with_bodies: bool = False,
                 newest_first: bool = True) -> Iterator[HistoryEntry]:
@@ -198,10 +212,7 @@ class HistoryStore:
             ensure_private_dir(path.parent)
             atomic_write(path, body)
             return {"size": len(body), "file": f"{path.parent.name}/{path.name}"}
-        try:
-            return {"size": len(body), "text": body.decode("utf-8")}
-        except UnicodeDecodeError:
-            return {"size": len(body), "base64": base64.b64encode(body).decode()}
+        return {"size": len(body), **body_doc(body)}
 
     def _entry(self, entry_id: int, doc: dict[str, Any], *, with_bodies: bool) -> HistoryEntry:
         req = doc["request"]
@@ -227,12 +238,10 @@ class HistoryStore:
             mode=doc.get("mode", "record"),
         )
 
-    def _body(self, body_doc: dict[str, Any]) -> bytes:
-        if "text" in body_doc:
-            return body_doc["text"].encode("utf-8")
-        if "base64" in body_doc:
-            return base64.b64decode(body_doc["base64"])
-        path = self._bodies / body_doc["file"]
+    def _body(self, doc: dict[str, Any]) -> bytes:
+        if "file" not in doc:
+            return body_bytes(doc)
+        path = self._bodies / doc["file"]
         try:
             return path.read_bytes()
         except FileNotFoundError:

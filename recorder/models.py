@@ -166,3 +166,69 @@ def parse_ids(specs: list[str]) -> list[int]:
                 raise ValueError(f"{part!r} is an empty range: write it low-high, like 3-7")
             ids.extend(range(first, last + 1))
     return ids
+
+
+# -- collections: what promote writes and replay answers from ---------------------------
+
+@dataclass
+class ExampleRequest:
+    """Postman's `originalRequest`: the request an example answers."""
+
+    method: str
+    url: str
+    headers: list[Header] = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass
+class ExampleResponse:
+    status: int
+    reason: str = ""
+    headers: list[Header] = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass
+class Example:
+    id: int
+    name: str
+    request: ExampleRequest
+    response: ExampleResponse
+    source_entry: int | None = None  # the history entry it was promoted from
+
+
+@dataclass
+class Request:
+    """A collection request: method and URL template, holding one or more examples."""
+
+    id: int
+    name: str
+    method: str
+    url: str  # may hold {{variables}} and :name path parameters
+    folder: str = ""
+    examples: list[Example] = field(default_factory=list)
+
+
+@dataclass
+class Tag:
+    name: str
+    created: float
+
+
+@dataclass
+class Collection:
+    name: str
+    requests: list[Request] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    tags: list[Tag] = field(default_factory=list)
+
+    @property
+    def examples(self) -> list[Example]:
+        return [example for request in self.requests for example in request.examples]
+
+    def find_example(self, example_id: int) -> tuple[Request, Example] | None:
+        for request in self.requests:
+            for example in request.examples:
+                if example.id == example_id:
+                    return request, example
+        return None

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-import base64
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from mitmproxy.net import encoding
+from rich.console import Console
 
-from recorder.models import Header, HistoryEntry, HttpRequest, HttpResponse
+from recorder import encodings
+from recorder.models import (
+    Collection,
+    Example,
+    Header,
+    HistoryEntry,
+    HttpRequest,
+    HttpResponse,
+    Request,
+)
+from recorder.storage import body_doc
+
+if TYPE_CHECKING:
+    from recorder.promote import PromoteResult
 
 
 def entry_summary(entry: HistoryEntry) -> dict[str, Any]:
@@ -32,10 +45,7 @@ def entry_summary(entry: HistoryEntry) -> dict[str, Any]:
 
 def body_json(body: bytes | None) -> dict[str, Any]:
     body = body or b""
-    try:
-        return {"size": len(body), "text": body.decode("utf-8")}
-    except UnicodeDecodeError:
-        return {"size": len(body), "base64": base64.b64encode(body).decode()}
+    return {"size": len(body), **body_doc(body)}
 
 
 def _message_json(message: HttpRequest | HttpResponse) -> dict[str, Any]:
@@ -93,20 +103,9 @@ def entry_text(entry: HistoryEntry) -> str:
     return "\n".join(lines)
 
 
-def decoded(headers: list[Header], body: bytes) -> bytes:
-    """The body with its Content-Encoding (gzip, br, deflate, zstd) undone."""
-    coding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
-    if coding and coding.lower() != "identity":
-        try:
-            return encoding.decode(body, coding)
-        except ValueError:
-            return body
-    return body
-
-
 def write_body(headers: list[Header], body: bytes, out: TextIO) -> None:
     """Text as text; binary as raw bytes when piped, a placeholder on a terminal."""
-    data = decoded(headers, body)
+    data, _ = encodings.decode(headers, body)
     try:
         out.write(data.decode("utf-8") + "\n")
     except UnicodeDecodeError:
@@ -134,3 +133,81 @@ def cert_help(confdir: Path) -> str:
         f"-k /Library/Keychains/System.keychain {pem}",
         "More: https://docs.mitmproxy.org/stable/concepts-certificates/",
     ])
+
+
+# -- promote and collections ---------------------------------------------------------------
+
+def progress(items: list, description: str, threshold: int = 200) -> Iterable:
+    """A progress bar on a terminal for long work; plain iteration otherwise."""
+    if len(items) <= threshold or not sys.stderr.isatty():
+        return items
+    from rich.progress import track
+
+    return track(items, description=description, transient=True,
+                 console=Console(stderr=True))
+
+
+def promote_json(name: str, created: bool, result: PromoteResult) -> dict[str, Any]:
+    return {
+        "collection": name,
+        "created": created,
+        "examples": [{"id": e.id, "name": e.name, "entry": e.source_entry}
+                     for e in result.examples],
+        "new_requests": [{"id": r.id, "name": r.name} for r in result.new_requests],
+        "redacted": dict(result.redacted),
+        "inferred_templates": result.inferred,
+        "skipped": result.skipped,
+        "untemplated": result.untemplated,
+    }
+
+
+def promote_text(name: str, created: bool, result: PromoteResult, path: Path) -> str:
+    new = len(result.new_requests)
+    lines = [f"{'created' if created else 'updated'} collection {name} ({path}): "
+             f"{len(result.examples)} example{'s' * (len(result.examples) != 1)}, "
+             f"{new} new request{'s' * (new != 1)}"]
+    lines += [f"  {r.name}" for r in result.new_requests[:20]]
+    if new > 20:
+        lines.append(f"  ... and {new - 20} more")
+    for template, example in result.inferred.items():
+        lines.append(f"inferred template {template} (from {example})")
+    if result.untemplated:
+        lines.append(f"{result.untemplated} entries did not fit --template and keep their path")
+    if summary := result.redaction_summary():
+        lines.append(summary)
+    lines += [f"skipped {reason}" for reason in result.skipped]
+    return "\n".join(lines)
+
+
+def collection_summary(c: Collection) -> dict[str, Any]:
+    return {"name": c.name, "requests": len(c.requests), "examples": len(c.examples),
+            "tags": [t.name for t in c.tags]}
+
+
+def example_summary(c: Collection, r: Request, e: Example) -> dict[str, Any]:
+    return {"id": e.id, "collection": c.name, "request": r.name, "method": r.method,
+            "url": r.url, "name": e.name, "status": e.response.status,
+            "entry": e.source_entry}
+
+
+def collection_detail(c: Collection) -> dict[str, Any]:
+    return {
+        **collection_summary(c),
+        "variables": c.variables,
+        "tags": [{"name": t.name, "created": t.created} for t in c.tags],
+        "requests": [{"id": r.id, "name": r.name, "method": r.method, "url": r.url,
+                      "folder": r.folder,
+                      "examples": [{"id": e.id, "name": e.name, "status": e.response.status,
+                                    "entry": e.source_entry} for e in r.examples]}
+                     for r in c.requests],
+    }
+
+
+def collection_text(c: Collection) -> str:
+    lines = [f"{c.name}: {len(c.requests)} requests, {len(c.examples)} examples"]
+    if c.tags:
+        lines.append("tags: " + ", ".join(t.name for t in c.tags))
+    for r in c.requests:
+        lines.append(f"  {r.name}  ({r.method} {r.url})")
+        lines += [f"    #{e.id}  {e.name}" for e in r.examples]
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ temporary file beside the target, is flushed to disk and renamed over it, so a
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -44,6 +45,20 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def body_doc(body: bytes) -> dict[str, str]:
+    """A body in JSON: readable text when it is UTF-8, else base64; exact either way."""
+    try:
+        return {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode()}
+
+
+def body_bytes(doc: dict[str, Any]) -> bytes:
+    if "text" in doc:
+        return doc["text"].encode("utf-8")
+    return base64.b64decode(doc.get("base64", ""))
 
 
 def load_json(path: Path) -> Any:
@@ -130,17 +145,23 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        separators = None if self.indent else (",", ":")
         try:
-            text = json.dumps(data, indent=self.indent, sort_keys=bool(self.indent),
-                              separators=separators)
-            atomic_write(self.path, text.encode(), sync=self.sync)
+            atomic_write(self.path, self._encode(data), sync=self.sync)
         except BaseException:
             if self.parsed is not None:  # TinyDB changed the cached data in place
                 self.parsed.forget(self.path)
             raise
         if self.parsed is not None:
             self.parsed.put(self.path, data)
+
+    def _encode(self, data: Any) -> bytes:
+        if not self.indent:
+            return json.dumps(data, separators=(",", ":")).encode()
+        try:  # files for people: UTF-8 as it reads, unless a header held raw bytes
+            return json.dumps(data, indent=self.indent, sort_keys=True,
+                              ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            return json.dumps(data, indent=self.indent, sort_keys=True).encode()
 
     def close(self) -> None:
         pass

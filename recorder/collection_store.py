@@ -1,0 +1,250 @@
+"""How collections are stored: one indented TinyDB file each, good to read and diff in git.
+
+    collections/NAME.json       tables: collection (name, variables), requests,
+                                examples (by id), tags (names and times)
+    collections/NAME@TAG.json   the collection frozen by `collection tag NAME TAG`
+
+A change is made on a `Collection` in memory and written in one atomic write
+(TinyDB's caching middleware, flushed once), so a promote of 10,000 entries is
+one write, and a crash leaves the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.middlewares import CachingMiddleware
+from tinydb.table import Document
+
+from recorder.errors import MockrecError, NotFound
+from recorder.models import (
+    Collection,
+    Example,
+    ExampleRequest,
+    ExampleResponse,
+    Header,
+    Request,
+    Tag,
+)
+from recorder.storage import (
+    AtomicJSONStorage,
+    atomic_write,
+    body_bytes,
+    body_doc,
+    ensure_private_dir,
+    load_json,
+    locked,
+)
+
+log = logging.getLogger(__name__)
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_name(name: str, what: str = "collection") -> str:
+    if not NAME.match(name):
+        raise MockrecError(f"{what} name {name!r} is not usable as a file name: use letters, "
+                           "digits, '.', '_' and '-' (up to 100)")
+    return name
+
+
+class CollectionStore:
+    def __init__(self, data_dir: Path):
+        self.root = data_dir / "collections"
+        self._lock = self.root / ".lock"
+        self._counter = self.root / "next-example-id.json"
+
+    def path(self, name: str, tag: str | None = None) -> Path:
+        return self.root / (f"{name}@{tag}.json" if tag else f"{name}.json")
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("*.json")
+                      if "@" not in p.stem and p != self._counter)
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def load(self, name: str, tag: str | None = None) -> Collection:
+        path = self.path(name, tag)
+        if not path.exists():
+            if tag and self.exists(name):
+                raise NotFound(f"collection {name!r} has no tag {tag!r}: "
+                               f"`mockrec collection show {name}` lists its tags")
+            raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
+        return collection_from_doc(name, AtomicJSONStorage(path).read() or {})
+
+    def all(self) -> Iterator[Collection]:
+        for name in self.names():
+            yield self.load(name)
+
+    def find_example(self, example_id: int,
+                     collection: str | None = None) -> tuple[Collection, Request, Example]:
+        found = []
+        for c in [self.load(collection)] if collection else self.all():
+            if hit := c.find_example(example_id):
+                found.append((c, *hit))
+        if not found:
+            raise NotFound(f"no example {example_id}: `mockrec example list` shows the ids")
+        if len(found) > 1:
+            names = ", ".join(c.name for c, _, _ in found)
+            raise MockrecError(f"example {example_id} is in several collections ({names}): "
+                               "name one with --collection")
+        return found[0]
+
+    # -- writing ---------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def editing(self, name: str, *, create: bool = False) -> Iterator[Collection]:
+        """Load, let the caller change, then write once; nothing is written on error."""
+        check_name(name)
+        ensure_private_dir(self.root)
+        with locked(self._lock):
+            if self.exists(name):
+                collection = self.load(name)
+            elif create:
+                collection = Collection(name=name)
+            else:
+                raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
+            yield collection
+            self._save(collection)
+
+    def create(self, name: str) -> Collection:
+        if self.exists(check_name(name)):
+            raise MockrecError(f"collection {name!r} already exists")
+        with self.editing(name, create=True) as collection:
+            return collection
+
+    def delete(self, name: str) -> None:
+        with locked(self._lock):
+            if not self.exists(name):
+                raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
+            for path in [self.path(name), *self.root.glob(f"{glob_escape(name)}@*.json")]:
+                path.unlink()
+
+    def tag(self, name: str, tag: str) -> Tag:
+        check_name(tag, "tag")
+        with self.editing(name) as collection:
+            if any(t.name == tag for t in collection.tags):
+                raise MockrecError(f"collection {name!r} already has a tag {tag!r}: "
+                                   "tags are frozen, pick a new name")
+            frozen = Tag(name=tag, created=time.time())
+            # The frozen copy is this state, without the tag list that keeps growing.
+            AtomicJSONStorage(self.path(name, tag), indent=2).write(collection_doc(collection))
+            collection.tags.append(frozen)
+        return frozen
+
+    def new_example_ids(self, collection: Collection, count: int) -> list[int]:
+        """Ids unique across this data dir's collections; call inside `editing`."""
+        counted = load_json(self._counter) if self._counter.exists() else None
+        first = max([int(counted or 1)] + [e.id + 1 for e in collection.examples])
+        atomic_write(self._counter, json.dumps(first + count).encode())
+        return list(range(first, first + count))
+
+    def _save(self, collection: Collection) -> None:
+        path = self.path(collection.name)
+        db = TinyDB(path, storage=CachingMiddleware(AtomicJSONStorage), indent=2)
+        db.storage.WRITE_CACHE_SIZE = 1 << 30  # one write, at close
+        db.storage.cache = {}  # no need to parse the old file: everything is replaced
+        doc = collection_doc(collection)
+        for table, rows in doc.items():
+            db.table(table).insert_multiple(
+                Document(row, doc_id=int(doc_id)) for doc_id, row in rows.items())
+        db.close()
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+# -- documents: the file format, kept in this one place ---------------------------------
+
+def _headers_doc(headers: list[Header]) -> list[str]:
+    """`Name: value` lines: one line each in the file, in order, repeats kept."""
+    return [f"{k}: {v}" for k, v in headers]
+
+
+def collection_doc(c: Collection) -> dict[str, dict[str, Any]]:
+    return {
+        "collection": {"1": {"name": c.name, "variables": c.variables, "format": "mockrec/1"}},
+        "requests": {str(r.id): {"name": r.name, "method": r.method, "url": r.url,
+                                 "folder": r.folder} for r in c.requests},
+        "examples": {str(e.id): example_doc(e, r.id) for r in c.requests for e in r.examples},
+        "tags": {str(i): {"name": t.name, "created": t.created}
+                 for i, t in enumerate(c.tags, start=1)},
+    }
+
+
+def example_doc(e: Example, request_id: int) -> dict[str, Any]:
+    return {
+        "request": request_id,
+        "name": e.name,
+        "originalRequest": {"method": e.request.method, "url": e.request.url,
+                            "headers": _headers_doc(e.request.headers),
+                            "body": body_doc(e.request.body)},
+        "response": {"status": e.response.status, "reason": e.response.reason,
+                     "headers": _headers_doc(e.response.headers),
+                     "body": body_doc(e.response.body)},
+        "source": {"history": e.source_entry},
+    }
+
+
+def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
+    """Raises KeyError/TypeError/ValueError on a malformed document."""
+    req, resp = doc["originalRequest"], doc["response"]
+    status = resp["status"]
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise ValueError(f"status {status!r} is not an HTTP status (100-599)")
+    return Example(
+        id=example_id,
+        name=str(doc["name"]),
+        request=ExampleRequest(method=str(req["method"]).upper(), url=str(req["url"]),
+                               headers=_pairs(req.get("headers", [])),
+                               body=body_bytes(req.get("body", {}))),
+        response=ExampleResponse(status=status, reason=str(resp.get("reason", "")),
+                                 headers=_pairs(resp.get("headers", [])),
+                                 body=body_bytes(resp.get("body", {}))),
+        source_entry=(doc.get("source") or {}).get("history"),
+    )
+
+
+def _pairs(rows: list) -> list[Header]:
+    pairs = []
+    for row in rows:
+        name, sep, value = row.partition(":") if isinstance(row, str) else ("", "", "")
+        if not sep or not name.strip():
+            raise ValueError(f"header {row!r} is not a 'Name: value' line")
+        pairs.append((name.strip(), value.removeprefix(" ")))
+    return pairs
+
+
+def collection_from_doc(name: str, doc: dict[str, Any]) -> Collection:
+    meta = next(iter(doc.get("collection", {}).values()), {})
+    requests = {int(i): Request(id=int(i), name=r["name"], method=r["method"], url=r["url"],
+                                folder=r.get("folder", ""))
+                for i, r in doc.get("requests", {}).items()}
+    for example_id, e in sorted(doc.get("examples", {}).items(), key=lambda kv: int(kv[0])):
+        request = requests.get(e.get("request"))
+        if request is None:
+            continue
+        try:
+            request.examples.append(example_from_doc(int(example_id), e))
+        except (KeyError, TypeError, ValueError) as err:
+            # One broken example must not take the others down.
+            log.warning(
+                "collection %s: example %s skipped: %s", name, example_id, err)
+    return Collection(
+        name=name,
+        requests=[requests[i] for i in sorted(requests)],
+        variables=dict(meta.get("variables", {})),
+        tags=[Tag(name=t["name"], created=t["created"]) for _, t in
+              sorted(doc.get("tags", {}).items(), key=lambda kv: int(kv[0]))],
+    )

@@ -1,0 +1,126 @@
+"""Examples by hand: edit one in $EDITOR, or write one for an API that does not exist yet."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from recorder.collection_store import CollectionStore, example_doc, example_from_doc
+from recorder.errors import MockrecError
+from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
+from recorder.promote import unique
+
+REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+           301: "Moved Permanently", 302: "Found", 304: "Not Modified", 400: "Bad Request",
+           401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+           422: "Unprocessable Entity", 429: "Too Many Requests",
+           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def example_document(example: Example, request: Request) -> dict[str, Any]:
+    """What `example show` prints and `example edit` opens: the file's own form."""
+    doc = example_doc(example, request.id)
+    del doc["request"]
+    return {"id": example.id, "request": {"name": request.name, "method": request.method,
+                                          "url": request.url}, **doc}
+
+
+def parse_edit(text: str, example_id: int) -> Example:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    try:
+        return example_from_doc(example_id, doc)
+    except KeyError as e:
+        raise ValueError(f"missing field {e}") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ValueError(str(e)) from None
+
+
+def edit_example(store: CollectionStore, example_id: int, collection: str | None) -> str:
+    owner, request, example = store.find_example(example_id, collection)
+    before = json.dumps(example_document(example, request), indent=2, ensure_ascii=False)
+    fd, name = tempfile.mkstemp(prefix=f"mockrec-example-{example_id}-", suffix=".json")
+    path = Path(name)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(before + "\n")
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    result = subprocess.run([*shlex.split(editor), str(path)])
+    if result.returncode != 0:
+        path.unlink()
+        raise MockrecError(f"{editor} exited with {result.returncode}; example {example_id} "
+                           "is unchanged")
+    after = path.read_text(encoding="utf-8")
+    if after.strip() == before.strip():
+        path.unlink()
+        return f"example {example_id} is unchanged"
+    try:
+        edited = parse_edit(after, example_id)
+    except ValueError as e:
+        raise MockrecError(f"your edit is {e}; example {example_id} is unchanged and your "
+                           f"edit is kept in {path}") from None
+    with store.editing(owner.name) as c:
+        target_request, current = c.find_example(example_id)  # type: ignore[misc]
+        target_request.examples[target_request.examples.index(current)] = edited
+    path.unlink()
+    return f"saved example {example_id} in {owner.name}"
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise MockrecError(f"header {text!r} is not 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def add_example(c: Collection, store: CollectionStore, method: str, path: str, status: int,
+                headers: list[str], body: str, name: str | None) -> Example:
+    """Postman's "mock from scratch": a request (found or new) gets a hand-written example."""
+    if not 100 <= status <= 599:
+        raise MockrecError(f"--status {status} is not an HTTP status (100-599)")
+    if body.startswith("@"):
+        try:
+            content = Path(body[1:]).expanduser().read_bytes()
+        except OSError as e:
+            raise MockrecError(f"cannot read the body file {body[1:]}: {e.strerror}") from None
+    else:
+        content = body.encode()
+    pairs = [parse_header(h) for h in headers]
+    if content and not any(k.lower() == "content-type" for k, _ in pairs):
+        pairs.append(("Content-Type", "application/json" if _is_json(content) else "text/plain"))
+    method = method.upper()
+    url = path if urlsplit(path).scheme else "/" + path.lstrip("/")
+    request = next((r for r in c.requests if r.method == method and r.url == url), None)
+    if request is None:
+        request = Request(id=max((r.id for r in c.requests), default=0) + 1,
+                          name=unique(f"{method} {urlsplit(url).path}",
+                                      (r.name for r in c.requests)),
+                          method=method, url=url)
+        c.requests.append(request)
+    (example_id,) = store.new_example_ids(c, 1)
+    reason = REASONS.get(status, "")
+    example = Example(
+        id=example_id,
+        name=unique(name or f"{status} {reason}".strip(), (e.name for e in request.examples)),
+        request=ExampleRequest(method=method, url=url),
+        response=ExampleResponse(status=status, reason=reason, headers=pairs, body=content),
+    )
+    request.examples.append(example)
+    return example
+
+
+def _is_json(content: bytes) -> bool:
+    try:
+        json.loads(content)
+    except ValueError:
+        return False
+    return True

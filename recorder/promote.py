@@ -1,0 +1,236 @@
+"""Promote ("Mock Request"): history entries become examples in a collection.
+
+Entries with the same method and URL template land in one request as several
+examples. What an example keeps is what replay should serve: secrets redacted
+unless asked otherwise, hop-by-hop and volatile response headers dropped, and
+compressed bodies stored decoded so that any client can read the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from recorder import encodings, paths
+from recorder.collection_store import CollectionStore
+from recorder.errors import MockrecError, NotFound
+from recorder.history import HistoryStore
+from recorder.models import (
+    Collection,
+    Example,
+    ExampleRequest,
+    ExampleResponse,
+    Header,
+    HistoryEntry,
+    HistoryFilter,
+    Request,
+)
+
+REDACTED = "{{REDACTED}}"
+SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
+SECRET_QUERY = re.compile(
+    r"^(api[-_]?key|key|access[-_]?token|token|auth([-_]?token)?|secret|client[-_]?secret|"
+    r"password|passwd|signature|sig)$", re.IGNORECASE)
+# Not worth replaying: they describe one connection or one moment. Content-Length
+# is recomputed when the example is served (its body may have been decoded).
+DROPPED_RESPONSE_HEADERS = {"date", "connection", "transfer-encoding", "keep-alive",
+                            "content-length", "proxy-connection", "te", "trailer", "upgrade"}
+
+
+@dataclass
+class PromoteOptions:
+    request_name: str | None = None
+    example_name: str | None = None
+    template: str | None = None  # /users/{{userId}}
+    infer_templates: bool = False
+    keep_secrets: bool = False
+
+
+@dataclass
+class PromoteResult:
+    examples: list[Example] = field(default_factory=list)
+    new_requests: list[Request] = field(default_factory=list)
+    redacted: Counter[str] = field(default_factory=Counter)
+    inferred: dict[str, str] = field(default_factory=dict)  # template -> an example path
+    skipped: list[str] = field(default_factory=list)
+    untemplated: int = 0
+
+    def redaction_summary(self) -> str:
+        if not self.redacted:
+            return ""
+        parts = ", ".join(f"{count} {what}" for what, count in sorted(self.redacted.items()))
+        return f"redacted {parts} (as {REDACTED}; --keep-secrets keeps them)"
+
+
+# -- secrets ---------------------------------------------------------------------------
+
+def redact_header(name: str, value: str) -> str:
+    lower = name.lower()
+    if lower in ("authorization", "proxy-authorization"):
+        scheme, _, credentials = value.partition(" ")
+        return f"{scheme} {REDACTED}" if credentials else REDACTED
+    if lower == "cookie":
+        return "; ".join(f"{part.split('=', 1)[0].strip()}={REDACTED}"
+                         for part in value.split(";") if part.strip())
+    if lower == "set-cookie":
+        cookie, sep, attributes = value.partition(";")
+        return f"{cookie.split('=', 1)[0].strip()}={REDACTED}{sep}{attributes}"
+    return REDACTED
+
+
+def redact_url(url: str, redacted: Counter[str]) -> str:
+    """Replace the values of API-key-like query parameters; the rest stays as sent."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pieces = []
+    for piece in parts.query.split("&"):
+        raw_key, sep, _ = piece.partition("=")
+        key = unquote_plus(raw_key)
+        if SECRET_QUERY.match(key):
+            redacted[f"query parameter {key}"] += 1
+            piece = f"{raw_key}={REDACTED}"
+        pieces.append(piece)
+    return urlunsplit(parts._replace(query="&".join(pieces)))
+
+
+def redact_headers(headers: list[Header], names: set[str],
+                   redacted: Counter[str]) -> list[Header]:
+    out = []
+    for name, value in headers:
+        if name.lower() in names:
+            redacted[f"{name.title()} header"] += 1
+            value = redact_header(name, value)
+        out.append((name, value))
+    return out
+
+
+# -- one entry, one example ----------------------------------------------------------------
+
+def example_from_entry(entry: HistoryEntry, example_id: int, name: str, *,
+                       keep_secrets: bool, redacted: Counter[str]) -> Example:
+    assert entry.response is not None and entry.response.body is not None
+    request, response = entry.request, entry.response
+    url, req_headers = request.url, list(request.headers)
+    resp_headers = [(k, v) for k, v in response.headers
+                    if k.lower() not in DROPPED_RESPONSE_HEADERS]
+    body, was_decoded = encodings.decode(response.headers, response.body)
+    if was_decoded:
+        resp_headers = [(k, v) for k, v in resp_headers if k.lower() != "content-encoding"]
+    if not keep_secrets:
+        url = redact_url(url, redacted)
+        req_headers = redact_headers(req_headers, SECRET_HEADERS, redacted)
+        resp_headers = redact_headers(resp_headers, {"set-cookie"}, redacted)
+    return Example(
+        id=example_id,
+        name=name,
+        request=ExampleRequest(method=request.method, url=url, headers=req_headers,
+                               body=request.body or b""),
+        response=ExampleResponse(status=response.status, reason=response.reason,
+                                 headers=resp_headers, body=body),
+        source_entry=entry.id,
+    )
+
+
+def request_url(entry: HistoryEntry, options: PromoteOptions,
+                result: PromoteResult) -> str:
+    """The request's URL template: origin plus the path, wildcards where asked."""
+    parts = urlsplit(entry.request.url)
+    path = parts.path or "/"
+    if options.template:
+        if paths.match_template(options.template, path) is not None:
+            path = options.template
+        else:
+            result.untemplated += 1
+    elif options.infer_templates:
+        inferred = paths.infer_template(path)
+        if inferred != path:
+            result.inferred.setdefault(inferred, path)
+            path = inferred
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def unique(name: str, taken: Iterable[str]) -> str:
+    taken = set(taken)
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name} ({n})", n + 1
+    return candidate
+
+
+def promote(entries: list[HistoryEntry], collection: Collection, options: PromoteOptions,
+            new_ids: Callable[[int], list[int]]) -> PromoteResult:
+    """Add `entries` to `collection` in place; `new_ids(n)` hands out example ids."""
+    result = PromoteResult()
+    usable = []
+    for entry in entries:
+        if entry.response is None:
+            result.skipped.append(f"entry {entry.id}: no response ({entry.error})")
+        else:
+            usable.append(entry)
+    by_key = {(r.method, r.url): r for r in collection.requests}
+    next_request_id = max((r.id for r in collection.requests), default=0) + 1
+    for entry, example_id in zip(usable, new_ids(len(usable)), strict=True):
+        url = request_url(entry, options, result)
+        request = by_key.get((entry.request.method, url))
+        if request is None:
+            default = f"{entry.request.method} {urlsplit(url).path}"
+            request = Request(
+                id=next_request_id,
+                name=unique(options.request_name or default,
+                            (r.name for r in collection.requests)),
+                method=entry.request.method, url=url)
+            next_request_id += 1
+            collection.requests.append(request)
+            by_key[(request.method, url)] = request
+            result.new_requests.append(request)
+        assert entry.response is not None
+        default = f"{entry.response.status} {entry.response.reason}".strip()
+        name = unique(options.example_name or default, (e.name for e in request.examples))
+        example = example_from_entry(entry, example_id, name,
+                                     keep_secrets=options.keep_secrets,
+                                     redacted=result.redacted)
+        request.examples.append(example)
+        result.examples.append(example)
+    return result
+
+
+# -- choosing what to promote, and where -------------------------------------------------
+
+def select_entries(history: HistoryStore, specs: list[tuple[list[int], bool]],
+                   filters: HistoryFilter) -> list[HistoryEntry]:
+    """Entries named by ids and ranges (and passing `filters`), or all passing `filters`.
+
+    A single id must exist; a range takes the ids in it that exist, and must
+    hold at least one.
+    """
+    has_filters = any(vars(filters).values())
+    if not specs and not has_filters:
+        raise MockrecError("name the entries to promote: ids and ranges (12 15-20) or "
+                           "filters (--since, --method, --path, --status)")
+    if not specs:
+        entries = list(history.entries(filters, with_bodies=True, newest_first=False))
+        if not entries:
+            raise MockrecError("no history entry matches those filters; nothing was promoted")
+        return entries
+    found = history.get_many(i for ids, _ in specs for i in ids)
+    for ids, is_range in specs:
+        missing = [i for i in ids if i not in found]
+        if is_range and len(missing) == len(ids):
+            raise NotFound(f"no history entry in {ids[0]}-{ids[-1]}; nothing was promoted")
+        if not is_range and missing:
+            raise NotFound(f"history entry {missing[0]} does not exist; nothing was promoted")
+    ordered = sorted(found.values(), key=lambda e: e.id or 0)
+    entries = [e for e in ordered if filters.matches(e)]
+    if not entries:
+        raise MockrecError("none of those entries passes the filters; nothing was promoted")
+    return entries
+
+
+def fresh_collection_name(store: CollectionStore) -> str:
+    base = datetime.now().strftime("promoted-%Y%m%d-%H%M%S")
+    return unique(base, store.names()).replace(" (", "-").rstrip(")")

@@ -1,0 +1,125 @@
+"""Promote as a library: redaction, header hygiene, grouping, naming, templates."""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+
+import pytest
+
+from recorder.models import Collection, HistoryEntry, HttpRequest, HttpResponse, Timings
+from recorder.promote import (
+    REDACTED,
+    PromoteOptions,
+    example_from_entry,
+    promote,
+    redact_header,
+    redact_url,
+)
+
+
+def entry(i: int, method="GET", url="http://api.test/users/1", status=200, reason="OK",
+          req_headers=(), resp_headers=(), body=b'{"ok": true}', req_body=b""):
+    return HistoryEntry(
+        id=i, request=HttpRequest(method, url, headers=list(req_headers), body=req_body),
+        response=HttpResponse(status, reason, headers=list(resp_headers), body=body)
+        if status else None,
+        error=None if status else "refused", timings=Timings(1.0))
+
+
+def ids_from(start=1):
+    counter = iter(range(start, 10_000))
+    return lambda n: [next(counter) for _ in range(n)]
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("Authorization", "Bearer abc.def", f"Bearer {REDACTED}"),
+    ("authorization", "opaque", REDACTED),
+    ("Proxy-Authorization", "Basic dXNlcjpwdw==", f"Basic {REDACTED}"),
+    ("Cookie", "sid=1; theme=dark", f"sid={REDACTED}; theme={REDACTED}"),
+    ("Set-Cookie", "sid=abc; Path=/; HttpOnly", f"sid={REDACTED}; Path=/; HttpOnly"),
+    ("X-Api-Key", "k-123", REDACTED),
+])
+def test_redact_header(name, value, expected):
+    assert redact_header(name, value) == expected
+
+
+def test_redact_url_only_touches_secret_parameters():
+    counts: Counter[str] = Counter()
+    url = "http://h/p?q=a%20b&api_key=s3cret&Token=t&page=2&key"
+    assert redact_url(url, counts) == (
+        f"http://h/p?q=a%20b&api_key={REDACTED}&Token={REDACTED}&page=2&key={REDACTED}")
+    assert counts == {"query parameter api_key": 1, "query parameter Token": 1,
+                      "query parameter key": 1}
+    assert redact_url("http://h/p?page=2", counts) == "http://h/p?page=2"
+
+
+def test_example_keeps_bytes_drops_volatile_headers_and_decodes():
+    text = b"hello " * 100
+    e = entry(7, req_headers=[("Authorization", "Bearer x"), ("Accept", "*/*")],
+              resp_headers=[("Date", "Mon"), ("Content-Encoding", "gzip"), ("X-Keep", "1"),
+                            ("Content-Length", "33"), ("Transfer-Encoding", "chunked"),
+                            ("Connection", "keep-alive"), ("Set-Cookie", "a=1"),
+                            ("Set-Cookie", "b=2")],
+              body=gzip.compress(text), req_body=b"\x00\x01")
+    counts: Counter[str] = Counter()
+    example = example_from_entry(e, 1, "200 OK", keep_secrets=False, redacted=counts)
+    assert example.response.body == text
+    assert example.response.headers == [("X-Keep", "1"), ("Set-Cookie", f"a={REDACTED}"),
+                                        ("Set-Cookie", f"b={REDACTED}")]
+    assert example.request.headers == [("Authorization", f"Bearer {REDACTED}"),
+                                       ("Accept", "*/*")]
+    assert example.request.body == b"\x00\x01"
+    assert example.source_entry == 7
+    assert counts == {"Authorization header": 1, "Set-Cookie header": 2}
+    kept = example_from_entry(e, 1, "x", keep_secrets=True, redacted=Counter())
+    assert ("Authorization", "Bearer x") in kept.request.headers
+
+
+def test_undecodable_body_keeps_its_encoding_header():
+    e = entry(1, resp_headers=[("Content-Encoding", "gzip")], body=b"not gzip")
+    example = example_from_entry(e, 1, "x", keep_secrets=False, redacted=Counter())
+    assert example.response.body == b"not gzip"
+    assert ("Content-Encoding", "gzip") in example.response.headers
+
+
+def test_grouping_and_unique_names():
+    c = Collection("c")
+    result = promote([
+        entry(1), entry(2), entry(3, status=404, reason="Not Found"),
+        entry(4, method="POST"), entry(5, url="http://api.test/users/1?page=2"),
+        entry(6, status=None),
+    ], c, PromoteOptions(), ids_from())
+    assert [r.name for r in c.requests] == ["GET /users/1", "POST /users/1"]
+    assert [e.name for e in c.requests[0].examples] == [
+        "200 OK", "200 OK (2)", "404 Not Found", "200 OK (3)"]
+    assert c.requests[0].examples[3].request.url == "http://api.test/users/1?page=2"
+    assert result.skipped == ["entry 6: no response (refused)"]
+    assert [e.id for e in c.examples] == [1, 2, 3, 5, 4]  # examples listed by request
+
+
+def test_promoting_again_adds_to_the_same_request():
+    c = Collection("c")
+    promote([entry(1)], c, PromoteOptions(), ids_from())
+    result = promote([entry(2)], c, PromoteOptions(example_name="again"), ids_from(2))
+    assert len(c.requests) == 1 and result.new_requests == []
+    assert [e.name for e in c.requests[0].examples] == ["200 OK", "again"]
+
+
+def test_template_and_inference():
+    c = Collection("c")
+    result = promote([entry(1, url="http://api.test/users/1"),
+                      entry(2, url="http://api.test/users/2"),
+                      entry(3, url="http://api.test/teams/2")],
+                     c, PromoteOptions(template="/users/{{userId}}"), ids_from())
+    assert [r.url for r in c.requests] == ["http://api.test/users/{{userId}}",
+                                           "http://api.test/teams/2"]
+    assert result.untemplated == 1
+    c2 = Collection("c2")
+    result = promote([entry(1, url="http://api.test/users/1/orders/a1b2c3d4"),
+                      entry(2, url="http://api.test/users/2/orders/ffee0099")],
+                     c2, PromoteOptions(infer_templates=True), ids_from())
+    assert [r.url for r in c2.requests] == [
+        "http://api.test/users/{{userId}}/orders/{{orderId}}"]
+    assert result.inferred == {"/users/{{userId}}/orders/{{orderId}}": "/users/1/orders/a1b2c3d4"}
+    assert len(c2.requests[0].examples) == 2

@@ -154,12 +154,26 @@ def request_url(entry: HistoryEntry, options: PromoteOptions,
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
+class UniqueNames:
+    """Hands out `name`, then `name (2)`, `name (3)`...; cheap when asked thousands of times."""
+
+    def __init__(self, taken: Iterable[str] = ()):
+        self.taken = set(taken)
+        self._next: dict[str, int] = {}
+
+    def __call__(self, name: str) -> str:
+        candidate = name
+        if candidate in self.taken:
+            n = self._next.get(name, 2)
+            while (candidate := f"{name} ({n})") in self.taken:
+                n += 1
+            self._next[name] = n + 1
+        self.taken.add(candidate)
+        return candidate
+
+
 def unique(name: str, taken: Iterable[str]) -> str:
-    taken = set(taken)
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate, n = f"{name} ({n})", n + 1
-    return candidate
+    return UniqueNames(taken)(name)
 
 
 def promote(entries: list[HistoryEntry], collection: Collection, options: PromoteOptions,
@@ -173,24 +187,25 @@ def promote(entries: list[HistoryEntry], collection: Collection, options: Promot
         else:
             usable.append(entry)
     by_key = {(r.method, r.url): r for r in collection.requests}
+    request_names = UniqueNames(r.name for r in collection.requests)
+    example_names = {r.id: UniqueNames(e.name for e in r.examples) for r in collection.requests}
     next_request_id = max((r.id for r in collection.requests), default=0) + 1
     for entry, example_id in zip(usable, new_ids(len(usable)), strict=True):
         url = request_url(entry, options, result)
         request = by_key.get((entry.request.method, url))
         if request is None:
             default = f"{entry.request.method} {urlsplit(url).path}"
-            request = Request(
-                id=next_request_id,
-                name=unique(options.request_name or default,
-                            (r.name for r in collection.requests)),
-                method=entry.request.method, url=url)
+            request = Request(id=next_request_id,
+                              name=request_names(options.request_name or default),
+                              method=entry.request.method, url=url)
+            example_names[request.id] = UniqueNames()
             next_request_id += 1
             collection.requests.append(request)
             by_key[(request.method, url)] = request
             result.new_requests.append(request)
         assert entry.response is not None
         default = f"{entry.response.status} {entry.response.reason}".strip()
-        name = unique(options.example_name or default, (e.name for e in request.examples))
+        name = example_names[request.id](options.example_name or default)
         example = example_from_entry(entry, example_id, name,
                                      keep_secrets=options.keep_secrets,
                                      redacted=result.redacted)

@@ -93,12 +93,24 @@ class Record:
             self._writer()
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if ctx.options.mockrec_record and not was_replayed(flow):
-            self._writer().submit(entry_from_flow(flow))
+        if self.recording() and not was_replayed(flow):
+            self._writer().submit(entry_from_flow(flow, self.mode()))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if ctx.options.mockrec_record and not flow.response:
-            self._writer().submit(entry_from_flow(flow))
+        if self.recording() and not flow.response:
+            self._writer().submit(entry_from_flow(flow, self.mode()))
+
+    @staticmethod
+    def mode() -> str:
+        # The mode option belongs to the replay addon; alone, this addon records.
+        return getattr(ctx.options, "mockrec_mode", "record")
+
+    def recording(self) -> bool:
+        if not ctx.options.mockrec_record:
+            return False
+        mode = self.mode()
+        return mode in ("record", "spy") or (
+            mode == "replay" and ctx.options.mockrec_on_miss == "record")
 
     def done(self) -> None:
         self._close_writer()

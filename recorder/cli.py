@@ -62,27 +62,143 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-@app.command()
-def record(
-    upstream: Annotated[str | None, typer.Option(
-        help="Reverse-proxy to this base URL (the mock URL is then http://HOST:PORT). "
-             "Without it mockrec is a forward proxy for HTTP_PROXY/HTTPS_PROXY.")] = None,
-    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8080,
-    listen_host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    verbose: Annotated[bool, typer.Option("--verbose", "-v",
-                                          help="Print each exchange.")] = False,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="A mitmproxy option, KEY=VALUE (repeatable).")] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Record live traffic into the history until Ctrl-C."""
+Upstream = Annotated[str | None, typer.Option(
+    help="Reverse-proxy to this base URL (the mock URL is then http://HOST:PORT). "
+         "Without it mockrec is a forward proxy for HTTP_PROXY/HTTPS_PROXY.")]
+Port = Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")]
+ListenHost = Annotated[str, typer.Option(help="Address to listen on.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print each exchange.")]
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="A mitmproxy option, KEY=VALUE (repeatable).")]
+
+
+def _serve(config_args: dict[str, Any], data_dir: Path | None) -> None:
     from recorder import proxy
 
     directory = datadir.prepare(data_dir or _state.get("data_dir"))
     HistoryStore(directory).check()
-    proxy.serve(proxy.ProxyConfig(
-        data_dir=directory, upstream=upstream, listen_host=listen_host, port=port,
-        verbose=verbose, settings=set_ or []))
+    proxy.serve(proxy.ProxyConfig(data_dir=directory, **config_args))
+
+
+@app.command()
+def record(
+    upstream: Upstream = None,
+    port: Port = 8080,
+    listen_host: ListenHost = "127.0.0.1",
+    verbose: Verbose = False,
+    set_: SetOption = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Record live traffic into the history until Ctrl-C."""
+    _serve(dict(mode="record", upstream=upstream, listen_host=listen_host, port=port,
+                verbose=verbose, settings=set_ or []), data_dir)
+
+
+def _proxy(mode: str, collection: str | None, upstream: str | None, port: int,
+           listen_host: str, delay: str, profile: str | None, tag: str | None,
+           api_key: str | None, on_miss: str, cors: bool, strict: bool, match_body: bool,
+           match_headers: str | None, verbose: bool, set_: list[str] | None,
+           data_dir: Path | None) -> None:
+    if collection:
+        _collections().require(collection, tag)  # a clear error before anything starts
+    _serve(dict(mode=mode, upstream=upstream, listen_host=listen_host, port=port,
+                verbose=verbose, settings=set_ or [], collection=collection or "",
+                tag=tag or "", delay=delay, profile=profile or "", api_key=api_key or "",
+                on_miss=on_miss, cors=cors, strict=strict, match_body=match_body,
+                match_headers=match_headers or ""), data_dir)
+
+
+Delay = Annotated[str, typer.Option(help="off, 2g (300 ms), 3g (100 ms) or milliseconds.")]
+Profile = Annotated[str | None, typer.Option(
+    help="Network profile with bandwidth and jitter: gprs, 2g, 3g, 4g, wifi.")]
+Tag = Annotated[str | None, typer.Option(help="Serve the collection as frozen at this tag.")]
+ApiKey = Annotated[str | None, typer.Option(
+    "--api-key", help="Private mock: requests need this x-api-key header.")]
+OnMiss = Annotated[str, typer.Option(
+    help="No example matches: 404, forward (to --upstream) or record (forward and record).")]
+Cors = Annotated[bool, typer.Option("--cors/--no-cors", help="Automatic CORS answers.")]
+Strict = Annotated[bool, typer.Option("--strict", help="No ID-like or similar-path matches.")]
+MatchBody = Annotated[bool, typer.Option("--match-body",
+                                         help="Examples must have the request's body.")]
+MatchHeaders = Annotated[str | None, typer.Option(
+    help="Comma-separated headers that must equal the example's.")]
+
+
+@app.command()
+def replay(
+    mock: Annotated[str | None, typer.Argument(
+        metavar="[COLLECTION]", help="Collection to serve (or use --collection).")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
+    upstream: Upstream = None,
+    port: Port = 8080,
+    listen_host: ListenHost = "127.0.0.1",
+    delay: Delay = "off",
+    profile: Profile = None,
+    tag: Tag = None,
+    api_key: ApiKey = None,
+    on_miss: OnMiss = "404",
+    cors: Cors = True,
+    strict: Strict = False,
+    match_body: MatchBody = False,
+    match_headers: MatchHeaders = None,
+    verbose: Verbose = False,
+    set_: SetOption = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Answer requests from a collection's examples; the upstream may be offline."""
+    name = collection or mock
+    if not name:
+        raise MockrecError("name the collection to serve: mockrec replay NAME "
+                           "(`mockrec collection list` shows them)")
+    _proxy("replay", name, upstream, port, listen_host, delay, profile, tag, api_key, on_miss,
+           cors, strict, match_body, match_headers, verbose, set_, data_dir)
+
+
+@app.command()
+def proxy(
+    mode: Annotated[str, typer.Option(help="record, replay, spy or passthrough.")],
+    collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
+    upstream: Upstream = None,
+    port: Port = 8080,
+    listen_host: ListenHost = "127.0.0.1",
+    delay: Delay = "off",
+    profile: Profile = None,
+    tag: Tag = None,
+    api_key: ApiKey = None,
+    on_miss: OnMiss = "404",
+    cors: Cors = True,
+    strict: Strict = False,
+    match_body: MatchBody = False,
+    match_headers: MatchHeaders = None,
+    verbose: Verbose = False,
+    set_: SetOption = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the proxy in any mode; `mockrec mode` switches it while it runs."""
+    if mode not in ("record", "replay", "spy", "passthrough"):
+        raise MockrecError(f"--mode {mode!r} is not record, replay, spy or passthrough")
+    _proxy(mode, collection, upstream, port, listen_host, delay, profile, tag, api_key,
+           on_miss, cors, strict, match_body, match_headers, verbose, set_, data_dir)
+
+
+@app.command("mode")
+def switch_mode(
+    mode: Annotated[str, typer.Argument(help="record, replay, spy or passthrough.")],
+    port: Annotated[int | None, typer.Option(
+        help="Port of the proxy to switch [default: the only one running].")] = None,
+    collection: Annotated[str | None, typer.Option(help="Also serve this collection.")] = None,
+) -> None:
+    """Switch a running proxy; the next request is served in the new mode."""
+    from recorder import control
+
+    if mode not in ("record", "replay", "spy", "passthrough"):
+        raise MockrecError(f"mode {mode!r} is not record, replay, spy or passthrough")
+    settings: dict[str, Any] = {"mockrec_mode": mode}
+    if collection:
+        settings["mockrec_collection"] = collection
+    reply = control.send(_data_dir(), port, {"set": settings})
+    serving = f", serving {reply['collection']}" if reply.get("collection") else ""
+    typer.echo(f"proxy now in {reply['mode']} mode{serving}")
 
 
 @app.command()

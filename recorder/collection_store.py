@@ -73,13 +73,18 @@ class CollectionStore:
     def exists(self, name: str) -> bool:
         return self.path(name).exists()
 
-    def load(self, name: str, tag: str | None = None) -> Collection:
+    def require(self, name: str, tag: str | None = None) -> Path:
+        """The file of `name` (at `tag`), or a NotFound saying what exists."""
         path = self.path(name, tag)
         if not path.exists():
             if tag and self.exists(name):
                 raise NotFound(f"collection {name!r} has no tag {tag!r}: "
                                f"`mockrec collection show {name}` lists its tags")
             raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
+        return path
+
+    def load(self, name: str, tag: str | None = None) -> Collection:
+        path = self.require(name, tag)
         return collection_from_doc(name, AtomicJSONStorage(path).read() or {})
 
     def all(self) -> Iterator[Collection]:

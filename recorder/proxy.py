@@ -21,15 +21,37 @@ from recorder.errors import MockrecError
 @dataclass
 class ProxyConfig:
     data_dir: Path
+    mode: str = "record"  # record, replay, spy or passthrough
     upstream: str | None = None  # reverse proxy to this base URL; None: forward proxy
     listen_host: str = "127.0.0.1"
     port: int = 8080
     verbose: bool = False
     settings: list[str] = field(default_factory=list)  # mitmproxy `--set` KEY=VALUE
+    # replay
+    collection: str = ""
+    tag: str = ""
+    delay: str = "off"
+    profile: str = ""
+    api_key: str = ""
+    on_miss: str = "404"
+    cors: bool = True
+    strict: bool = False
+    match_body: bool = False
+    match_headers: str = ""
 
     @property
-    def mode(self) -> str:
+    def proxy_mode(self) -> str:
         return f"reverse:{self.upstream}" if self.upstream else "regular"
+
+    def addon_options(self) -> dict[str, object]:
+        return {
+            "mockrec_data_dir": str(self.data_dir), "mockrec_mode": self.mode,
+            "mockrec_collection": self.collection, "mockrec_tag": self.tag,
+            "mockrec_delay": self.delay, "mockrec_profile": self.profile,
+            "mockrec_api_key": self.api_key, "mockrec_on_miss": self.on_miss,
+            "mockrec_cors": self.cors, "mockrec_strict": self.strict,
+            "mockrec_match_body": self.match_body, "mockrec_match_headers": self.match_headers,
+        }
 
 
 def check_upstream(url: str) -> str:
@@ -74,28 +96,34 @@ class Banner:
             how = f"reverse proxy to {self.config.upstream}; point your client at {url}"
         else:
             how = f"forward proxy; export HTTP_PROXY={url} HTTPS_PROXY={url}"
-        print(f"mockrec recording on {url} ({how})", flush=True)
-        print(f"history in {self.config.data_dir}; Ctrl-C to stop", flush=True)
+        mode = ctx.options.mockrec_mode
+        serving = (f"; serving collection {ctx.options.mockrec_collection}"
+                   if ctx.options.mockrec_collection else "")
+        print(f"mockrec {mode} on {url} ({how})", flush=True)
+        print(f"data in {self.config.data_dir}{serving}; `mockrec mode MODE` switches; "
+              "Ctrl-C stops", flush=True)
         # Every addon costs a lookup on every event; this one has said its piece.
         ctx.master.addons.remove(self)
 
 
 def build_master(config: ProxyConfig) -> DumpMaster:
     from addons.record import Record
+    from addons.replay import Replay
     from addons.upstream import UpstreamErrors
 
     opts = options.Options()
     master = DumpMaster(opts, with_termlog=True, with_dumper=config.verbose)
-    master.addons.add(UpstreamErrors(), Record(), Banner(config))
+    # Replay first: it answers in the request hook, before anything goes upstream.
+    master.addons.add(Replay(), UpstreamErrors(), Record(), Banner(config))
     opts.update(
         listen_host=config.listen_host,
         listen_port=config.port,
-        mode=[config.mode],
+        mode=[config.proxy_mode],
         # Connect upstream only when a request needs it, so a dead upstream
         # fails that request (with a JSON 502) rather than the client's connection.
         connection_strategy="lazy",
-        mockrec_data_dir=str(config.data_dir),
         termlog_verbosity="info" if config.verbose else "warn",
+        **config.addon_options(),
     )
     if config.settings:
         opts.set(*config.settings)

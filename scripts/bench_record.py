@@ -124,7 +124,7 @@ def measure(kind: str, upstream: int, data_dir: Path, work: Path, args) -> float
     else:
         cmd = [sys.executable, "-m", "recorder", "--data-dir", str(data_dir), "record",
                "--port", "0", "--upstream", f"http://127.0.0.1:{upstream}"]
-        process, port = start(cmd, work / "mockrec.log", r"recording on http://[\d.]+:(\d+)")
+        process, port = start(cmd, work / "mockrec.log", r"mockrec \w+ on http://[\d.]+:(\d+)")
     try:
         asyncio.run(load(port, 1.0, args.connections))  # warm up
         return asyncio.run(load(port, args.seconds, args.connections))

@@ -172,7 +172,7 @@ def tls_upstream(tmp_path_factory) -> Iterator[UpstreamServer]:
     server.close()
 
 
-BANNER = re.compile(r"mockrec recording on (http://[^ ]+)")
+BANNER = re.compile(r"mockrec \w+ on (http://[^ ]+)")
 
 
 class RunningProxy:

@@ -1,0 +1,234 @@
+"""Answer requests from a collection's examples, Postman-style, without the upstream.
+
+Runs inside `mockrec replay` / `mockrec proxy` and in plain mitmproxy:
+`mitmdump -s addons/replay.py --set mockrec_collection=NAME`.
+
+Modes (`mockrec_mode`, switched live by `mockrec mode` or `--set`):
+record (forward and record), replay (examples only), spy (examples when one
+matches, else forward and record), passthrough (forward, record nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import random
+from pathlib import Path
+
+from mitmproxy import ctx, exceptions, http
+
+from addons import common
+from addons.control import ControlSocket
+from addons.record import Record
+from addons.upstream import UpstreamErrors
+from recorder import delays
+from recorder.collection_store import CollectionStore
+from recorder.errors import MockrecError
+from recorder.matching import Incoming, Matcher, MatchSettings, Outcome
+from recorder.models import Collection, Example, wire_text
+
+log = logging.getLogger(__name__)
+MODES = ["record", "replay", "spy", "passthrough"]
+ON_MISS = ["404", "forward", "record"]
+
+
+def json_response(status: int, body: dict,
+                  headers: list[tuple[bytes, bytes]] = ()) -> http.Response:
+    return http.Response.make(status, json.dumps(body, indent=2).encode(),
+                              [(b"Content-Type", b"application/json"), *headers])
+
+
+def example_response(example: Example, head_only: bool) -> http.Response:
+    """The example as sent: its headers in order, its body byte-exact, a fresh length."""
+    answer = example.response
+    fields = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
+              for k, v in answer.headers if k.lower() != "content-length"]
+    response = http.Response.make(answer.status, b"", fields)
+    response.reason = answer.reason or response.reason
+    response.raw_content = b"" if head_only else answer.body
+    if "transfer-encoding" not in response.headers:
+        response.headers["Content-Length"] = str(len(answer.body))
+    return response
+
+
+def not_found(outcome: Outcome) -> http.Response:
+    return json_response(404, {"error": {
+        "name": "mockRequestNotFoundError",
+        "header": "No matching requests",
+        "message": outcome.message + ". Add an example for it (mockrec promote, mockrec "
+                   "example add), or fix the request.",
+        "details": outcome.details(),
+    }})
+
+
+class Replay:
+    name = "mockrec_replay"
+
+    def __init__(self) -> None:
+        self.matcher: Matcher | None = None
+        self.collection: Collection | None = None
+        self._source: Path | None = None
+        self._source_key: tuple[int, int, int] | None = None
+        self.delay_ms = 0
+        self.profile: delays.Profile | None = None
+        self.settings = MatchSettings()
+        self.rng = random.Random()
+        self.control = ControlSocket()
+
+    def load(self, loader) -> None:
+        common.add_data_dir_option(loader)
+        loader.add_option("mockrec_mode", str, "replay",
+                          "What the proxy does with a request: record, replay, spy or "
+                          "passthrough.", choices=MODES)
+        loader.add_option("mockrec_collection", str, "",
+                          "Collection whose examples replay answers from.")
+        loader.add_option("mockrec_tag", str, "",
+                          "Release tag of the collection to serve; empty serves it as it is.")
+        loader.add_option("mockrec_delay", str, "off",
+                          "Delay before each answer: off, 2g (300 ms), 3g (100 ms) or ms.")
+        loader.add_option("mockrec_profile", str, "",
+                          "Network profile adding bandwidth and jitter: "
+                          + ", ".join(delays.PROFILES) + ".")
+        loader.add_option("mockrec_api_key", str, "",
+                          "Make the mock private: requests need this x-api-key header.")
+        loader.add_option("mockrec_on_miss", str, "404",
+                          "When no example matches in replay mode: answer 404, forward to "
+                          "the upstream, or forward and record.", choices=ON_MISS)
+        loader.add_option("mockrec_cors", bool, True,
+                          "Answer CORS preflights and add Access-Control-Allow-Origin: *.")
+        loader.add_option("mockrec_strict", bool, False,
+                          "Match paths strictly: no ID-like or similar-path matches.")
+        loader.add_option("mockrec_match_body", bool, False,
+                          "Only serve examples whose request body equals the request's.")
+        loader.add_option("mockrec_match_headers", str, "",
+                          "Comma-separated headers that must equal the example's.")
+
+    def configure(self, updated: set[str]) -> None:
+        opts = ctx.options
+        try:
+            if "mockrec_delay" in updated:
+                self.delay_ms = delays.parse_delay(opts.mockrec_delay)
+            if "mockrec_profile" in updated:
+                self.profile = delays.parse_profile(opts.mockrec_profile)
+        except ValueError as e:
+            raise exceptions.OptionsError(str(e)) from None
+        self.settings = MatchSettings(
+            strict=opts.mockrec_strict, match_body=opts.mockrec_match_body,
+            match_headers=[h.strip().lower() for h in opts.mockrec_match_headers.split(",")
+                           if h.strip()])
+        if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir"}:
+            self._open()
+        # Replay must answer with the upstream down: connect only when forwarding,
+        # and do not ask the upstream for its certificate first.
+        if opts.connection_strategy != "lazy":
+            opts.connection_strategy = "lazy"
+        if opts.upstream_cert:
+            opts.upstream_cert = False
+
+    def _open(self) -> None:
+        name, tag = ctx.options.mockrec_collection, ctx.options.mockrec_tag or None
+        if not name:
+            self._source = self.matcher = self.collection = None
+            return
+        store = CollectionStore(common.data_dir())
+        try:
+            self.collection = store.load(name, tag)
+        except MockrecError as e:
+            raise exceptions.OptionsError(str(e)) from None
+        self._source = store.path(name, tag)
+        self._source_key = _file_key(self._source)
+        self.matcher = Matcher(self.collection)
+
+    def _refresh(self) -> None:
+        """Serve an edit (mockrec example edit, or by hand) on the next request."""
+        if self._source is None or _file_key(self._source) == self._source_key:
+            return
+        try:
+            self._open()
+        except exceptions.OptionsError as e:
+            self._source_key = _file_key(self._source)  # do not retry until it changes again
+            log.warning("mockrec: keeping the examples loaded before: %s", e)
+
+    async def running(self) -> None:
+        await self.control.start(common.data_dir())
+
+    async def done(self) -> None:
+        await self.control.stop()
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        mode = ctx.options.mockrec_mode
+        if mode not in ("replay", "spy"):
+            return
+        self._refresh()
+        req = flow.request
+        incoming = Incoming.from_target(
+            req.method, req.path,
+            [(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
+            req.raw_content or b"")
+        if ctx.options.mockrec_cors and (preflight := self._preflight(flow, incoming)):
+            return self._answer(flow, preflight)
+        if ctx.options.mockrec_api_key and not self._authorized(incoming):
+            return self._answer(flow, json_response(401, {"error": {
+                "name": "authenticationError",
+                "message": "This mock is private: send its API key in the x-api-key header.",
+            }}))
+        outcome = (self.matcher.match(incoming, self.settings) if self.matcher is not None
+                   else Outcome(None, [], "no collection is loaded (set mockrec_collection)"))
+        if outcome.match is None:
+            if mode == "spy" or ctx.options.mockrec_on_miss != "404":
+                return  # to the upstream; the record addon decides whether to keep it
+            return self._answer(flow, not_found(outcome))
+        example = outcome.match.example
+        response = example_response(example, head_only=req.method == "HEAD")
+        seconds = self._delay(incoming, len(example.response.body))
+        if seconds:
+            await asyncio.sleep(seconds)
+        flow.metadata["mockrec_example"] = example.id
+        self._answer(flow, response)
+
+    def _answer(self, flow: http.HTTPFlow, response: http.Response) -> None:
+        if ctx.options.mockrec_cors and "access-control-allow-origin" not in response.headers:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        flow.metadata["mockrec_replayed"] = True
+        flow.response = response
+
+    def _preflight(self, flow: http.HTTPFlow, incoming: Incoming) -> http.Response | None:
+        asked = incoming.header("access-control-request-method")
+        if incoming.method != "OPTIONS" or asked is None:
+            return None
+        if self.matcher is not None and self.matcher.match(incoming, self.settings).match:
+            return None  # an OPTIONS example answers it
+        headers = [(b"Access-Control-Allow-Origin",
+                    (incoming.header("origin") or "*").encode()),
+                   (b"Access-Control-Allow-Methods", asked.encode()),
+                   (b"Access-Control-Max-Age", b"600"), (b"Vary", b"Origin")]
+        if asked_headers := incoming.header("access-control-request-headers"):
+            headers.append((b"Access-Control-Allow-Headers", asked_headers.encode()))
+        return http.Response.make(204, b"", headers)
+
+    def _authorized(self, incoming: Incoming) -> bool:
+        given = incoming.header("x-api-key") or ""
+        return hmac.compare_digest(given.encode(), ctx.options.mockrec_api_key.encode())
+
+    def _delay(self, incoming: Incoming, size: int) -> float:
+        asked = delays.header_delay(incoming.header("x-mock-response-delay"))
+        if asked is not None:
+            return asked / 1000
+        if self.profile is not None:
+            return self.profile.seconds(size, self.rng)
+        return self.delay_ms / 1000
+
+
+def _file_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+addons = [Replay(), UpstreamErrors(), Record()]

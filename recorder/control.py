@@ -1,0 +1,65 @@
+"""`mockrec mode`: talk to a running proxy through a Unix socket in the data dir.
+
+The socket opens no network port, and it sits in the data dir, which only its
+owner can enter (0700): no other local user can switch a proxy.
+
+    DATA_DIR/run/PORT.sock     one per running proxy, named after its listen port
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from recorder.errors import MockrecError, NotFound
+
+
+def run_dir(data_dir: Path) -> Path:
+    return data_dir / "run"
+
+
+def socket_path(data_dir: Path, port: int) -> Path:
+    return run_dir(data_dir) / f"{port}.sock"
+
+
+def running_ports(data_dir: Path) -> list[int]:
+    directory = run_dir(data_dir)
+    if not directory.is_dir():
+        return []
+    return sorted(int(p.stem) for p in directory.glob("*.sock") if p.stem.isdigit())
+
+
+def send(data_dir: Path, port: int | None, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send one request to the proxy on `port` (or the only one running) and return its answer."""
+    if port is None:
+        ports = running_ports(data_dir)
+        if not ports:
+            raise NotFound(f"no running mockrec proxy uses {data_dir}: start one with "
+                           "`mockrec proxy` (or pass the same --data-dir)")
+        if len(ports) > 1:
+            raise MockrecError(f"several proxies are running (ports {', '.join(map(str, ports))}):"
+                               " pick one with --port")
+        port = ports[0]
+    path = socket_path(data_dir, port)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(10)
+            sock.connect(str(path))
+            sock.sendall(json.dumps(payload).encode() + b"\n")
+            answer = b""
+            while not answer.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+    except (FileNotFoundError, ConnectionRefusedError):
+        path.unlink(missing_ok=True)  # left behind by a proxy that was killed
+        raise NotFound(f"no mockrec proxy is running on port {port}") from None
+    except OSError as e:
+        raise MockrecError(f"cannot reach the proxy on port {port}: {e}") from None
+    reply = json.loads(answer or b"{}")
+    if not reply.get("ok"):
+        raise MockrecError(reply.get("error") or "the proxy did not answer")
+    return reply

@@ -1,0 +1,397 @@
+"""How a request is matched to an example: Postman's algorithm, as small named steps.
+
+For each example of the collection:
+1. the method must be the request's;
+2. `x-mock-response-code` keeps examples with that status; `x-mock-response-id`
+   and `x-mock-response-name` pick one at once;
+3. path score from 100, the first step that fits wins (PATH_STEPS);
+4. query score (`query_score`);
+5. body and headers, when asked: examples that differ are dropped; an equal
+   body adds 5 even when not asked;
+6. the highest score wins; ties go to status 200, then the lowest id.
+
+A step that drops an example says why (`Miss`), and the 404's `details` are
+those reasons for the closest examples: the explanation is the algorithm's own
+output, not a second algorithm. An index (method, then path) keeps a
+collection of 10,000 examples as fast as one of 10.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from recorder import paths
+from recorder.models import Collection, Example, Header, Request
+
+VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+
+
+@dataclass
+class Incoming:
+    """The parts of a live request that matching looks at."""
+
+    method: str
+    path: str  # without the query
+    query: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[Header] = field(default_factory=list)
+    body: bytes = b""
+
+    @classmethod
+    def from_target(cls, method: str, target: str, headers: list[Header],
+                    body: bytes) -> Incoming:
+        parts = urlsplit(target)
+        return cls(method.upper(), parts.path or "/",
+                   parse_qsl(parts.query, keep_blank_values=True), headers, body)
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+@dataclass
+class MatchSettings:
+    strict: bool = False
+    match_body: bool = False
+    match_headers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Miss:
+    """Why one example was not chosen: the step it failed at, in words."""
+
+    example: Example
+    request: Request
+    step: str
+    reason: str
+    closeness: float  # for ordering the 404's details: higher is closer
+
+    def as_detail(self) -> dict[str, Any]:
+        return {"id": self.example.id, "name": self.example.name,
+                "request": self.request.name, "step": self.step, "reason": self.reason}
+
+
+@dataclass
+class Match:
+    example: Example
+    request: Request
+    score: float
+    captures: dict[str, str]
+    path_step: str
+
+
+@dataclass
+class Outcome:
+    match: Match | None
+    misses: list[Miss] = field(default_factory=list)
+    message: str = ""
+
+    def details(self, limit: int = 3) -> list[dict[str, Any]]:
+        closest = sorted(self.misses, key=lambda m: (-m.closeness, m.example.id))
+        return [m.as_detail() for m in closest[:limit]]
+
+
+# -- step 3: the path ------------------------------------------------------------------
+
+def _strip_slash(segments: list[str]) -> list[str]:
+    return segments[:-1] if len(segments) > 1 and segments[-1] == "" else segments
+
+
+def _wildcards(template: list[str], path: list[str]) -> dict[str, str] | None:
+    if len(template) != len(path):
+        return None
+    captures = {}
+    for expected, actual in zip(template, path, strict=True):
+        name = paths.wildcard_name(expected)
+        if name is not None and actual:
+            captures[name] = actual
+        elif expected != actual:
+            return None
+    return captures
+
+
+def _ids_equal(template: list[str], path: list[str]) -> bool:
+    return len(template) == len(path) and all(
+        a == b or (paths.is_id_like(a) and paths.is_id_like(b)) for a, b in zip(
+            template, path, strict=True))
+
+
+def levenshtein(a: str, b: str) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def similarity(a: str, b: str) -> float:
+    longest = max(len(a), len(b)) or 1
+    return 1 - levenshtein(a, b) / longest
+
+
+def _similar(template: list[str], path: list[str]) -> bool:
+    a, b = "/".join(template), "/".join(path)
+    if abs(len(a) - len(b)) > 0.2 * max(len(a), len(b)):
+        return False  # the distance is at least the difference in length
+    return similarity(a, b) >= 0.8
+
+
+def closeness(template: list[str], path: list[str]) -> float:
+    """A cheap stand-in for similarity, to order the 404's details."""
+    a, b = "/".join(template), "/".join(path)
+    return len(os.path.commonprefix([a, b])) / (max(len(a), len(b)) or 1)
+
+
+PathStep = tuple[str, int, Callable[[list[str], list[str]], dict[str, str] | bool | None]]
+PATH_STEPS: list[PathStep] = [
+    ("exact", 0, lambda t, p: t == p),
+    ("trailing slash", 5, lambda t, p: _strip_slash(t) == _strip_slash(p)),
+    ("case", 10, lambda t, p: [s.lower() for s in t] == [s.lower() for s in p]),
+    ("trailing slash and case", 15,
+     lambda t, p: [s.lower() for s in _strip_slash(t)] == [s.lower() for s in _strip_slash(p)]),
+    ("wildcards", 20, _wildcards),
+    ("ID-like segments", 21, _ids_equal),
+    ("trailing slash and IDs", 25, lambda t, p: _ids_equal(_strip_slash(t), _strip_slash(p))),
+    ("similar path", 30, _similar),
+]
+STRICT_LAST = "wildcards"
+
+
+def path_score(template: list[str], path: list[str],
+               strict: bool = False) -> tuple[int, str, dict[str, str]] | None:
+    """(score, step name, wildcard captures) for the first step that fits, else None."""
+    for name, penalty, fits in PATH_STEPS:
+        result = fits(template, path)
+        if result is not None and result is not False:
+            return 100 - penalty, name, result if isinstance(result, dict) else {}
+        if strict and name == STRICT_LAST:
+            return None
+    return None
+
+
+# -- step 4: the query -------------------------------------------------------------------
+
+def query_score(expected: list[tuple[str, str]], actual: list[tuple[str, str]]) -> float:
+    """+10 when all pairs match; a share of 10 for some; -missing (at most 10) for none.
+
+    An example's `{{variable}}` value matches any value (redacted keys, wildcards).
+    """
+    if not expected and not actual:
+        return 10
+    got: dict[str, list[str]] = {}
+    for key, value in actual:
+        got.setdefault(key, []).append(value)
+    matches = partials = missing = 0
+    for key, value in expected:
+        values = got.get(key)
+        if values is None:
+            missing += 1
+        elif value in values or VARIABLE.fullmatch(value):
+            matches += 1
+        else:
+            partials += 1
+    wanted = {k for k, _ in expected}
+    missing += sum(1 for key in got if key not in wanted)
+    if matches and not partials and not missing:
+        return 10
+    if matches:
+        return 10 * matches / (matches + partials + missing)
+    return -min(missing, 10)
+
+
+# -- step 5: bodies and headers -------------------------------------------------------------
+
+def comparable_body(body: bytes, content_type: str) -> Any:
+    """JSON as parsed JSON, forms as sorted pairs, anything else as bytes."""
+    if not body:
+        return b""
+    if "json" in content_type:
+        try:
+            return ("json", json.loads(body))
+        except ValueError:
+            return body
+    if "x-www-form-urlencoded" in content_type:
+        return ("form", sorted(parse_qsl(body.decode("utf-8", "replace"),
+                                         keep_blank_values=True)))
+    return body
+
+
+def _content_type(headers: list[Header]) -> str:
+    return next((v for k, v in headers if k.lower() == "content-type"), "").lower()
+
+
+# -- the index and the algorithm ---------------------------------------------------------------
+
+@dataclass
+class Indexed:
+    example: Example
+    request: Request
+    segments: list[str]
+    query: list[tuple[str, str]]
+    body: Any
+    headers: dict[str, str]
+
+
+def resolve(text: str, variables: dict[str, str]) -> str:
+    """Fill `{{name}}` from `variables`; unknown ones stay (they are wildcards)."""
+    return VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
+
+
+def example_path_and_query(url: str) -> tuple[str, list[tuple[str, str]]]:
+    """The path and query of an example URL, whatever stands before the path.
+
+    `{{baseUrl}}/users?x=1`, `https://api.test/users?x=1` and `/users?x=1` all
+    give `/users` and `[('x', '1')]`.
+    """
+    rest = url
+    if "://" in rest:
+        rest = rest.split("://", 1)[1]
+        rest = rest[rest.find("/"):] if "/" in rest else "/"
+    elif rest.startswith("{{"):
+        end = rest.find("}}")
+        rest = rest[end + 2:] if end >= 0 else rest
+    path, _, query = rest.partition("?")
+    return "/" + path.lstrip("/"), parse_qsl(query, keep_blank_values=True)
+
+
+class Matcher:
+    """A collection's examples, indexed for matching."""
+
+    def __init__(self, collection: Collection, variables: dict[str, str] | None = None):
+        self.variables = {**collection.variables, **(variables or {})}
+        self.by_method: dict[str, list[Indexed]] = {}
+        self.by_id: dict[int, Indexed] = {}
+        self._exact: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
+        self._shape: dict[tuple[str, int], list[Indexed]] = {}
+        for request in collection.requests:
+            for example in request.examples:
+                self._add(Indexed(example, request, *self._parse(example)))
+
+    def _parse(self, example: Example) -> tuple[list[str], list[tuple[str, str]], Any,
+                                                dict[str, str]]:
+        path, query = example_path_and_query(resolve(example.request.url, self.variables))
+        headers = {k.lower(): resolve(v, self.variables) for k, v in example.request.headers}
+        body = comparable_body(example.request.body, _content_type(example.request.headers))
+        return paths.split(path), query, body, headers
+
+    def _add(self, item: Indexed) -> None:
+        method = item.example.request.method.upper()
+        self.by_method.setdefault(method, []).append(item)
+        self.by_id[item.example.id] = item
+        norm = tuple(s.lower() for s in _strip_slash(item.segments))
+        self._exact.setdefault((method, norm), []).append(item)
+        self._shape.setdefault((method, len(norm)), []).append(item)
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    # -- the algorithm ------------------------------------------------------------------
+
+    def match(self, incoming: Incoming, settings: MatchSettings | None = None) -> Outcome:
+        settings = settings or MatchSettings()
+        same_method = self.by_method.get(incoming.method, [])
+        # Step 2: the request can ask for an example by status, id or name.
+        if (wanted_id := incoming.header("x-mock-response-id")) is not None:
+            item = next((i for i in same_method if str(i.example.id) == wanted_id.strip()), None)
+            return self._picked(item, f"no {incoming.method} example has id {wanted_id}")
+        code = incoming.header("x-mock-response-code")
+        if (wanted_name := incoming.header("x-mock-response-name")) is not None:
+            named = [i for i in same_method if i.example.name == wanted_name
+                     and (code is None or str(i.example.response.status) == code.strip())]
+            named.sort(key=lambda i: (i.example.response.status != 200, i.example.id))
+            return self._picked(named[0] if named else None,
+                                f"no {incoming.method} example is named {wanted_name!r}")
+        match_body = settings.match_body or (
+            (incoming.header("x-mock-match-request-body") or "").lower() == "true")
+        match_headers = settings.match_headers + [
+            h.strip().lower() for h in (incoming.header("x-mock-match-request-headers")
+                                        or "").split(",") if h.strip()]
+        request_segments = paths.split(incoming.path)
+        request_body = comparable_body(incoming.body, _content_type(incoming.headers))
+        request_headers = {k.lower(): v for k, v in incoming.headers}
+
+        best: Match | None = None
+        misses: list[Miss] = []
+
+        def consider(items: list[Indexed]) -> None:
+            nonlocal best
+            for item in items:
+                scored = self._score(item, incoming, request_segments, request_body,
+                                     request_headers, code, match_body, match_headers,
+                                     settings.strict, misses)
+                if scored and (best is None or _better(scored, best)):
+                    best = scored
+
+        norm = _strip_slash(request_segments)
+        seen: set[int] = set()
+        # Candidates in tiers, most likely first; a tier is skipped when even a
+        # perfect score there could not reach the best found so far.
+        for ceiling, items in (
+            (115, self._exact.get((incoming.method, tuple(s.lower() for s in norm)), [])),
+            (95, self._shape.get((incoming.method, len(norm)), [])),
+            (85, same_method),
+        ):
+            if best is not None and best.score > ceiling:
+                break
+            fresh = [i for i in items if i.example.id not in seen]
+            seen.update(i.example.id for i in fresh)
+            consider(fresh)
+        if best is not None:
+            return Outcome(best)
+        for method, items in self.by_method.items():
+            if method != incoming.method:
+                misses.extend(Miss(i.example, i.request, "method",
+                                   f"example is {method}, request is {incoming.method}",
+                                   closeness(i.segments, request_segments) - 1)
+                              for i in items)
+        return Outcome(None, misses, f"no example matches {incoming.method} {incoming.path}")
+
+    def _picked(self, item: Indexed | None, message: str) -> Outcome:
+        if item is None:
+            return Outcome(None, [], message)
+        return Outcome(Match(item.example, item.request, 100, {}, "header"))
+
+    def _score(self, item: Indexed, incoming: Incoming, segments: list[str], body: Any,
+               headers: dict[str, str], code: str | None, match_body: bool,
+               match_headers: list[str], strict: bool, misses: list[Miss]) -> Match | None:
+        example = item.example
+        if code is not None and str(example.response.status) != code.strip():
+            misses.append(Miss(example, item.request, "x-mock-response-code",
+                               f"status is {example.response.status}, not {code}", 0.5))
+            return None
+        scored = path_score(item.segments, segments, strict)
+        if scored is None:
+            misses.append(Miss(example, item.request, "path",
+                               f"path /{'/'.join(item.segments)} does not fit "
+                               f"{incoming.path}", closeness(item.segments, segments)))
+            return None
+        score, step, captures = scored
+        score += query_score(item.query, incoming.query)
+        for name in match_headers:
+            if item.headers.get(name) != headers.get(name):
+                misses.append(Miss(example, item.request, "headers",
+                                   f"header {name} differs", 2))
+                return None
+        body_equal = item.body == body
+        if match_body and not body_equal:
+            misses.append(Miss(example, item.request, "body", "body differs", 2))
+            return None
+        if body_equal:
+            score += 5
+        return Match(example, item.request, score, captures, step)
+
+
+def _better(a: Match, b: Match) -> bool:
+    def key(m: Match) -> tuple:
+        return (m.score, m.example.response.status == 200, -m.example.id)
+    return key(a) > key(b)

@@ -178,12 +178,12 @@ BANNER = re.compile(r"mockrec \w+ on (http://[^ ]+)")
 class RunningProxy:
     """`mockrec record` in a subprocess, listening on a port the OS picked."""
 
-    def __init__(self, data_dir: Path, args: list[str], confdir: Path):
+    def __init__(self, data_dir: Path, args: list[str], confdir: Path, command: str = "record"):
         self.data_dir = data_dir
-        self.log = data_dir.parent / f"{data_dir.name}-proxy.log"
+        self.log = data_dir.parent / f"{data_dir.name}-{command}.log"
         env = {**os.environ, "MOCKREC_DATA_DIR": str(data_dir)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "recorder", "record", "--port", "0",
+            [sys.executable, "-m", "recorder", command, "--port", "0",
              "--set", f"confdir={confdir}", *args],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 20
@@ -196,7 +196,7 @@ class RunningProxy:
                 break
             time.sleep(0.05)
         self.process.kill()
-        raise RuntimeError(f"mockrec record did not start:\n{self.log.read_text()}")
+        raise RuntimeError(f"mockrec {command} did not start:\n{self.log.read_text()}")
 
     @property
     def store(self) -> HistoryStore:
@@ -217,8 +217,9 @@ def confdir(tmp_path_factory) -> Path:
 def start_proxy(tmp_path, confdir):
     started: list[RunningProxy] = []
 
-    def start(*args: str, data_dir: Path | None = None) -> RunningProxy:
-        proxy = RunningProxy(data_dir or tmp_path / f"data{len(started)}", list(args), confdir)
+    def start(*args: str, data_dir: Path | None = None, command: str = "record") -> RunningProxy:
+        proxy = RunningProxy(data_dir or tmp_path / f"data{len(started)}", list(args), confdir,
+                             command)
         started.append(proxy)
         return proxy
 

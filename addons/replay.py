@@ -11,13 +11,17 @@ matches, else forward and record), passthrough (forward, record nothing).
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import json
 import logging
 import random
+import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.net.http import status_codes
 
 from addons import common
 from addons.control import ControlSocket
@@ -45,12 +49,12 @@ def example_response(example: Example, head_only: bool) -> http.Response:
     answer = example.response
     fields = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
               for k, v in answer.headers if k.lower() != "content-length"]
-    response = http.Response.make(answer.status, b"", fields)
-    response.reason = answer.reason or response.reason
-    response.raw_content = b"" if head_only else answer.body
-    if "transfer-encoding" not in response.headers:
-        response.headers["Content-Length"] = str(len(answer.body))
-    return response
+    if not any(k.lower() == b"transfer-encoding" for k, _ in fields):
+        fields.append((b"Content-Length", str(len(answer.body)).encode()))
+    now = time.time()
+    reason = answer.reason or status_codes.RESPONSES.get(answer.status, "")
+    return http.Response(b"HTTP/1.1", answer.status, reason.encode(), http.Headers(fields),
+                         b"" if head_only else answer.body, None, now, now)
 
 
 def not_found(outcome: Outcome) -> http.Response:
@@ -153,11 +157,17 @@ class Replay:
 
     async def running(self) -> None:
         await self.control.start(common.data_dir())
+        # A big collection is many long-lived objects; keep the garbage collector
+        # from walking them again and again while requests come in.
+        gc.collect()
+        gc.freeze()
 
     async def done(self) -> None:
         await self.control.stop()
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Not `async def`: most requests need no delay, and a coroutine per request
+        # costs throughput. mitmproxy awaits what a hook returns.
         if flow.response or flow.error or not flow.live:
             return
         mode = ctx.options.mockrec_mode
@@ -184,10 +194,18 @@ class Replay:
             return self._answer(flow, not_found(outcome))
         example = outcome.match.example
         response = example_response(example, head_only=req.method == "HEAD")
-        seconds = self._delay(incoming, len(example.response.body))
-        if seconds:
-            await asyncio.sleep(seconds)
         flow.metadata["mockrec_example"] = example.id
+        # The delay counts from the request's arrival, so time spent queued behind
+        # other requests is part of it rather than added to it.
+        seconds = self._delay(incoming, len(example.response.body))
+        remaining = seconds - (time.time() - (req.timestamp_start or time.time()))
+        if remaining > 0:
+            return self._answer_later(flow, response, remaining)
+        return self._answer(flow, response)
+
+    async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
+                            seconds: float) -> None:
+        await asyncio.sleep(seconds)  # never time.sleep: other requests go on meanwhile
         self._answer(flow, response)
 
     def _answer(self, flow: http.HTTPFlow, response: http.Response) -> None:

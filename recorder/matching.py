@@ -49,9 +49,13 @@ class Incoming:
         return cls(method.upper(), parts.path or "/",
                    parse_qsl(parts.query, keep_blank_values=True), headers, body)
 
+    def __post_init__(self) -> None:
+        self.by_name: dict[str, str] = {}
+        for k, v in self.headers:
+            self.by_name.setdefault(k.lower(), v)
+
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        return next((v for k, v in self.headers if k.lower() == name), None)
+        return self.by_name.get(name.lower())
 
 
 @dataclass
@@ -318,7 +322,7 @@ class Matcher:
                                         or "").split(",") if h.strip()]
         request_segments = paths.split(incoming.path)
         request_body = comparable_body(incoming.body, _content_type(incoming.headers))
-        request_headers = {k.lower(): v for k, v in incoming.headers}
+        request_headers = incoming.by_name
 
         best: Match | None = None
         misses: list[Miss] = []

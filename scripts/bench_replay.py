@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Replay benchmark: mockrec replay vs. the floor of any mitmproxy-based mock, in one run.
+
+The baseline is a trivial mitmproxy addon that answers every request with one
+fixed response. Printed:
+- replay throughput / baseline throughput with 10 and with 10,000 examples
+  (target >= 0.9 each);
+- with --delay 3g (100 ms), 200 clients at once: wall time / 100 ms (target
+  <= 1.3) and the p99 of each answer's delay error (target <= 10 ms);
+- time from `mockrec replay` starting to its first answer, 10,000 examples
+  (target <= 1.5 s).
+Everything runs on 127.0.0.1; the upstream is a closed port (replay needs none).
+Usage: python scripts/bench_replay.py [--seconds 5] [--connections 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_record import free_port, load, wait_for_port
+
+from recorder.collection_store import CollectionStore
+from recorder.models import Example, ExampleRequest, ExampleResponse, Request
+
+BODY = b'{"id": 42, "name": "Ada Lovelace", "email": "ada@example.test", "roles": ["admin"]}'
+FIXED = f'''
+from mitmproxy import http
+
+def request(flow):
+    flow.response = http.Response.make(200, {BODY!r}, {{"Content-Type": "application/json"}})
+'''
+DEAD = "http://127.0.0.1:9"
+
+
+def make_collection(data_dir: Path, name: str, count: int) -> None:
+    store = CollectionStore(data_dir)
+    with store.editing(name, create=True) as c:
+        ids = store.new_example_ids(c, count)
+        for n, example_id in enumerate(ids):
+            url = f"http://api.test/users/{n}"
+            c.requests.append(Request(n + 1, f"GET /users/{n}", "GET", url, examples=[Example(
+                example_id, "200 OK", ExampleRequest("GET", url),
+                ExampleResponse(200, "OK", [("Content-Type", "application/json")], BODY))]))
+
+
+def start_mockrec(data_dir: Path, collection: str, *extra: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recorder", "--data-dir", str(data_dir), "replay", collection,
+         "--upstream", DEAD, "--port", str(port), *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    return process, port
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def throughput(cmd_port: tuple[subprocess.Popen, int], args) -> float:
+    process, port = cmd_port
+    try:
+        asyncio.run(load(port, 1.0, args.connections))
+        return asyncio.run(load(port, args.seconds, args.connections))
+    finally:
+        stop(process)
+
+
+def baseline(work: Path) -> tuple[subprocess.Popen, int]:
+    script = work / "fixed.py"
+    script.write_text(FIXED)
+    port = free_port()
+    mitmdump = Path(sys.executable).with_name("mitmdump")
+    process = subprocess.Popen(
+        [str(mitmdump), "-q", "-s", str(script), "--mode", f"reverse:{DEAD}",
+         "--listen-host", "127.0.0.1", "-p", str(port), "--set", "connection_strategy=lazy"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    return process, port
+
+
+async def delayed_burst(port: int, clients: int) -> tuple[float, list[float]]:
+    """Open `clients` connections, then send one request on each at once."""
+    conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(clients)]
+
+    async def one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> float:
+        started = time.monotonic()
+        writer.write(f"GET /users/{n % 10} HTTP/1.1\r\nHost: api.test\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+        await reader.readexactly(length)
+        return time.monotonic() - started
+
+    started = time.monotonic()
+    latencies = await asyncio.gather(*(one(r, w, n) for n, (r, w) in enumerate(conns)))
+    wall = time.monotonic() - started
+    for _, writer in conns:
+        writer.close()
+    return wall, list(latencies)
+
+
+def first_answer(data_dir: Path, collection: str) -> float:
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recorder", "--data-dir", str(data_dir), "replay", collection,
+         "--upstream", DEAD, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import http.client
+    try:
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/users/9999")
+                if conn.getresponse().status == 200:
+                    return time.monotonic() - started
+            except OSError:
+                time.sleep(0.01)
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=200)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mockrec-bench-replay-"))
+    try:
+        make_collection(work, "ten", 10)
+        make_collection(work, "many", 10_000)
+        results: dict[str, list[float]] = {"base": [], "ten": [], "many": []}
+        for _ in range(2):  # interleaved, best of two
+            results["base"].append(throughput(baseline(work), args))
+            results["ten"].append(throughput(start_mockrec(work, "ten"), args))
+            results["many"].append(throughput(start_mockrec(work, "many"), args))
+        base, ten, many = (max(results[k]) for k in ("base", "ten", "many"))
+
+        process, port = start_mockrec(work, "ten", "--delay", "3g")
+        try:
+            asyncio.run(delayed_burst(port, 20))  # warm up
+            wall, latencies = asyncio.run(delayed_burst(port, args.clients))
+        finally:
+            stop(process)
+        process, port = baseline(work)
+        try:
+            asyncio.run(delayed_burst(port, 20))
+            base_wall, _ = asyncio.run(delayed_burst(port, args.clients))
+        finally:
+            stop(process)
+        errors = sorted(abs(latency - 0.1) * 1000 for latency in latencies)
+        p99 = errors[min(len(errors) - 1, int(len(errors) * 0.99))]
+        start_s = min(first_answer(work, "many") for _ in range(2))
+
+        print(f"trivial fixed-response addon  {base:8.0f} req/s (baseline)")
+        print(f"replay, 10 examples           {ten:8.0f} req/s  ratio {ten / base:.2f}"
+              "  (target >= 0.90)")
+        print(f"replay, 10,000 examples       {many:8.0f} req/s  ratio {many / base:.2f}"
+              "  (target >= 0.90)")
+        print(f"--delay 3g, {args.clients} clients at once: {wall * 1000:.0f} ms, "
+              f"{wall / 0.1:.2f} x 100 ms (target <= 1.30); delay error median "
+              f"{statistics.median(errors):.1f} ms, p99 {p99:.1f} ms (target <= 10 ms)")
+        print(f"  for scale: the baseline answers the same {args.clients} clients with no "
+              f"delay at all in {base_wall * 1000:.0f} ms; ours took "
+              f"{(wall - base_wall) * 1000:.0f} ms more than that, for a 100 ms delay")
+        print(f"first answer after start, 10,000 examples: {start_s:.2f} s (target <= 1.5 s)")
+        ok = (ten / base >= 0.9 and many / base >= 0.9 and wall / 0.1 <= 1.3 and p99 <= 10
+              and start_s <= 1.5)
+        print("all targets met" if ok else "TARGETS MISSED")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -298,3 +298,33 @@ def test_random_requests_always_get_an_http_answer(replaying):
 
     check()
     assert httpx.get(proxy.url + "/users/1").status_code == 200
+
+
+@pytest.mark.parametrize("on_miss, recorded", [("forward", 0), ("record", 1)])
+def test_on_miss_forward_and_record(promoted, start_proxy, tmp_path, on_miss, recorded):
+    upstream = UpstreamServer()
+    data = tmp_path / "data"
+    shutil.copytree(promoted[0], data)
+    try:
+        proxy = start_proxy("api", "--upstream", upstream.url, "--on-miss", on_miss,
+                            data_dir=data, command="replay")
+        assert httpx.get(proxy.url + "/users/1").json()["path"] == "/users/1"  # example
+        live = httpx.get(proxy.url + "/only-upstream-has-this?x=1")
+        assert live.json()["query"] == "x=1"
+        time.sleep(0.6)
+        assert HistoryStore(data).count() == len(REQUESTS) + recorded
+    finally:
+        upstream.close()
+
+
+def test_on_miss_forward_with_the_upstream_down_is_a_json_502(replaying):
+    proxy = replaying("--upstream", "http://127.0.0.1:9", "--on-miss", "forward")
+    r = httpx.get(proxy.url + "/never-recorded")
+    assert r.status_code == 502 and r.json()["error"]["name"] == "upstreamError"
+
+
+def test_profile_delays_by_body_size(replaying):
+    proxy = replaying("--profile", "gprs")  # 500 ms +- 100, 50 kbit/s
+    started = time.monotonic()
+    assert httpx.get(proxy.url + "/png").status_code == 200
+    assert time.monotonic() - started >= 0.4

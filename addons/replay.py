@@ -27,10 +27,11 @@ from addons import common
 from addons.control import ControlSocket
 from addons.record import Record
 from addons.upstream import UpstreamErrors
-from recorder import delays
+from recorder import delays, templating
 from recorder.collection_store import CollectionStore
 from recorder.errors import MockrecError
 from recorder.matching import Incoming, Matcher, MatchSettings, Outcome
+from recorder.mocks import EnvironmentStore, hash_key
 from recorder.models import Collection, Example, wire_text
 
 log = logging.getLogger(__name__)
@@ -44,17 +45,26 @@ def json_response(status: int, body: dict,
                               [(b"Content-Type", b"application/json"), *headers])
 
 
-def example_response(example: Example, head_only: bool) -> http.Response:
-    """The example as sent: its headers in order, its body byte-exact, a fresh length."""
+def example_response(example: Example, body: bytes, head_only: bool) -> http.Response:
+    """The example as sent: its headers in order, `body` (templates filled), a fresh length."""
     answer = example.response
     fields = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
               for k, v in answer.headers if k.lower() != "content-length"]
     if not any(k.lower() == b"transfer-encoding" for k, _ in fields):
-        fields.append((b"Content-Length", str(len(answer.body)).encode()))
+        fields.append((b"Content-Length", str(len(body)).encode()))
     now = time.time()
     reason = answer.reason or status_codes.RESPONSES.get(answer.status, "")
     return http.Response(b"HTTP/1.1", answer.status, reason.encode(), http.Headers(fields),
-                         b"" if head_only else answer.body, None, now, now)
+                         b"" if head_only else body, None, now, now)
+
+
+def mark_answered(flow: http.HTTPFlow, response: http.Response) -> None:
+    """Answer `flow` from mockrec: CORS header, never recorded, always in the call log."""
+    if ctx.options.mockrec_cors and "access-control-allow-origin" not in response.headers:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    flow.metadata["mockrec_replayed"] = True
+    flow.metadata["mockrec_call"] = True
+    flow.response = response
 
 
 def not_found(outcome: Outcome) -> http.Response:
@@ -73,8 +83,8 @@ class Replay:
     def __init__(self) -> None:
         self.matcher: Matcher | None = None
         self.collection: Collection | None = None
-        self._source: Path | None = None
-        self._source_key: tuple[int, int, int] | None = None
+        self._sources: list[Path] = []
+        self._source_keys: list[tuple[int, int, int] | None] = []
         self.delay_ms = 0
         self.profile: delays.Profile | None = None
         self.settings = MatchSettings()
@@ -97,6 +107,10 @@ class Replay:
                           + ", ".join(delays.PROFILES) + ".")
         loader.add_option("mockrec_api_key", str, "",
                           "Make the mock private: requests need this x-api-key header.")
+        loader.add_option("mockrec_api_key_sha256", str, "",
+                          "Private mock with a stored key: the SHA-256 hex of its x-api-key.")
+        loader.add_option("mockrec_env", str, "",
+                          "Environment whose variables fill {{...}} in the examples.")
         loader.add_option("mockrec_on_miss", str, "404",
                           "When no example matches in replay mode: answer 404, forward to "
                           "the upstream, or forward and record.", choices=ON_MISS)
@@ -122,7 +136,7 @@ class Replay:
             strict=opts.mockrec_strict, match_body=opts.mockrec_match_body,
             match_headers=[h.strip().lower() for h in opts.mockrec_match_headers.split(",")
                            if h.strip()])
-        if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir"}:
+        if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir", "mockrec_env"}:
             self._open()
         # Replay must answer with the upstream down: connect only when forwarding,
         # and do not ask the upstream for its certificate first.
@@ -134,25 +148,30 @@ class Replay:
     def _open(self) -> None:
         name, tag = ctx.options.mockrec_collection, ctx.options.mockrec_tag or None
         if not name:
-            self._source = self.matcher = self.collection = None
+            self.matcher = self.collection = None
+            self._sources, self._source_keys = [], []
             return
         store = CollectionStore(common.data_dir())
+        environments = EnvironmentStore(common.data_dir())
+        env = ctx.options.mockrec_env
         try:
             self.collection = store.load(name, tag)
+            variables = environments.get(env) if env else {}
         except MockrecError as e:
             raise exceptions.OptionsError(str(e)) from None
-        self._source = store.path(name, tag)
-        self._source_key = _file_key(self._source)
-        self.matcher = Matcher(self.collection)
+        self._sources = [store.path(name, tag)] + ([environments.files.path(env)] if env else [])
+        self._source_keys = [_file_key(p) for p in self._sources]
+        self.matcher = Matcher(self.collection, variables)
 
     def _refresh(self) -> None:
         """Serve an edit (mockrec example edit, or by hand) on the next request."""
-        if self._source is None or _file_key(self._source) == self._source_key:
+        keys = [_file_key(p) for p in self._sources]
+        if keys == self._source_keys:
             return
         try:
             self._open()
         except exceptions.OptionsError as e:
-            self._source_key = _file_key(self._source)  # do not retry until it changes again
+            self._source_keys = keys  # do not retry until it changes again
             log.warning("mockrec: keeping the examples loaded before: %s", e)
 
     async def running(self) -> None:
@@ -174,6 +193,7 @@ class Replay:
         if mode not in ("replay", "spy"):
             return
         self._refresh()
+        flow.metadata["mockrec_call"] = True
         req = flow.request
         incoming = Incoming.from_target(
             req.method, req.path,
@@ -181,7 +201,7 @@ class Replay:
             req.raw_content or b"")
         if ctx.options.mockrec_cors and (preflight := self._preflight(flow, incoming)):
             return self._answer(flow, preflight)
-        if ctx.options.mockrec_api_key and not self._authorized(incoming):
+        if not self._authorized(incoming):
             return self._answer(flow, json_response(401, {"error": {
                 "name": "authenticationError",
                 "message": "This mock is private: send its API key in the x-api-key header.",
@@ -192,12 +212,16 @@ class Replay:
             if mode == "spy" or ctx.options.mockrec_on_miss != "404":
                 return  # to the upstream; the record addon decides whether to keep it
             return self._answer(flow, not_found(outcome))
-        example = outcome.match.example
-        response = example_response(example, head_only=req.method == "HEAD")
-        flow.metadata["mockrec_example"] = example.id
+        match = outcome.match
+        example = match.example
+        body = templating.fill(example.response.body, incoming,
+                               {**self.matcher.variables, **match.captures}, self.rng)
+        response = example_response(example, body, head_only=req.method == "HEAD")
+        flow.metadata["mockrec_example"] = {"id": example.id, "name": example.name}
         # The delay counts from the request's arrival, so time spent queued behind
         # other requests is part of it rather than added to it.
-        seconds = self._delay(incoming, len(example.response.body))
+        seconds = self._delay(incoming, len(body))
+        flow.metadata["mockrec_delay_ms"] = round(seconds * 1000)
         remaining = seconds - (time.time() - (req.timestamp_start or time.time()))
         if remaining > 0:
             return self._answer_later(flow, response, remaining)
@@ -205,14 +229,11 @@ class Replay:
 
     async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
                             seconds: float) -> None:
-        await asyncio.sleep(seconds)  # never time.sleep: other requests go on meanwhile
+        await asyncio.sleep(seconds)  # other requests go on meanwhile
         self._answer(flow, response)
 
     def _answer(self, flow: http.HTTPFlow, response: http.Response) -> None:
-        if ctx.options.mockrec_cors and "access-control-allow-origin" not in response.headers:
-            response.headers["Access-Control-Allow-Origin"] = "*"
-        flow.metadata["mockrec_replayed"] = True
-        flow.response = response
+        mark_answered(flow, response)
 
     def _preflight(self, flow: http.HTTPFlow, incoming: Incoming) -> http.Response | None:
         asked = incoming.header("access-control-request-method")
@@ -229,8 +250,13 @@ class Replay:
         return http.Response.make(204, b"", headers)
 
     def _authorized(self, incoming: Incoming) -> bool:
+        plain, hashed = ctx.options.mockrec_api_key, ctx.options.mockrec_api_key_sha256
+        if not plain and not hashed:
+            return True
         given = incoming.header("x-api-key") or ""
-        return hmac.compare_digest(given.encode(), ctx.options.mockrec_api_key.encode())
+        if plain:
+            return hmac.compare_digest(given.encode(), plain.encode())
+        return hmac.compare_digest(hash_key(given), hashed)
 
     def _delay(self, incoming: Incoming, size: int) -> float:
         asked = delays.header_delay(incoming.header("x-mock-response-delay"))
@@ -249,4 +275,12 @@ def _file_key(path: Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-addons = [Replay(), UpstreamErrors(), Record()]
+def all_addons() -> list:
+    """Everything a mockrec proxy runs, in hook order: quota and replay answer first."""
+    from addons.calllog import CallLog
+    from addons.quota import Quota
+
+    return [Quota(), Replay(), UpstreamErrors(), Record(), CallLog()]
+
+
+addons = all_addons()

@@ -15,8 +15,16 @@ from rich.table import Table
 from recorder import datadir, examples, render
 from recorder import promote as promoting
 from recorder.collection_store import CollectionStore
-from recorder.errors import ExitStatus, MockrecError
+from recorder.errors import ExitStatus, MockrecError, NotFound
 from recorder.history import HistoryStore
+from recorder.mocks import (
+    EnvironmentStore,
+    Mock,
+    MockStore,
+    hash_key,
+    parse_assignments,
+    parse_rate,
+)
 from recorder.models import HistoryFilter, parse_ids, parse_since
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -27,6 +35,10 @@ collection_app = typer.Typer(no_args_is_help=True, help="Collections of requests
 app.add_typer(collection_app, name="collection")
 example_app = typer.Typer(no_args_is_help=True, help="The examples that replay answers from.")
 app.add_typer(example_app, name="example")
+mock_app = typer.Typer(no_args_is_help=True, help="Named replay configurations.")
+app.add_typer(mock_app, name="mock")
+env_app = typer.Typer(no_args_is_help=True, help="Variables resolved in examples at replay.")
+app.add_typer(env_app, name="env")
 
 DataDir = Annotated[Path | None, typer.Option(
     "--data-dir", envvar="MOCKREC_DATA_DIR", show_envvar=True,
@@ -98,14 +110,18 @@ def _proxy(mode: str, collection: str | None, upstream: str | None, port: int,
            listen_host: str, delay: str, profile: str | None, tag: str | None,
            api_key: str | None, on_miss: str, cors: bool, strict: bool, match_body: bool,
            match_headers: str | None, verbose: bool, set_: list[str] | None,
-           data_dir: Path | None) -> None:
+           data_dir: Path | None, env: str | None = None, max_calls: int = 0,
+           rate_limit: str | None = None, **mock: Any) -> None:
     if collection:
         _collections().require(collection, tag)  # a clear error before anything starts
+    if env:
+        EnvironmentStore(_data_dir()).get(env)
     _serve(dict(mode=mode, upstream=upstream, listen_host=listen_host, port=port,
                 verbose=verbose, settings=set_ or [], collection=collection or "",
                 tag=tag or "", delay=delay, profile=profile or "", api_key=api_key or "",
                 on_miss=on_miss, cors=cors, strict=strict, match_body=match_body,
-                match_headers=match_headers or ""), data_dir)
+                match_headers=match_headers or "", env=env or "", max_calls=max_calls,
+                rate_limit=parse_rate(rate_limit) if rate_limit else 0, **mock), data_dir)
 
 
 Delay = Annotated[str, typer.Option(help="off, 2g (300 ms), 3g (100 ms) or milliseconds.")]
@@ -122,36 +138,57 @@ MatchBody = Annotated[bool, typer.Option("--match-body",
                                          help="Examples must have the request's body.")]
 MatchHeaders = Annotated[str | None, typer.Option(
     help="Comma-separated headers that must equal the example's.")]
+Env = Annotated[str | None, typer.Option(help="Environment whose variables fill {{...}}.")]
+MaxCalls = Annotated[int, typer.Option(help="Answer 429 after this many calls (0: no quota).")]
+RateLimit = Annotated[str | None, typer.Option(help="Answer 429 above N/min calls.")]
 
 
 @app.command()
 def replay(
     mock: Annotated[str | None, typer.Argument(
-        metavar="[COLLECTION]", help="Collection to serve (or use --collection).")] = None,
+        metavar="[MOCK]", help="A mock (mockrec mock create), or a collection's name.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
     upstream: Upstream = None,
-    port: Port = 8080,
+    port: Annotated[int | None, typer.Option(
+        help="Port to listen on; 0 picks a free one [default: the mock's, else 8080].")] = None,
     listen_host: ListenHost = "127.0.0.1",
-    delay: Delay = "off",
+    delay: Annotated[str | None, typer.Option(
+        help="off, 2g (300 ms), 3g (100 ms) or milliseconds.")] = None,
     profile: Profile = None,
     tag: Tag = None,
+    env: Env = None,
     api_key: ApiKey = None,
     on_miss: OnMiss = "404",
     cors: Cors = True,
     strict: Strict = False,
     match_body: MatchBody = False,
     match_headers: MatchHeaders = None,
+    max_calls: MaxCalls = 0,
+    rate_limit: RateLimit = None,
     verbose: Verbose = False,
     set_: SetOption = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Answer requests from a collection's examples; the upstream may be offline."""
+    """Answer requests from a mock's (or a collection's) examples; no upstream needed."""
+    mocks = MockStore(_data_dir())
+    if mock and not collection and mocks.exists(mock):
+        m = mocks.get(mock)
+        return _proxy(
+            "replay", m.collection, upstream, m.port if port is None else port, listen_host,
+            delay or m.delay, profile or m.profile, tag or m.tag, api_key, on_miss,
+            cors and m.cors, strict or m.strict, match_body or m.match_body,
+            match_headers or m.match_headers, verbose, set_, data_dir, env=env or m.env,
+            max_calls=max_calls or m.max_calls,
+            rate_limit=rate_limit or (str(m.rate_limit) if m.rate_limit else None),
+            mock=m.name, api_key_sha256=m.api_key_sha256, call_log=m.call_log)
     name = collection or mock
     if not name:
-        raise MockrecError("name the collection to serve: mockrec replay NAME "
-                           "(`mockrec collection list` shows them)")
-    _proxy("replay", name, upstream, port, listen_host, delay, profile, tag, api_key, on_miss,
-           cors, strict, match_body, match_headers, verbose, set_, data_dir)
+        raise MockrecError("name the mock or collection to serve: mockrec replay NAME "
+                           "(`mockrec mock list`, `mockrec collection list` show them)")
+    _proxy("replay", name, upstream, 8080 if port is None else port, listen_host,
+           delay or "off", profile, tag, api_key, on_miss, cors, strict, match_body,
+           match_headers, verbose, set_, data_dir, env=env, max_calls=max_calls,
+           rate_limit=rate_limit)
 
 
 @app.command()
@@ -170,6 +207,9 @@ def proxy(
     strict: Strict = False,
     match_body: MatchBody = False,
     match_headers: MatchHeaders = None,
+    env: Env = None,
+    max_calls: MaxCalls = 0,
+    rate_limit: RateLimit = None,
     verbose: Verbose = False,
     set_: SetOption = None,
     data_dir: DataDir = None,
@@ -178,7 +218,8 @@ def proxy(
     if mode not in ("record", "replay", "spy", "passthrough"):
         raise MockrecError(f"--mode {mode!r} is not record, replay, spy or passthrough")
     _proxy(mode, collection, upstream, port, listen_host, delay, profile, tag, api_key,
-           on_miss, cors, strict, match_body, match_headers, verbose, set_, data_dir)
+           on_miss, cors, strict, match_body, match_headers, verbose, set_, data_dir,
+           env=env, max_calls=max_calls, rate_limit=rate_limit)
 
 
 @app.command("mode")
@@ -498,6 +539,228 @@ def example_add(
     with store.editing(collection, create=True) as c:
         example = examples.add_example(c, store, method, path, status, header or [], body, name)
     typer.echo(f"added example {example.id} ({example.name}) to {collection}")
+
+
+# -- mocks and environments ----------------------------------------------------------------
+
+def _mock_settings(m: Mock, delay: str | None, profile: str | None, tag: str | None,
+                   env: str | None, port: int | None, strict: bool | None,
+                   match_body: bool | None, match_headers: str | None, cors: bool | None,
+                   max_calls: int | None, rate_limit: str | None, call_log: int | None) -> None:
+    for key, value in (("delay", delay), ("profile", profile), ("tag", tag), ("env", env),
+                       ("port", port), ("strict", strict), ("match_body", match_body),
+                       ("match_headers", match_headers), ("cors", cors),
+                       ("max_calls", max_calls), ("call_log", call_log)):
+        if value is not None:
+            setattr(m, key, value)
+    if rate_limit is not None:
+        m.rate_limit = parse_rate(rate_limit) if rate_limit else 0
+
+
+MockOpt = typer.Option
+
+
+@mock_app.command("create")
+def mock_create(
+    name: str,
+    collection: Annotated[str, MockOpt(help="Collection to serve.")],
+    tag: Annotated[str | None, MockOpt(help="Release tag to serve.")] = None,
+    env: Annotated[str | None, MockOpt(help="Environment for {{variables}}.")] = None,
+    delay: Annotated[str | None, MockOpt(help="off, 2g, 3g or ms.")] = None,
+    profile: Annotated[str | None, MockOpt(help="gprs, 2g, 3g, 4g or wifi.")] = None,
+    port: Annotated[int | None, MockOpt(help="Port it listens on [default: 8080].")] = None,
+    private: Annotated[bool, MockOpt("--private", help="Require an API key (shown once).")]
+    = False,
+    strict: Annotated[bool | None, MockOpt("--strict/--no-strict")] = None,
+    match_body: Annotated[bool | None, MockOpt("--match-body/--no-match-body")] = None,
+    match_headers: Annotated[str | None, MockOpt(help="Headers that must match.")] = None,
+    cors: Annotated[bool | None, MockOpt("--cors/--no-cors")] = None,
+    max_calls: Annotated[int | None, MockOpt(help="Call quota (0: none).")] = None,
+    rate_limit: Annotated[str | None, MockOpt(help="N/min.")] = None,
+    call_log: Annotated[int | None, MockOpt(help="Calls kept in the call log.")] = None,
+    save_url_to: Annotated[str | None, MockOpt(
+        help="Store the mock URL as mockUrl in this environment.")] = None,
+) -> None:
+    """A named mock: `mockrec replay NAME` serves it."""
+    store = MockStore(_data_dir())
+    if store.exists(name):
+        raise MockrecError(f"mock {name!r} already exists: `mockrec mock update {name}`")
+    m = Mock(name=name, collection=collection)
+    _mock_settings(m, delay, profile, tag, env, port, strict, match_body, match_headers, cors,
+                   max_calls, rate_limit, call_log)
+    key = MockStore.new_api_key() if private else None
+    if key:
+        m.api_key_sha256 = hash_key(key)
+    store.save(m)
+    typer.echo(f"created mock {name}: {m.url} (mockrec replay {name})")
+    if key:
+        typer.echo(f"API key (shown only now, stored hashed): {key}")
+    if save_url_to:
+        EnvironmentStore(_data_dir()).set(save_url_to, {"mockUrl": m.url})
+        typer.echo(f"saved mockUrl={m.url} in environment {save_url_to}")
+
+
+@mock_app.command("update")
+def mock_update(
+    name: str,
+    collection: Annotated[str | None, MockOpt(help="Collection to serve.")] = None,
+    tag: Annotated[str | None, MockOpt(help="Release tag ('' for none).")] = None,
+    env: Annotated[str | None, MockOpt(help="Environment ('' for none).")] = None,
+    delay: Annotated[str | None, MockOpt(help="off, 2g, 3g or ms.")] = None,
+    profile: Annotated[str | None, MockOpt(help="Profile ('' for none).")] = None,
+    port: Annotated[int | None, MockOpt(help="Port.")] = None,
+    strict: Annotated[bool | None, MockOpt("--strict/--no-strict")] = None,
+    match_body: Annotated[bool | None, MockOpt("--match-body/--no-match-body")] = None,
+    match_headers: Annotated[str | None, MockOpt(help="Headers that must match.")] = None,
+    cors: Annotated[bool | None, MockOpt("--cors/--no-cors")] = None,
+    max_calls: Annotated[int | None, MockOpt(help="Call quota (0: none).")] = None,
+    rate_limit: Annotated[str | None, MockOpt(help="N/min ('' for none).")] = None,
+    call_log: Annotated[int | None, MockOpt(help="Calls kept in the call log.")] = None,
+) -> None:
+    """Change a mock's settings."""
+    store = MockStore(_data_dir())
+    m = store.get(name)
+    if collection:
+        m.collection = collection
+    _mock_settings(m, delay, profile, tag, env, port, strict, match_body, match_headers, cors,
+                   max_calls, rate_limit, call_log)
+    store.save(m)
+    typer.echo(f"updated mock {name}")
+
+
+@mock_app.command("list")
+def mock_list(as_json: AsJson = False) -> None:
+    """The mocks and their URLs."""
+    rows = [render.mock_json(m) for m in MockStore(_data_dir()).all()]
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(("NAME", "URL", "COLLECTION", "TAG", "ENV", "DELAY", "PRIVATE"),
+                     [(r["name"], r["url"], r["collection"], r["tag"], r["env"],
+                       r["profile"] or r["delay"], "yes" if r["private"] else "")
+                      for r in rows])
+
+
+@mock_app.command("show")
+def mock_show(name: str, as_json: AsJson = False) -> None:
+    """A mock's settings and its URL."""
+    row = render.mock_json(MockStore(_data_dir()).get(name))
+    if as_json:
+        _print_json(row)
+    else:
+        typer.echo("\n".join(f"{k}: {v}" for k, v in row.items()))
+
+
+@mock_app.command("delete")
+def mock_delete(name: str) -> None:
+    """Delete a mock (its collection and call log stay)."""
+    MockStore(_data_dir()).delete(name)
+    typer.echo(f"deleted mock {name}")
+
+
+@env_app.command("set")
+def env_set(name: str, assignments: Annotated[list[str], typer.Argument(
+        metavar="KEY=VALUE...")]) -> None:
+    """Set variables in an environment (created if missing)."""
+    values = EnvironmentStore(_data_dir()).set(name, parse_assignments(assignments))
+    typer.echo(f"environment {name}: {len(values)} variable{'s' * (len(values) != 1)}")
+
+
+@env_app.command("list")
+def env_list(as_json: AsJson = False) -> None:
+    """The environments."""
+    store = EnvironmentStore(_data_dir())
+    rows = [{"name": n, "variables": len(store.get(n))} for n in store.names()]
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(("NAME", "VARIABLES"), [(r["name"], str(r["variables"])) for r in rows])
+
+
+@env_app.command("show")
+def env_show(name: str, as_json: AsJson = False) -> None:
+    """An environment's variables."""
+    values = EnvironmentStore(_data_dir()).get(name)
+    if as_json:
+        _print_json(values)
+    else:
+        typer.echo("\n".join(f"{k}={v}" for k, v in values.items()))
+
+
+@env_app.command("delete")
+def env_delete(name: str) -> None:
+    """Delete an environment."""
+    EnvironmentStore(_data_dir()).delete(name)
+    typer.echo(f"deleted environment {name}")
+
+
+# -- the call log ------------------------------------------------------------------------
+
+def _call_log(mock: str | None) -> HistoryStore:
+    from addons.calllog import call_log_root
+
+    calls_dir = _data_dir() / "calls"
+    names = sorted(p.name for p in calls_dir.iterdir()) if calls_dir.is_dir() else []
+    if mock is None:
+        if len(names) != 1:
+            raise MockrecError("name the mock: " + (", ".join(names) if names
+                                                    else "no mock has served calls yet"))
+        mock = names[0]
+    elif mock not in names:
+        raise NotFound(f"no calls logged for {mock!r}" + (f" (logged: {', '.join(names)})"
+                                                           if names else ""))
+    return HistoryStore(_data_dir(), call_log_root(mock))
+
+
+@app.command("calls")
+def calls(
+    words: Annotated[list[str] | None, typer.Argument(
+        metavar="[MOCK] | show ID | clear",
+        help="A mock's calls [default: the only mock], `show ID` or `clear`.")] = None,
+    mock: Annotated[str | None, typer.Option(help="Mock, for show and clear.")] = None,
+    search: Annotated[str | None, typer.Option(
+        help="Only calls whose path, example, headers or bodies contain this.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Print new calls as they come.")]
+    = False,
+    as_json: AsJson = False,
+) -> None:
+    """The call log: what replay served, newest first."""
+    words = words or []
+    if words[:1] == ["show"]:
+        if len(words) != 2 or not words[1].isdigit():
+            raise MockrecError("usage: mockrec calls show ID [--mock MOCK]")
+        return _calls_show(_call_log(mock), int(words[1]), as_json)
+    if words[:1] == ["clear"]:
+        count = _call_log(mock).clear()
+        return typer.echo(f"deleted {count} call{'s' * (count != 1)}")
+    if len(words) > 1:
+        raise MockrecError("usage: mockrec calls [MOCK] | calls show ID | calls clear")
+    log = _call_log(words[0] if words else mock)
+    found = log.search(search) if search else log.entries()
+    entries = [e for _, e in zip(range(limit), found, strict=False)]
+    if follow and as_json:  # JSON lines, oldest first, so a script can read as they come
+        for entry in reversed(entries):
+            sys.stdout.write(json.dumps(render.call_summary(entry)) + "\n")
+    elif as_json:
+        _print_json([render.call_summary(e) for e in entries])
+    else:
+        _print_table(render.CALL_COLUMNS, [render.call_row(e) for e in entries])
+    if follow:
+        newest = next(iter(log.entries()), None)
+        render.follow(log, newest.id if newest and newest.id else 0, as_json)
+
+
+def _calls_show(log: HistoryStore, call_id: int, as_json: bool) -> None:
+    entry = log.get(call_id)
+    if as_json:
+        _print_json(render.entry_detail(entry))
+        return
+    typer.echo(render.entry_text(entry))
+    for title, message in (("request", entry.request), ("response", entry.response)):
+        if message is not None and message.body:
+            typer.echo(f"--- {title} body")
+            render.write_body(message.headers, message.body, sys.stdout)
 
 
 def _print_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -55,8 +55,15 @@ log = logging.getLogger(__name__)
 
 
 class HistoryStore:
-    def __init__(self, data_dir: Path):
-        self.root = data_dir / "history"
+    """The history (`DATA_DIR/history`), or a mock's call log (`DATA_DIR/calls/MOCK`).
+
+    With `keep`, only about the newest `keep` entries are kept: whole old
+    segments go once they are all older than that.
+    """
+
+    def __init__(self, data_dir: Path, root: str = "history", keep: int = 0):
+        self.root = data_dir / root
+        self.keep = keep
         self._bodies = self.root / "bodies"
         self._lock = self.root / ".lock"
         self._counter = self.root / "next-id.json"
@@ -143,7 +150,17 @@ class HistoryStore:
                 with self._db(self._segment_path(segment)) as db:
                     db.table(TABLE, cache_size=0).insert_multiple(docs)
             self._write_counter(first + len(entries))
+            if self.keep:
+                self._prune(newest=first + len(entries) - 1)
         return [entry.id for entry in entries]  # type: ignore[misc]
+
+    def _prune(self, newest: int) -> None:
+        for path in self._segment_paths()[:-1]:
+            segment = int(path.stem.split("-")[1])
+            if (segment + 1) * SEGMENT_SIZE > newest - self.keep:
+                break
+            path.unlink()
+            shutil.rmtree(self._bodies / f"{segment:08d}", ignore_errors=True)
 
     def delete(self, ids: Iterable[int]) -> int:
         """Delete entries by id; all must exist, or nothing is deleted."""
@@ -196,6 +213,8 @@ class HistoryStore:
             "upstream": entry.upstream,
             "mode": entry.mode,
         }
+        if entry.notes:
+            doc["notes"] = entry.notes
         if (response := entry.response) is not None:
             doc["response"] = {
                 "status": response.status,
@@ -236,6 +255,7 @@ class HistoryStore:
             client=doc.get("client", ""),
             upstream=doc.get("upstream", ""),
             mode=doc.get("mode", "record"),
+            notes=doc.get("notes", {}),
         )
 
     def _body(self, doc: dict[str, Any]) -> bytes:
@@ -350,11 +370,13 @@ class HistoryWriterProcess:
 
     BATCH_WAIT = 0.05
 
-    def __init__(self, data_dir: Path, interval: float = 0.2):
+    def __init__(self, data_dir: Path, root: str = "history", keep: int = 0,
+                 interval: float = 0.2):
         context = multiprocessing.get_context("spawn")  # no copy of the proxy's state
         receiver, self._sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_writer_main, args=(receiver, data_dir, interval),
-                                        name="mockrec-history-writer")
+        self._process = context.Process(target=_writer_main,
+                                        args=(receiver, data_dir, root, keep, interval),
+                                        name=f"mockrec-{root.replace('/', '-')}-writer")
         self._process.start()
         receiver.close()
         self._queue: queue.SimpleQueue[HistoryEntry] = queue.SimpleQueue()
@@ -398,11 +420,12 @@ class HistoryWriterProcess:
         self._sender.close()
 
 
-def _writer_main(receiver: Connection, data_dir: Path, interval: float) -> None:
+def _writer_main(receiver: Connection, data_dir: Path, root: str, keep: int,
+                 interval: float) -> None:
     # Ctrl-C reaches the whole process group: the proxy decides when we stop,
     # by closing the pipe.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    writer = HistoryWriter(HistoryStore(data_dir), interval)
+    writer = HistoryWriter(HistoryStore(data_dir, root, keep), interval)
     try:
         while True:
             for entry in receiver.recv():

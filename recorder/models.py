@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 # Header names and values are kept as text that round-trips to the exact bytes
@@ -90,6 +91,8 @@ class HistoryEntry:
     upstream: str = ""
     mode: str = "record"
     id: int | None = None
+    # What the call log adds: mock, example (id and name), delay_ms.
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def time(self) -> datetime:

@@ -38,6 +38,12 @@ class ProxyConfig:
     strict: bool = False
     match_body: bool = False
     match_headers: str = ""
+    env: str = ""
+    mock: str = ""
+    api_key_sha256: str = ""
+    max_calls: int = 0
+    rate_limit: int = 0
+    call_log: int = 10_000
 
     @property
     def proxy_mode(self) -> str:
@@ -51,6 +57,9 @@ class ProxyConfig:
             "mockrec_api_key": self.api_key, "mockrec_on_miss": self.on_miss,
             "mockrec_cors": self.cors, "mockrec_strict": self.strict,
             "mockrec_match_body": self.match_body, "mockrec_match_headers": self.match_headers,
+            "mockrec_env": self.env, "mockrec_mock": self.mock,
+            "mockrec_api_key_sha256": self.api_key_sha256, "mockrec_max_calls": self.max_calls,
+            "mockrec_rate_limit": self.rate_limit, "mockrec_call_log": self.call_log,
         }
 
 
@@ -107,14 +116,11 @@ class Banner:
 
 
 def build_master(config: ProxyConfig) -> DumpMaster:
-    from addons.record import Record
-    from addons.replay import Replay
-    from addons.upstream import UpstreamErrors
+    from addons.replay import all_addons
 
     opts = options.Options()
     master = DumpMaster(opts, with_termlog=True, with_dumper=config.verbose)
-    # Replay first: it answers in the request hook, before anything goes upstream.
-    master.addons.add(Replay(), UpstreamErrors(), Record(), Banner(config))
+    master.addons.add(*all_addons(), Banner(config))
     opts.update(
         listen_host=config.listen_host,
         listen_port=config.port,

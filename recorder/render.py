@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,8 @@ from recorder.models import (
 from recorder.storage import body_doc
 
 if TYPE_CHECKING:
+    from recorder.history import HistoryStore
+    from recorder.mocks import Mock
     from recorder.promote import PromoteResult
 
 
@@ -211,3 +215,61 @@ def collection_text(c: Collection) -> str:
         lines.append(f"  {r.name}  ({r.method} {r.url})")
         lines += [f"    #{e.id}  {e.name}" for e in r.examples]
     return "\n".join(lines)
+
+
+# -- mocks and the call log ------------------------------------------------------------------
+
+def mock_json(m: Mock) -> dict[str, Any]:
+    data = {k: v for k, v in vars(m).items() if k != "api_key_sha256"}
+    return {**data, "url": m.url, "private": bool(m.api_key_sha256)}
+
+
+_pause = threading.Event()  # never set: a sleep that reads as one in the CLI
+CALL_COLUMNS = ("ID", "TIME", "METHOD", "PATH", "STATUS", "EXAMPLE", "DELAY")
+
+
+def call_summary(entry: HistoryEntry) -> dict[str, Any]:
+    example = entry.notes.get("example")
+    return {
+        "id": entry.id,
+        "time": entry.time.isoformat(timespec="milliseconds"),
+        "mock": entry.notes.get("mock"),
+        "method": entry.request.method,
+        "path": entry.request.path_and_query,
+        "status": entry.response.status if entry.response else None,
+        "example": example,
+        "matched": example["name"] if example else "No matching requests",
+        "delay_ms": entry.notes.get("delay_ms", 0),
+        "error": entry.error,
+    }
+
+
+def call_row(entry: HistoryEntry) -> tuple[str, ...]:
+    call = call_summary(entry)
+    return (str(call["id"]), _local(entry.timings.start), call["method"], call["path"],
+            str(call["status"] or f"error: {call['error']}"), call["matched"],
+            f"{call['delay_ms']} ms" if call["delay_ms"] else "")
+
+
+def follow(log: HistoryStore, after: int, as_json: bool, interval: float = 0.2) -> None:
+    """Print calls newer than `after` as they are logged, until Ctrl-C."""
+    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+    while True:
+        fresh = sorted((e for e in _newer(log, after)), key=lambda e: e.id or 0)
+        for entry in fresh:
+            if as_json:
+                sys.stdout.write(json.dumps(call_summary(entry)) + "\n")
+            else:
+                console.print("  ".join(call_row(entry)))
+            after = max(after, entry.id or 0)
+        sys.stdout.flush()
+        _pause.wait(interval)
+
+
+def _newer(log: HistoryStore, after: int) -> list[HistoryEntry]:
+    newer = []
+    for entry in log.entries():
+        if (entry.id or 0) <= after:
+            break
+        newer.append(entry)
+    return newer

@@ -177,3 +177,37 @@ def locked(lock_path: Path) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+class NamedDocuments:
+    """Small named settings files (mocks, environments): one indented TinyDB file each.
+
+        ROOT/NAME.json     {"document": {"1": {...}}}
+    """
+
+    def __init__(self, root: Path, kind: str):
+        self.root = root
+        self.kind = kind
+
+    def path(self, name: str) -> Path:
+        return self.root / f"{name}.json"
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.root.glob("*.json")) if self.root.is_dir() else []
+
+    def get(self, name: str) -> dict[str, Any]:
+        path = self.path(name)
+        if not path.exists():
+            from recorder.errors import NotFound
+            raise NotFound(f"no {self.kind} {name!r}: `mockrec {self.kind} list` shows them")
+        data = AtomicJSONStorage(path).read() or {}
+        return dict(next(iter(data.get("document", {}).values()), {}))
+
+    def put(self, name: str, document: dict[str, Any]) -> None:
+        ensure_private_dir(self.root)
+        with locked(self.root / ".lock"):
+            AtomicJSONStorage(self.path(name), indent=2).write({"document": {"1": document}})
+
+    def delete(self, name: str) -> None:
+        self.get(name)  # the NotFound message
+        self.path(name).unlink()

@@ -1,0 +1,129 @@
+"""Named mocks and environments: what `mockrec replay MOCK` serves, and with which variables.
+
+    mocks/NAME.json          collection, tag, environment, delay or profile, matching,
+                             private (the API key stored hashed), quotas, port
+    environments/NAME.json   variables resolved in examples at replay time
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from recorder import delays
+from recorder.collection_store import CollectionStore, check_name
+from recorder.errors import MockrecError
+from recorder.storage import NamedDocuments
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_rate(text: str) -> int:
+    """`N/min` (or a bare N) -> requests per minute."""
+    value = text.strip().lower().removesuffix("/min").removesuffix("/m")
+    if not value.isdigit() or int(value) < 1:
+        raise MockrecError(f"rate limit {text!r} is not N/min, like 60/min")
+    return int(value)
+
+
+@dataclass
+class Mock:
+    name: str
+    collection: str
+    tag: str = ""
+    env: str = ""
+    delay: str = "off"
+    profile: str = ""
+    port: int = 8080
+    api_key_sha256: str = ""
+    strict: bool = False
+    match_body: bool = False
+    match_headers: str = ""
+    cors: bool = True
+    max_calls: int = 0
+    rate_limit: int = 0  # per minute
+    call_log: int = 10_000  # calls kept
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Mock:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+class MockStore:
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.files = NamedDocuments(data_dir / "mocks", "mock")
+
+    def get(self, name: str) -> Mock:
+        return Mock.from_doc(self.files.get(name))
+
+    def all(self) -> list[Mock]:
+        return [self.get(name) for name in self.files.names()]
+
+    def exists(self, name: str) -> bool:
+        return self.files.path(name).exists()
+
+    def save(self, mock: Mock) -> None:
+        check_name(mock.name, "mock")
+        self.validate(mock)
+        self.files.put(mock.name, asdict(mock))
+
+    def delete(self, name: str) -> None:
+        self.files.delete(name)
+
+    def validate(self, mock: Mock) -> None:
+        try:
+            delays.parse_delay(mock.delay)
+            delays.parse_profile(mock.profile)
+        except ValueError as e:
+            raise MockrecError(str(e)) from None
+        CollectionStore(self.data_dir).require(mock.collection, mock.tag or None)
+        if mock.env:
+            EnvironmentStore(self.data_dir).get(mock.env)
+        if not 0 <= mock.port <= 65535:
+            raise MockrecError(f"port {mock.port} is not a TCP port")
+
+    @staticmethod
+    def new_api_key() -> str:
+        return "mrk_" + secrets.token_urlsafe(24)
+
+
+class EnvironmentStore:
+    def __init__(self, data_dir: Path):
+        self.files = NamedDocuments(data_dir / "environments", "env")
+
+    def names(self) -> list[str]:
+        return self.files.names()
+
+    def get(self, name: str) -> dict[str, str]:
+        return dict(self.files.get(name).get("values", {}))
+
+    def set(self, name: str, values: dict[str, str]) -> dict[str, str]:
+        check_name(name, "environment")
+        current = self.get(name) if self.files.path(name).exists() else {}
+        current.update(values)
+        self.files.put(name, {"name": name, "values": current})
+        return current
+
+    def delete(self, name: str) -> None:
+        self.files.delete(name)
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise MockrecError(f"{pair!r} is not KEY=VALUE")
+        values[key.strip()] = value
+    return values

@@ -1,0 +1,194 @@
+"""Issue 5 through the real proxy: mocks, environments, templates, tags, call log, quotas."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+
+from recorder.cli import main
+from recorder.history import HistoryStore
+from recorder.models import HistoryEntry, HttpRequest, Timings
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch, capsys):
+    d = tmp_path / "data"
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(d))
+    for args in (
+        ["GET", "/users/{{userId}}", "--body",
+         '{"id": "{{userId}}", "guid": "{{$guid}}", "env": "{{stage}}", "at": "{{$timestamp}}"}'],
+        ["POST", "/users", "--status", "201", "--body",
+         """{"name": "{{$body 'user.name' 'anon'}}", "page": "{{$queryParams 'page'}}",
+          "agent": "{{$headers 'X-Agent'}}", "first": "{{$pathSegments '0'}}",
+          "keep": "{{notAVariable}}"}"""],
+        ["GET", "/version", "--body", '{"version": 1}'],
+    ):
+        assert run(capsys, "example", "add", "--collection", "users", *args)[0] == 0
+    assert run(capsys, "env", "set", "dev", "stage=dev")[0] == 0
+    return d
+
+
+def test_templates_fill_per_request(data, capsys, start_proxy):
+    run(capsys, "mock", "create", "m", "--collection", "users", "--env", "dev")
+    proxy = start_proxy("m", data_dir=data, command="replay")
+    with httpx.Client(base_url=proxy.url) as client:
+        first, second = client.get("/users/42").json(), client.get("/users/42").json()
+        assert first["id"] == "42" and first["env"] == "dev"
+        assert first["guid"] != second["guid"] and uuid.UUID(first["guid"])
+        assert abs(int(first["at"]) - time.time()) < 60
+        posted = client.post("/users?page=3", json={"user": {"name": "Ada"}},
+                             headers={"X-Agent": "tests"})
+        assert posted.status_code == 201
+        assert posted.json() == {"name": "Ada", "page": "3", "agent": "tests", "first": "users",
+                                 "keep": "{{notAVariable}}"}
+        assert client.post("/users", json={}).json()["name"] == "anon"
+
+
+def test_binary_bodies_are_never_touched(data, capsys, start_proxy, tmp_path):
+    raw = b"\xff\xd8{{$guid}}\x00"
+    (tmp_path / "blob").write_bytes(raw)
+    run(capsys, "example", "add", "--collection", "users", "GET", "/blob", "--body",
+        f"@{tmp_path / 'blob'}", "-H", "Content-Type: image/jpeg")
+    proxy = start_proxy("users", data_dir=data, command="replay")
+    assert httpx.get(proxy.url + "/blob").content == raw
+
+
+def test_a_mock_on_a_tag_keeps_serving_that_state(data, capsys, start_proxy):
+    run(capsys, "collection", "tag", "users", "v1")
+    run(capsys, "mock", "create", "frozen", "--collection", "users", "--tag", "v1")
+    # the collection changes after the tag
+    path = data / "collections" / "users.json"
+    path.write_text(path.read_text().replace('{\\"version\\": 1}', '{\\"version\\": 2}'))
+    live = start_proxy("users", data_dir=data, command="replay")
+    frozen = start_proxy("frozen", data_dir=data, command="replay")
+    assert httpx.get(live.url + "/version").json() == {"version": 2}
+    assert httpx.get(frozen.url + "/version").json() == {"version": 1}
+
+
+def test_private_mock_key_is_shown_once_and_stored_hashed(data, capsys, start_proxy):
+    code, out, _ = run(capsys, "mock", "create", "secret", "--collection", "users", "--private")
+    key = re.search(r"API key \(shown only now, stored hashed\): (\S+)", out).group(1)
+    assert key not in (data / "mocks" / "secret.json").read_text()
+    _, shown, _ = run(capsys, "mock", "show", "secret", "--json")
+    assert json.loads(shown)["private"] is True and key not in shown
+    proxy = start_proxy("secret", data_dir=data, command="replay")
+    refused = httpx.get(proxy.url + "/version")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["name"] == "authenticationError"
+    assert httpx.get(proxy.url + "/version", headers={"x-api-key": key}).status_code == 200
+
+
+def test_two_mocks_on_two_ports_at_once(data, capsys, start_proxy):
+    run(capsys, "env", "set", "prod", "stage=prod")
+    run(capsys, "mock", "create", "dev-mock", "--collection", "users", "--env", "dev")
+    run(capsys, "mock", "create", "prod-mock", "--collection", "users", "--env", "prod")
+    a = start_proxy("dev-mock", data_dir=data, command="replay")
+    b = start_proxy("prod-mock", data_dir=data, command="replay")
+    assert a.url != b.url
+    assert httpx.get(a.url + "/users/1").json()["env"] == "dev"
+    assert httpx.get(b.url + "/users/1").json()["env"] == "prod"
+    time.sleep(0.6)
+    _, out, _ = run(capsys, "calls", "dev-mock", "--json")
+    assert [c["path"] for c in json.loads(out)] == ["/users/1"]
+
+
+def test_call_log_search_show_clear(data, capsys, start_proxy):
+    run(capsys, "mock", "create", "m", "--collection", "users", "--delay", "50")
+    proxy = start_proxy("m", data_dir=data, command="replay")
+    with httpx.Client(base_url=proxy.url) as client:
+        client.post("/users", json={"user": {"name": "needle-in-the-body"}})
+        client.get("/users/7")
+        client.get("/missing")
+    time.sleep(0.6)
+    _, out, _ = run(capsys, "calls", "--json")
+    calls = json.loads(out)
+    assert [(c["method"], c["path"], c["status"]) for c in calls] == [
+        ("GET", "/missing", 404), ("GET", "/users/7", 200), ("POST", "/users", 201)]
+    assert calls[0]["matched"] == "No matching requests"
+    assert calls[1]["example"]["name"] == "200 OK" and calls[1]["delay_ms"] == 50
+    _, out, _ = run(capsys, "calls", "m", "--search", "needle-in-the", "--json")
+    assert [c["path"] for c in json.loads(out)] == ["/users"]
+    _, out, _ = run(capsys, "calls", "show", str(calls[2]["id"]))
+    assert "needle-in-the-body" in out and '"name": "needle-in-the-body"' in out
+    _, table, _ = run(capsys, "calls")
+    assert "No matching requests" in table and "50 ms" in table
+    assert run(capsys, "calls", "clear")[1].strip() == "deleted 3 calls"
+
+
+def test_calls_follow_prints_a_new_call_within_a_second(data, capsys, start_proxy):
+    proxy = start_proxy("users", data_dir=data, command="replay")
+    httpx.get(proxy.url + "/version")
+    time.sleep(0.6)
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "recorder", "--data-dir", str(data), "calls", "--follow",
+         "--json", "--limit", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.0)  # let it start and read what is there
+        sent = time.monotonic()
+        httpx.get(proxy.url + "/users/99")
+        line = follower.stdout.readline()
+        assert time.monotonic() - sent < 1.0
+        assert json.loads(line)["path"] == "/users/99"
+    finally:
+        follower.kill()
+        follower.wait()
+
+
+def test_quota_and_rate_limit(data, capsys, start_proxy):
+    quota = start_proxy("users", "--max-calls", "2", data_dir=data, command="replay")
+    codes = [httpx.get(quota.url + "/version").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert httpx.get(quota.url + "/version").json()["error"]["name"] == "usageLimitError"
+    rated = start_proxy("users", "--rate-limit", "2/min", data_dir=data, command="replay")
+    answers = [httpx.get(rated.url + "/version") for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["error"]["name"] == "rateLimitError"
+    assert 1 <= int(answers[2].headers["retry-after"]) <= 60
+
+
+def test_mock_and_env_commands(data, capsys):
+    code, out, _ = run(capsys, "mock", "create", "m", "--collection", "users", "--port", "9123",
+                       "--delay", "3g", "--save-url-to", "dev")
+    assert code == 0 and "http://127.0.0.1:9123" in out
+    _, out, _ = run(capsys, "env", "show", "dev", "--json")
+    assert json.loads(out) == {"stage": "dev", "mockUrl": "http://127.0.0.1:9123"}
+    assert run(capsys, "mock", "update", "m", "--delay", "2g", "--rate-limit", "10/min")[0] == 0
+    _, out, _ = run(capsys, "mock", "list", "--json")
+    (row,) = json.loads(out)
+    assert (row["delay"], row["rate_limit"], row["url"]) == ("2g", 10, "http://127.0.0.1:9123")
+    for args, message in ((["mock", "create", "m", "--collection", "users"], "already exists"),
+                          (["mock", "create", "x", "--collection", "nope"], "no collection"),
+                          (["mock", "create", "x", "--collection", "users", "--delay", "soon"],
+                           "not off, 2g, 3g"),
+                          (["mock", "create", "x", "--collection", "users", "--env", "qa"],
+                           "no env 'qa'"),
+                          (["env", "set", "dev", "novalue"], "not KEY=VALUE"),
+                          (["calls", "nobody"], "no calls logged")):
+        code, _, err = run(capsys, *args)
+        assert code != 0 and message in err, (args, err)
+    assert run(capsys, "mock", "delete", "m")[0] == 0
+    assert run(capsys, "env", "delete", "dev")[0] == 0
+
+
+def test_call_log_retention_is_bounded(tmp_path, monkeypatch):
+    from recorder import history
+
+    monkeypatch.setattr(history, "SEGMENT_SIZE", 10)
+    log = HistoryStore(tmp_path, "calls/m", keep=25)
+    for i in range(100):
+        log.append([HistoryEntry(HttpRequest("GET", f"http://x/{i}"), Timings(float(i)))])
+    kept = [e.id for e in log.entries()]
+    assert 25 <= len(kept) <= 35 and kept[0] == 100

@@ -231,7 +231,7 @@ def test_mode_without_a_running_proxy(tmp_path, capsys):
     (["replay", "api", "--delay", "fast"], "delay 'fast' is not off, 2g, 3g"),
     (["replay", "api", "--profile", "5g"], "profile '5g' is unknown"),
     (["replay", "api", "--delay", "999999"], "from 0 to 180000"),
-    (["replay"], "name the collection to serve"),
+    (["replay"], "name the mock or collection to serve"),
 ])
 def test_bad_replay_options_are_one_line(promoted, args, message):
     result = subprocess.run([sys.executable, "-m", "recorder", "--data-dir", str(promoted[0]),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mitmproxy import ctx, http
 
 from addons import common
-from addons.record import entry_from_flow
+from addons.record import capture
+from recorder import datadir
 from recorder.history import HistoryWriterProcess
 
 
@@ -18,13 +21,21 @@ class CallLog:
 
     def __init__(self) -> None:
         self.writer: HistoryWriterProcess | None = None
-        self._target: tuple | None = None
+        self.target: tuple[Path, str, int] | None = None  # data dir, mock, calls kept
 
     def load(self, loader) -> None:
         loader.add_option("mockrec_mock", str, "",
                           "Name of the mock, for its call log; empty: the collection's name.")
         loader.add_option("mockrec_call_log", int, 10_000,
                           "Calls kept in the mock's call log; 0 keeps no call log.")
+
+    def configure(self, updated: set[str]) -> None:
+        opts = ctx.options
+        name = opts.mockrec_mock or opts.mockrec_collection
+        target = (common.data_dir(), name, opts.mockrec_call_log) if name else None
+        if target != self.target:
+            self.done()  # a new mock or data dir gets its own writer, on its first call
+            self.target = target
 
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get("mockrec_call"):
@@ -40,18 +51,13 @@ class CallLog:
             self.writer = None
 
     def _log(self, flow: http.HTTPFlow) -> None:
-        keep = ctx.options.mockrec_call_log
-        name = ctx.options.mockrec_mock or ctx.options.mockrec_collection
-        if not keep or not name:
+        if self.target is None or not self.target[2]:
             return
-        entry = entry_from_flow(flow, ctx.options.mockrec_mode)
-        entry.notes = {"mock": name, "example": flow.metadata.get("mockrec_example"),
-                       "delay_ms": flow.metadata.get("mockrec_delay_ms", 0)}
-        target = (common.data_dir(), name, keep)
-        if self.writer is None or target != self._target:
-            self.done()
-            from recorder import datadir
-            self.writer = HistoryWriterProcess(datadir.prepare(target[0]),
-                                               call_log_root(name), keep)
-            self._target = target
-        self.writer.submit(entry)
+        data_dir, name, keep = self.target
+        taken = capture(flow, ctx.options.mockrec_mode, {
+            "mock": name, "example": flow.metadata.get("mockrec_example"),
+            "delay_ms": flow.metadata.get("mockrec_delay_ms", 0)})
+        if self.writer is None:
+            self.writer = HistoryWriterProcess(datadir.prepare(data_dir), call_log_root(name),
+                                               keep)
+        self.writer.submit(taken)

@@ -8,7 +8,7 @@ import time
 
 from mitmproxy import ctx, http
 
-from addons.replay import json_response, mark_answered
+from addons.answers import json_response, mark_answered
 
 
 class Quota:

@@ -15,47 +15,34 @@ from addons.upstream import UpstreamErrors
 from recorder import datadir
 from recorder.errors import MockrecError
 from recorder.history import HistoryStore, HistoryWriterProcess
-from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
+from recorder.models import Capture, HistoryEntry, entry_from_capture
+
+
+def capture(flow: http.HTTPFlow, mode: str = "record",
+            notes: dict | None = None) -> Capture:
+    """What the history keeps of a flow, as cheap to take and to pickle as it gets.
+
+    The proxy's hot path only reads fields; the writer process turns the tuple
+    into a `HistoryEntry` (recorder.models.entry_from_capture).
+    """
+    req, resp = flow.request, flow.response
+    peer, server = flow.client_conn.peername, flow.server_conn.address
+    return (
+        req.method, req.url, req.http_version, req.headers.fields, req.raw_content or b"",
+        (resp.status_code, resp.reason, resp.http_version, resp.headers.fields,
+         resp.raw_content or b"", resp.timestamp_start, resp.timestamp_end)
+        if resp is not None else None,
+        flow.error.msg if flow.error else None,
+        flow.error.timestamp if flow.error else None,
+        req.timestamp_start, req.timestamp_end,
+        f"{peer[0]}:{peer[1]}" if peer else "",
+        f"{server[0]}:{server[1]}" if server else "",
+        mode, notes or {},
+    )
 
 
 def entry_from_flow(flow: http.HTTPFlow, mode: str = "record") -> HistoryEntry:
-    """The library's model of a flow: bodies as the client saw them, headers as sent."""
-    req = flow.request
-    request = HttpRequest(
-        method=req.method,
-        url=req.url,
-        http_version=req.http_version,
-        headers=[(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
-        body=req.raw_content or b"",
-        body_size=len(req.raw_content or b""),
-    )
-    response = None
-    if (resp := flow.response) is not None:
-        response = HttpResponse(
-            status=resp.status_code,
-            reason=resp.reason,
-            http_version=resp.http_version,
-            headers=[(wire_text(k), wire_text(v)) for k, v in resp.headers.fields],
-            body=resp.raw_content or b"",
-            body_size=len(resp.raw_content or b""),
-        )
-    peer = flow.client_conn.peername
-    server = flow.server_conn.address
-    return HistoryEntry(
-        request=request,
-        response=response,
-        error=flow.error.msg if flow.error else None,
-        timings=Timings(
-            start=req.timestamp_start,
-            request_end=req.timestamp_end,
-            response_start=resp.timestamp_start if resp else None,
-            end=(resp.timestamp_end if resp else None) or (flow.error.timestamp if flow.error
-                                                           else None),
-        ),
-        client=f"{peer[0]}:{peer[1]}" if peer else "",
-        upstream=f"{server[0]}:{server[1]}" if server else "",
-        mode=mode,
-    )
+    return entry_from_capture(capture(flow, mode))
 
 
 def was_replayed(flow: http.HTTPFlow) -> bool:
@@ -94,11 +81,11 @@ class Record:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not was_replayed(flow):
-            self._writer().submit(entry_from_flow(flow, self.mode()))
+            self._writer().submit(capture(flow, self.mode()))
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not flow.response:
-            self._writer().submit(entry_from_flow(flow, self.mode()))
+            self._writer().submit(capture(flow, self.mode()))
 
     @staticmethod
     def mode() -> str:

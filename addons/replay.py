@@ -13,18 +13,20 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
-import json
 import logging
+import os
 import random
 import time
 from collections.abc import Awaitable
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
-from mitmproxy.net.http import status_codes
 
 from addons import common
+from addons.answers import example_response, json_response, mark_answered, not_found
+from addons.calllog import CallLog
 from addons.control import ControlSocket
+from addons.quota import Quota
 from addons.record import Record
 from addons.upstream import UpstreamErrors
 from recorder import delays, templating
@@ -32,49 +34,11 @@ from recorder.collection_store import CollectionStore
 from recorder.errors import MockrecError
 from recorder.matching import Incoming, Matcher, MatchSettings, Outcome
 from recorder.mocks import EnvironmentStore, hash_key
-from recorder.models import Collection, Example, wire_text
+from recorder.models import Collection, wire_text
 
 log = logging.getLogger(__name__)
 MODES = ["record", "replay", "spy", "passthrough"]
 ON_MISS = ["404", "forward", "record"]
-
-
-def json_response(status: int, body: dict,
-                  headers: list[tuple[bytes, bytes]] = ()) -> http.Response:
-    return http.Response.make(status, json.dumps(body, indent=2).encode(),
-                              [(b"Content-Type", b"application/json"), *headers])
-
-
-def example_response(example: Example, body: bytes, head_only: bool) -> http.Response:
-    """The example as sent: its headers in order, `body` (templates filled), a fresh length."""
-    answer = example.response
-    fields = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
-              for k, v in answer.headers if k.lower() != "content-length"]
-    if not any(k.lower() == b"transfer-encoding" for k, _ in fields):
-        fields.append((b"Content-Length", str(len(body)).encode()))
-    now = time.time()
-    reason = answer.reason or status_codes.RESPONSES.get(answer.status, "")
-    return http.Response(b"HTTP/1.1", answer.status, reason.encode(), http.Headers(fields),
-                         b"" if head_only else body, None, now, now)
-
-
-def mark_answered(flow: http.HTTPFlow, response: http.Response) -> None:
-    """Answer `flow` from mockrec: CORS header, never recorded, always in the call log."""
-    if ctx.options.mockrec_cors and "access-control-allow-origin" not in response.headers:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-    flow.metadata["mockrec_replayed"] = True
-    flow.metadata["mockrec_call"] = True
-    flow.response = response
-
-
-def not_found(outcome: Outcome) -> http.Response:
-    return json_response(404, {"error": {
-        "name": "mockRequestNotFoundError",
-        "header": "No matching requests",
-        "message": outcome.message + ". Add an example for it (mockrec promote, mockrec "
-                   "example add), or fix the request.",
-        "details": outcome.details(),
-    }})
 
 
 class Replay:
@@ -83,7 +47,7 @@ class Replay:
     def __init__(self) -> None:
         self.matcher: Matcher | None = None
         self.collection: Collection | None = None
-        self._sources: list[Path] = []
+        self._sources: list[str] = []  # files to watch for edits
         self._source_keys: list[tuple[int, int, int] | None] = []
         self.delay_ms = 0
         self.profile: delays.Profile | None = None
@@ -159,7 +123,8 @@ class Replay:
             variables = environments.get(env) if env else {}
         except MockrecError as e:
             raise exceptions.OptionsError(str(e)) from None
-        self._sources = [store.path(name, tag)] + ([environments.files.path(env)] if env else [])
+        self._sources = [str(store.path(name, tag))] + (
+            [str(environments.files.path(env))] if env else [])
         self._source_keys = [_file_key(p) for p in self._sources]
         self.matcher = Matcher(self.collection, variables)
 
@@ -267,9 +232,9 @@ class Replay:
         return self.delay_ms / 1000
 
 
-def _file_key(path: Path) -> tuple[int, int, int] | None:
+def _file_key(path: Path | str) -> tuple[int, int, int] | None:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
@@ -277,9 +242,6 @@ def _file_key(path: Path) -> tuple[int, int, int] | None:
 
 def all_addons() -> list:
     """Everything a mockrec proxy runs, in hook order: quota and replay answer first."""
-    from addons.calllog import CallLog
-    from addons.quota import Quota
-
     return [Quota(), Replay(), UpstreamErrors(), Record(), CallLog()]
 
 

@@ -29,12 +29,14 @@ from tinydb.table import Document
 
 from recorder.errors import NotFound
 from recorder.models import (
+    Capture,
     Header,
     HistoryEntry,
     HistoryFilter,
     HttpRequest,
     HttpResponse,
     Timings,
+    entry_from_capture,
 )
 from recorder.storage import (
     AtomicJSONStorage,
@@ -363,7 +365,7 @@ class HistoryWriter:
 class HistoryWriterProcess:
     """A `HistoryWriter` in a child process, so recording costs the proxy almost no CPU.
 
-    The proxy only queues entries; a thread pickles them down a pipe. Should the
+    The proxy only queues captures (`Capture` tuples); a thread pickles them down a pipe. Should the
     proxy die, even by `kill -9`, the pipe closes and the child stores what it
     received before it exits.
     """
@@ -379,7 +381,7 @@ class HistoryWriterProcess:
                                         name=f"mockrec-{root.replace('/', '-')}-writer")
         self._process.start()
         receiver.close()
-        self._queue: queue.SimpleQueue[HistoryEntry] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Capture] = queue.SimpleQueue()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._forward, name="mockrec-history-pipe",
                                         daemon=True)
@@ -388,8 +390,8 @@ class HistoryWriterProcess:
         # the child for ever while our end of the pipe is still open.
         atexit.register(self.close)
 
-    def submit(self, entry: HistoryEntry) -> None:
-        self._queue.put(entry)
+    def submit(self, taken: Capture) -> None:
+        self._queue.put(taken)
 
     def close(self) -> None:
         atexit.unregister(self.close)
@@ -402,7 +404,7 @@ class HistoryWriterProcess:
         # request; a short nap lets one send carry a batch.
         while True:
             closing = self._closing.wait(self.BATCH_WAIT)
-            batch: list[HistoryEntry] = []
+            batch: list[Capture] = []
             while True:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -428,8 +430,8 @@ def _writer_main(receiver: Connection, data_dir: Path, root: str, keep: int,
     writer = HistoryWriter(HistoryStore(data_dir, root, keep), interval)
     try:
         while True:
-            for entry in receiver.recv():
-                writer.submit(entry)
+            for taken in receiver.recv():
+                writer.submit(entry_from_capture(taken))
     except (EOFError, OSError):
         pass
     finally:

@@ -25,7 +25,7 @@ from recorder.mocks import (
     parse_assignments,
     parse_rate,
 )
-from recorder.models import HistoryFilter, parse_ids, parse_since
+from recorder.models import HistoryEntry, HistoryFilter, parse_ids, parse_since
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Record API traffic, promote it to examples, replay it as a mock.")
@@ -307,7 +307,10 @@ def history_show(
     as_json: AsJson = False,
 ) -> None:
     """One entry: request and response headers, and with --body the bodies."""
-    entry = _history().get(entry_id)
+    _show_entry(_history().get(entry_id), body, as_json)
+
+
+def _show_entry(entry: HistoryEntry, body: bool, as_json: bool) -> None:
     if as_json:
         _print_json(render.entry_detail(entry))
         return
@@ -730,7 +733,7 @@ def calls(
     if words[:1] == ["show"]:
         if len(words) != 2 or not words[1].isdigit():
             raise MockrecError("usage: mockrec calls show ID [--mock MOCK]")
-        return _calls_show(_call_log(mock), int(words[1]), as_json)
+        return _show_entry(_call_log(mock).get(int(words[1])), True, as_json)
     if words[:1] == ["clear"]:
         count = _call_log(mock).clear()
         return typer.echo(f"deleted {count} call{'s' * (count != 1)}")
@@ -749,18 +752,6 @@ def calls(
     if follow:
         newest = next(iter(log.entries()), None)
         render.follow(log, newest.id if newest and newest.id else 0, as_json)
-
-
-def _calls_show(log: HistoryStore, call_id: int, as_json: bool) -> None:
-    entry = log.get(call_id)
-    if as_json:
-        _print_json(render.entry_detail(entry))
-        return
-    typer.echo(render.entry_text(entry))
-    for title, message in (("request", entry.request), ("response", entry.response)):
-        if message is not None and message.body:
-            typer.echo(f"--- {title} body")
-            render.write_body(message.headers, message.body, sys.stdout)
 
 
 def _print_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -1,4 +1,8 @@
-"""The call log: every request that reached a replaying proxy, and what it got."""
+"""The call log: every request that reached a replaying proxy, and what it got.
+
+Part of the replay addon (its response and error hooks call `log`), not an
+addon of its own: every addon costs a lookup on every mitmproxy event.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,6 @@ def call_log_root(name: str) -> str:
 
 
 class CallLog:
-    name = "mockrec_call_log"
-
     def __init__(self) -> None:
         self.writer: HistoryWriterProcess | None = None
         self.target: tuple[Path, str, int] | None = None  # data dir, mock, calls kept
@@ -34,23 +36,15 @@ class CallLog:
         name = opts.mockrec_mock or opts.mockrec_collection
         target = (common.data_dir(), name, opts.mockrec_call_log) if name else None
         if target != self.target:
-            self.done()  # a new mock or data dir gets its own writer, on its first call
+            self.close()  # a new mock or data dir gets its own writer, on its first call
             self.target = target
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get("mockrec_call"):
-            self._log(flow)
-
-    def error(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get("mockrec_call") and not flow.response:
-            self._log(flow)
-
-    def done(self) -> None:
+    def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
 
-    def _log(self, flow: http.HTTPFlow) -> None:
+    def log(self, flow: http.HTTPFlow) -> None:
         if self.target is None or not self.target[2]:
             return
         data_dir, name, keep = self.target

@@ -54,6 +54,8 @@ class Replay:
         self.settings = MatchSettings()
         self.rng = random.Random()
         self.control = ControlSocket()
+        self.quota = Quota()
+        self.call_log = CallLog()
 
     def load(self, loader) -> None:
         common.add_data_dir_option(loader)
@@ -86,6 +88,8 @@ class Replay:
                           "Only serve examples whose request body equals the request's.")
         loader.add_option("mockrec_match_headers", str, "",
                           "Comma-separated headers that must equal the example's.")
+        self.quota.load(loader)
+        self.call_log.load(loader)
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
@@ -102,6 +106,7 @@ class Replay:
                            if h.strip()])
         if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir", "mockrec_env"}:
             self._open()
+        self.call_log.configure(updated)
         # Replay must answer with the upstream down: connect only when forwarding,
         # and do not ask the upstream for its certificate first.
         if opts.connection_strategy != "lazy":
@@ -148,6 +153,15 @@ class Replay:
 
     async def done(self) -> None:
         await self.control.stop()
+        self.call_log.close()
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get("mockrec_call"):
+            self.call_log.log(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get("mockrec_call") and not flow.response:
+            self.call_log.log(flow)
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         # Not `async def`: most requests need no delay, and a coroutine per request
@@ -159,6 +173,8 @@ class Replay:
             return
         self._refresh()
         flow.metadata["mockrec_call"] = True
+        if limited := self.quota.check():
+            return self._answer(flow, limited)
         req = flow.request
         incoming = Incoming.from_target(
             req.method, req.path,
@@ -241,8 +257,8 @@ def _file_key(path: Path | str) -> tuple[int, int, int] | None:
 
 
 def all_addons() -> list:
-    """Everything a mockrec proxy runs, in hook order: quota and replay answer first."""
-    return [Quota(), Replay(), UpstreamErrors(), Record(), CallLog()]
+    """Everything a mockrec proxy runs, in hook order: replay answers first."""
+    return [Replay(), UpstreamErrors(), Record()]
 
 
 addons = all_addons()

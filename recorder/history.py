@@ -15,6 +15,7 @@ import atexit
 import json
 import logging
 import multiprocessing
+import pickle
 import queue
 import shutil
 import signal
@@ -381,7 +382,7 @@ class HistoryWriterProcess:
                                         name=f"mockrec-{root.replace('/', '-')}-writer")
         self._process.start()
         receiver.close()
-        self._queue: queue.SimpleQueue[Capture] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._forward, name="mockrec-history-pipe",
                                         daemon=True)
@@ -391,7 +392,10 @@ class HistoryWriterProcess:
         atexit.register(self.close)
 
     def submit(self, taken: Capture) -> None:
-        self._queue.put(taken)
+        # Pickled at once: one bytes object waits in the queue, which the garbage
+        # collector never walks, instead of a tree of objects it would, again
+        # and again, until the batch goes.
+        self._queue.put(pickle.dumps(taken, pickle.HIGHEST_PROTOCOL))
 
     def close(self) -> None:
         atexit.unregister(self.close)
@@ -404,7 +408,7 @@ class HistoryWriterProcess:
         # request; a short nap lets one send carry a batch.
         while True:
             closing = self._closing.wait(self.BATCH_WAIT)
-            batch: list[Capture] = []
+            batch: list[bytes] = []
             while True:
                 try:
                     batch.append(self._queue.get_nowait())
@@ -430,8 +434,8 @@ def _writer_main(receiver: Connection, data_dir: Path, root: str, keep: int,
     writer = HistoryWriter(HistoryStore(data_dir, root, keep), interval)
     try:
         while True:
-            for taken in receiver.recv():
-                writer.submit(entry_from_capture(taken))
+            for blob in receiver.recv():
+                writer.submit(entry_from_capture(pickle.loads(blob)))
     except (EOFError, OSError):
         pass
     finally:

@@ -18,22 +18,35 @@ def json_response(status: int, body: dict,
                               [(b"Content-Type", b"application/json"), *headers])
 
 
-def example_response(example: Example, body: bytes, head_only: bool) -> http.Response:
-    """The example as sent: its headers in order, `body` (templates filled), a fresh length."""
-    answer = example.response
+def wire_headers(example: Example, cors: bool) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """The example's headers as sent (no Content-Length: it is computed per answer),
+    with `Access-Control-Allow-Origin: *` added under CORS unless it has its own,
+    and whether the length goes in (not with Transfer-Encoding)."""
     fields = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
-              for k, v in answer.headers if k.lower() != "content-length"]
-    if not any(k.lower() == b"transfer-encoding" for k, _ in fields):
-        fields.append((b"Content-Length", str(len(body)).encode()))
+              for k, v in example.response.headers if k.lower() != "content-length"]
+    names = {k.lower() for k, _ in fields}
+    if cors and b"access-control-allow-origin" not in names:
+        fields.append((b"Access-Control-Allow-Origin", b"*"))
+    return fields, b"transfer-encoding" not in names
+
+
+def example_response(example: Example, wire: tuple[list[tuple[bytes, bytes]], bool],
+                     body: bytes, head_only: bool) -> http.Response:
+    """The example as sent: `wire` headers in order, `body` (templates filled), its length."""
+    answer = example.response
+    fields, with_length = wire
+    if with_length:
+        fields = [*fields, (b"Content-Length", str(len(body)).encode())]
     now = time.time()
     reason = answer.reason or status_codes.RESPONSES.get(answer.status, "")
     return http.Response(b"HTTP/1.1", answer.status, reason.encode(), http.Headers(fields),
                          b"" if head_only else body, None, now, now)
 
 
-def mark_answered(flow: http.HTTPFlow, response: http.Response) -> None:
+def mark_answered(flow: http.HTTPFlow, response: http.Response, cors_done: bool = False) -> None:
     """Answer `flow` from mockrec: CORS header, never recorded, always in the call log."""
-    if ctx.options.mockrec_cors and "access-control-allow-origin" not in response.headers:
+    if (not cors_done and ctx.options.mockrec_cors
+            and "access-control-allow-origin" not in response.headers):
         response.headers["Access-Control-Allow-Origin"] = "*"
     flow.metadata["mockrec_replayed"] = True
     flow.metadata["mockrec_call"] = True

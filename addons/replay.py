@@ -23,7 +23,13 @@ from pathlib import Path
 from mitmproxy import ctx, exceptions, http
 
 from addons import common
-from addons.answers import example_response, json_response, mark_answered, not_found
+from addons.answers import (
+    example_response,
+    json_response,
+    mark_answered,
+    not_found,
+    wire_headers,
+)
 from addons.calllog import CallLog
 from addons.control import ControlSocket
 from addons.quota import Quota
@@ -56,6 +62,7 @@ class Replay:
         self.control = ControlSocket()
         self.quota = Quota()
         self.call_log = CallLog()
+        self._wire: dict[int, tuple[list[tuple[bytes, bytes]], bool]] = {}
 
     def load(self, loader) -> None:
         common.add_data_dir_option(loader)
@@ -107,6 +114,8 @@ class Replay:
         if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir", "mockrec_env"}:
             self._open()
         self.call_log.configure(updated)
+        if "mockrec_cors" in updated:
+            self._wire = {}
         # Replay must answer with the upstream down: connect only when forwarding,
         # and do not ask the upstream for its certificate first.
         if opts.connection_strategy != "lazy":
@@ -132,6 +141,7 @@ class Replay:
             [str(environments.files.path(env))] if env else [])
         self._source_keys = [_file_key(p) for p in self._sources]
         self.matcher = Matcher(self.collection, variables)
+        self._wire = {}  # examples' headers as bytes, made on first use
 
     def _refresh(self) -> None:
         """Serve an edit (mockrec example edit, or by hand) on the next request."""
@@ -197,7 +207,10 @@ class Replay:
         example = match.example
         body = templating.fill(example.response.body, incoming,
                                {**self.matcher.variables, **match.captures}, self.rng)
-        response = example_response(example, body, head_only=req.method == "HEAD")
+        wire = self._wire.get(example.id)
+        if wire is None:
+            wire = self._wire[example.id] = wire_headers(example, ctx.options.mockrec_cors)
+        response = example_response(example, wire, body, head_only=req.method == "HEAD")
         flow.metadata["mockrec_example"] = {"id": example.id, "name": example.name}
         # The delay counts from the request's arrival, so time spent queued behind
         # other requests is part of it rather than added to it.
@@ -206,12 +219,12 @@ class Replay:
         remaining = seconds - (time.time() - (req.timestamp_start or time.time()))
         if remaining > 0:
             return self._answer_later(flow, response, remaining)
-        return self._answer(flow, response)
+        return mark_answered(flow, response, cors_done=True)
 
     async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
                             seconds: float) -> None:
         await asyncio.sleep(seconds)  # other requests go on meanwhile
-        self._answer(flow, response)
+        mark_answered(flow, response, cors_done=True)
 
     def _answer(self, flow: http.HTTPFlow, response: http.Response) -> None:
         mark_answered(flow, response)

@@ -35,6 +35,10 @@ collection_app = typer.Typer(no_args_is_help=True, help="Collections of requests
 app.add_typer(collection_app, name="collection")
 example_app = typer.Typer(no_args_is_help=True, help="The examples that replay answers from.")
 app.add_typer(example_app, name="example")
+import_app = typer.Typer(no_args_is_help=True, help="Bring collections in from other tools.")
+app.add_typer(import_app, name="import")
+export_app = typer.Typer(no_args_is_help=True, help="Write collections for other tools.")
+app.add_typer(export_app, name="export")
 mock_app = typer.Typer(no_args_is_help=True, help="Named replay configurations.")
 app.add_typer(mock_app, name="mock")
 env_app = typer.Typer(no_args_is_help=True, help="Variables resolved in examples at replay.")
@@ -542,6 +546,57 @@ def example_add(
     with store.editing(collection, create=True) as c:
         example = examples.add_example(c, store, method, path, status, header or [], body, name)
     typer.echo(f"added example {example.id} ({example.name}) to {collection}")
+
+
+# -- import and export -------------------------------------------------------------------
+
+@import_app.command("postman")
+def import_postman(
+    file: Annotated[Path, typer.Argument(help="A Postman Collection v2.1 or v2.0 JSON file.")],
+    collection: Annotated[str | None, typer.Option(
+        help="Name of the new collection [default: from the file's info.name].")] = None,
+) -> None:
+    """A Postman collection, with its folders, saved examples and variables."""
+    from recorder import postman
+
+    doc = postman.load(file)
+    name = collection or postman_name(str(doc["info"].get("name") or file.stem))
+    store = _collections()
+    if store.exists(name):
+        raise MockrecError(f"collection {name!r} already exists: name another with "
+                           "--collection")
+    with store.editing(name, create=True) as c:
+        imported, summary = postman.to_collection(doc, name, lambda n: store.new_example_ids(
+            c, n), source=f"{file}: ")
+        c.requests, c.variables = imported.requests, imported.variables
+    typer.echo(f"imported {file} as collection {name}: {summary.text()}")
+
+
+def postman_name(title: str) -> str:
+    """A file-safe collection name from a Postman title."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", title).strip("-.")[:100]
+    return name or "imported"
+
+
+@export_app.command("postman")
+def export_postman(
+    collection: str,
+    output: Annotated[Path | None, typer.Option(
+        "-o", "--output", help="File to write [default: standard output].")] = None,
+) -> None:
+    """A collection as Postman Collection v2.1 JSON (Postman and newman read it)."""
+    from recorder import postman
+    from recorder.storage import atomic_write
+
+    text = json.dumps(postman.from_collection(_collections().load(collection)), indent=2,
+                      ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        atomic_write(output, text.encode())
+        typer.echo(f"wrote {output}")
 
 
 # -- mocks and environments ----------------------------------------------------------------

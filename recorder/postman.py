@@ -1,0 +1,294 @@
+"""Postman Collection v2.1 (and v2.0) in and out: folders, requests, saved examples, variables.
+
+Import keeps what mockrec models (folder, name, method, URL, headers, body, status,
+reason, variables) and counts what it leaves out; export writes v2.1 that
+Postman and newman read. A body that is not UTF-8 travels base64 in
+`_mockrec_body_base64`, a field Postman ignores, so export then import is exact.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from recorder.errors import MockrecError
+from recorder.models import (
+    Collection,
+    Example,
+    ExampleRequest,
+    ExampleResponse,
+    Header,
+    Request,
+)
+from recorder.promote import DROPPED_RESPONSE_HEADERS
+
+# Folder names hold slashes (Adyen's "/payments/:id/captures"), so nesting is " / ".
+FOLDER_SEPARATOR = " / "
+SCHEMA_21 = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
+ITEM_KEYS = {"name", "request", "response", "item", "id", "_postman_id"}
+# The recorded Content-Encoding/Length describe bytes Postman no longer has:
+# its `body` holds the decoded text.
+IMPORT_DROPPED = DROPPED_RESPONSE_HEADERS | {"content-encoding"}
+
+
+class PostmanError(MockrecError):
+    """A file that is not a Postman collection mockrec can read, with the place."""
+
+
+@dataclass
+class ImportSummary:
+    requests: int = 0
+    examples: int = 0
+    folders: int = 0
+    ignored: Counter[str] = field(default_factory=Counter)
+
+    def text(self) -> str:
+        lines = [f"{self.requests} requests, {self.examples} examples, {self.folders} folders"]
+        if self.ignored:
+            lines.append("ignored (not modelled by mockrec): " + ", ".join(
+                f"{key} x{count}" for key, count in sorted(self.ignored.items())))
+        return "\n".join(lines)
+
+
+def _expect(value: Any, kind: type | tuple, where: str) -> Any:
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise PostmanError(f"{where}: expected {names}, found {type(value).__name__}")
+    return value
+
+
+def url_text(url: Any, where: str) -> str:
+    """A Postman URL (string, or object with raw or host/path/query) as one string."""
+    if url is None:
+        return ""
+    if isinstance(url, str):
+        return url
+    _expect(url, dict, where)
+    if isinstance(url.get("raw"), str) and url["raw"]:
+        return url["raw"]
+    host = url.get("host") or []
+    host = ".".join(host) if isinstance(host, list) else str(host)
+    protocol = f"{url['protocol']}://" if url.get("protocol") else ""
+    port = f":{url['port']}" if url.get("port") else ""
+    path = url.get("path") or []
+    path = "/".join(str(p) for p in path) if isinstance(path, list) else str(path)
+    query = [q for q in url.get("query") or [] if isinstance(q, dict) and not q.get("disabled")]
+    text = f"{protocol}{host}{port}/{path.lstrip('/')}"
+    if query:
+        text += "?" + "&".join(
+            f"{q.get('key', '')}" + ("" if q.get("value") is None else f"={q.get('value')}")
+            for q in query)
+    return text
+
+
+def _headers(rows: Any, where: str, drop: set[str] = frozenset()) -> list[Header]:
+    if rows is None or isinstance(rows, str):
+        return []  # v2.0 allows a raw header string; nothing to match on
+    headers = []
+    for i, row in enumerate(_expect(rows, list, where)):
+        _expect(row, dict, f"{where}[{i}]")
+        if row.get("disabled") or row.get("key") is None:
+            continue
+        if str(row["key"]).lower() in drop:
+            continue
+        headers.append((str(row["key"]), "" if row.get("value") is None else str(row["value"])))
+    return headers
+
+
+def _request_body(body: Any, where: str) -> bytes:
+    if not body:
+        return b""
+    _expect(body, dict, where)
+    mode = body.get("mode")
+    if mode == "raw":
+        return str(body.get("raw") or "").encode()
+    pairs = body.get(mode) if mode in ("urlencoded", "formdata") else None
+    if isinstance(pairs, list):
+        fields = [p for p in pairs if isinstance(p, dict) and not p.get("disabled")
+                  and p.get("type", "text") == "text"]
+        return "&".join(f"{quote(str(p.get('key', '')))}={quote(str(p.get('value', '')))}"
+                        for p in fields).encode()
+    return b""
+
+
+def _response_body(example: dict) -> bytes:
+    if isinstance(example.get("_mockrec_body_base64"), str):
+        return base64.b64decode(example["_mockrec_body_base64"])
+    body = example.get("body")
+    return b"" if body is None else str(body).encode()
+
+
+def load(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_bytes())
+    except json.JSONDecodeError as e:
+        raise PostmanError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise PostmanError(f"{path}: nested too deeply to read") from None
+    except OSError as e:
+        raise PostmanError(f"{path}: {e.strerror}") from None
+    _expect(doc, dict, str(path))
+    if not isinstance(doc.get("info"), dict) or not isinstance(doc.get("item"), list):
+        raise PostmanError(f"{path}: not a Postman collection (no info and item list)")
+    return doc
+
+
+def to_collection(doc: dict, name: str, new_ids, source: str = "") -> tuple[Collection,
+                                                                            ImportSummary]:
+    """Build a collection from a parsed Postman document; `new_ids(n)` gives example ids."""
+    summary = ImportSummary()
+    collection = Collection(name=name)
+    for i, var in enumerate(doc.get("variable") or []):
+        _expect(var, dict, f"{source}variable[{i}]")
+        if var.get("key") is not None and not var.get("disabled"):
+            collection.variables[str(var["key"])] = "" if var.get("value") is None else str(
+                var["value"])
+    pending: list[tuple[Request, list[tuple[str, dict]]]] = []
+
+    def walk(items: list, folder: list[str], where: str, depth: int) -> None:
+        if depth > 64:
+            raise PostmanError(f"{where}: folders nested more than 64 deep")
+        for i, item in enumerate(items):
+            here = f"{where}[{i}]"
+            _expect(item, dict, here)
+            summary.ignored.update(k for k in item if k not in ITEM_KEYS)
+            item_name = str(item.get("name") or f"item {i}")
+            if "item" in item:
+                summary.folders += 1
+                walk(_expect(item["item"], list, f"{here}.item"), [*folder, item_name],
+                     f"{here}.item", depth + 1)
+                continue
+            req = _expect(item.get("request"), (dict, str), f"{here}.request")
+            if isinstance(req, str):
+                req = {"url": req, "method": "GET"}
+            request = Request(id=len(pending) + 1, name=item_name,
+                              method=str(req.get("method") or "GET").upper(),
+                              url=url_text(req.get("url"), f"{here}.request.url"),
+                              folder=FOLDER_SEPARATOR.join(folder))
+            examples = [(f"{here}.response[{j}]", _expect(r, dict, f"{here}.response[{j}]"))
+                        for j, r in enumerate(_expect(item.get("response") or [], list,
+                                                      f"{here}.response"))]
+            pending.append((request, examples))
+
+    walk(doc["item"], [], f"{source}item", 0)
+    for request, examples in pending:
+        for where, ex in examples:
+            original = ex.get("originalRequest") or {}
+            if isinstance(original, str):
+                original = {"url": original}
+            _expect(original, dict, f"{where}.originalRequest")
+            code = ex.get("code", 200)
+            if not isinstance(code, int) or not 100 <= code <= 599:
+                raise PostmanError(f"{where}.code: {code!r} is not an HTTP status")
+            request.examples.append(Example(
+                id=0,  # given below, once the whole file has been read
+                name=str(ex.get("name") or f"{code} {ex.get('status') or ''}".strip()),
+                request=ExampleRequest(
+                    method=str(original.get("method") or request.method).upper(),
+                    url=url_text(original.get("url"), f"{where}.originalRequest.url")
+                    or request.url,
+                    headers=_headers(original.get("header"), f"{where}.originalRequest.header"),
+                    body=_request_body(original.get("body"), f"{where}.originalRequest.body")),
+                response=ExampleResponse(
+                    status=code, reason=str(ex.get("status") or ""),
+                    headers=_headers(ex.get("header"), f"{where}.header", IMPORT_DROPPED),
+                    body=_response_body(ex)),
+            ))
+        collection.requests.append(request)
+    # Only a file that read whole takes ids: a refused import leaves the data dir as it was.
+    for example, example_id in zip(collection.examples, new_ids(len(collection.examples)),
+                                   strict=True):
+        example.id = example_id
+    summary.requests = len(collection.requests)
+    summary.examples = len(collection.examples)
+    return collection, summary
+
+
+# -- export ------------------------------------------------------------------------------
+
+def url_object(raw: str) -> dict[str, Any]:
+    """Postman's parsed URL beside the raw one; newman reads either."""
+    obj: dict[str, Any] = {"raw": raw}
+    rest = raw
+    if "://" in raw:
+        parts = urlsplit(raw)
+        obj["protocol"] = parts.scheme
+        obj["host"] = (parts.hostname or "").split(".")
+        if parts.port:
+            obj["port"] = str(parts.port)
+        rest = raw.split("://", 1)[1]
+        rest = rest[rest.find("/"):] if "/" in rest else ""
+    elif raw.startswith("{{"):
+        end = raw.find("}}") + 2
+        obj["host"] = [raw[:end]]
+        rest = raw[end:]
+    path, _, query = rest.partition("?")
+    obj["path"] = [p for p in path.split("/") if p != ""] if path.strip("/") else []
+    if query:
+        obj["query"] = [{"key": k, "value": v if sep else None}
+                        for k, sep, v in (q.partition("=") for q in query.split("&"))]
+    return obj
+
+
+def _header_rows(headers: list[Header]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in headers]
+
+
+def _request_doc(method: str, url: str, headers: list[Header], body: bytes) -> dict[str, Any]:
+    doc: dict[str, Any] = {"method": method, "header": _header_rows(headers),
+                           "url": url_object(url)}
+    if body:
+        doc["body"] = {"mode": "raw", "raw": body.decode("utf-8", "replace")}
+    return doc
+
+
+def _example_doc(e: Example) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": e.name,
+        "originalRequest": _request_doc(e.request.method, e.request.url, e.request.headers,
+                                        e.request.body),
+        "status": e.response.reason,
+        "code": e.response.status,
+        "header": _header_rows(e.response.headers),
+        "cookie": [],
+    }
+    try:
+        doc["body"] = e.response.body.decode("utf-8")
+    except UnicodeDecodeError:
+        doc["body"] = ""
+        doc["_mockrec_body_base64"] = base64.b64encode(e.response.body).decode()
+    content_type = next((v for k, v in e.response.headers if k.lower() == "content-type"), "")
+    doc["_postman_previewlanguage"] = "json" if "json" in content_type else "text"
+    return doc
+
+
+def from_collection(c: Collection) -> dict[str, Any]:
+    root: list[dict] = []
+    folders: dict[str, list[dict]] = {"": root}
+
+    def folder_items(path: str) -> list[dict]:
+        if path not in folders:
+            parent, _, name = path.rpartition(FOLDER_SEPARATOR)
+            node = {"name": name, "item": []}
+            folder_items(parent).append(node)
+            folders[path] = node["item"]
+        return folders[path]
+
+    for r in c.requests:
+        first = r.examples[0] if r.examples else None
+        folder_items(r.folder).append({
+            "name": r.name,
+            "request": _request_doc(r.method, r.url, first.request.headers if first else [],
+                                    first.request.body if first else b""),
+            "response": [_example_doc(e) for e in r.examples],
+        })
+    return {
+        "info": {"name": c.name, "schema": SCHEMA_21},
+        "item": root,
+        "variable": [{"key": k, "value": v} for k, v in c.variables.items()],
+    }

@@ -572,6 +572,32 @@ def import_postman(
     typer.echo(f"imported {file} as collection {name}: {summary.text()}")
 
 
+@import_app.command("har")
+def import_har(file: Annotated[Path, typer.Argument(help="A HAR file (DevTools, Charles, "
+                                                         "mitmproxy).")]) -> None:
+    """A HAR file's exchanges into the history, to promote like recorded traffic."""
+    from recorder.flowfiles import read_har
+
+    _import_history(file, read_har(file))
+
+
+@import_app.command("flows")
+def import_flows(file: Annotated[Path, typer.Argument(help="A mitmproxy flow file.")]) -> None:
+    """A mitmproxy flow file (mitmdump -w) into the history."""
+    from recorder.flowfiles import read_flows
+
+    _import_history(file, read_flows(file))
+
+
+def _import_history(file: Path, entries: list[HistoryEntry]) -> None:
+    if not entries:
+        raise MockrecError(f"{file}: no HTTP exchange with a response to import")
+    datadir.prepare(_state.get("data_dir"))
+    ids = _history().append(entries)
+    typer.echo(f"imported {len(ids)} entries from {file} into the history as "
+               f"{ids[0]}-{ids[-1]} (mockrec promote {ids[0]}-{ids[-1]} makes them examples)")
+
+
 def postman_name(title: str) -> str:
     """A file-safe collection name from a Postman title."""
     import re

@@ -1,0 +1,59 @@
+"""HAR files (browser DevTools, Charles, mitmproxy) and mitmproxy flow files into history.
+
+mitmproxy reads both (its own HAR import gives bodies as the client got them,
+compressed again where the headers say so); this module adds what a user needs
+around it: the entry that is wrong, and all or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mitmproxy import exceptions, http
+from mitmproxy.io import FlowReader
+from mitmproxy.io.har import request_to_flow
+
+from addons.record import capture
+from recorder.errors import MockrecError
+from recorder.models import HistoryEntry, entry_from_capture
+
+
+class ImportError_(MockrecError):
+    """A file that cannot be imported, and where."""
+
+
+def read_har(path: Path) -> list[HistoryEntry]:
+    try:
+        doc = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    except json.JSONDecodeError as e:
+        raise ImportError_(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ImportError_(f"{path}: nested too deeply to read") from None
+    except OSError as e:
+        raise ImportError_(f"{path}: {e.strerror}") from None
+    entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise ImportError_(f"{path}: not a HAR file (no log.entries list)")
+    out = []
+    for i, entry in enumerate(entries):
+        try:
+            flow = request_to_flow(entry)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ImportError_(f"{path}: log.entries[{i}] cannot be read ({type(e).__name__}: "
+                               f"{e}); nothing was imported") from None
+        out.append(entry_from_capture(capture(flow, "import")))
+    return out
+
+
+def read_flows(path: Path) -> list[HistoryEntry]:
+    try:
+        with path.open("rb") as f:
+            flows = list(FlowReader(f).stream())
+    except exceptions.FlowReadException as e:
+        raise ImportError_(f"{path}: not a mitmproxy flow file ({e}); nothing was "
+                           "imported") from None
+    except OSError as e:
+        raise ImportError_(f"{path}: {e.strerror}") from None
+    return [entry_from_capture(capture(flow, "import")) for flow in flows
+            if isinstance(flow, http.HTTPFlow) and flow.response is not None]

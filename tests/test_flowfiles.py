@@ -1,0 +1,71 @@
+"""HAR and mitmproxy flow files into history, then promoted and replayed."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+from conftest import FIXTURES
+from mitmproxy import io
+from mitmproxy.test import tflow
+
+from recorder.cli import main
+from recorder.history import HistoryStore
+
+HAR = FIXTURES / "har-mitmproxy-firefox.har"
+
+
+def test_a_browser_har_imports_promotes_and_replays(tmp_path, capsys, start_proxy):
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "import", "har", str(HAR)]) == 0
+    assert "imported 14 entries" in capsys.readouterr().out
+    entries = list(HistoryStore(data).entries(newest_first=False, with_bodies=True))
+    assert [e.request.method for e in entries] == ["GET"] * 14
+    assert sorted({e.response.status for e in entries}) == [200, 304]
+    har = json.loads(HAR.read_text())["log"]["entries"]
+    favicon = next(h for h in har if h["request"]["url"].endswith("favicon.ico"))
+    icon = base64.b64decode(favicon["response"]["content"]["text"])
+    assert next(e for e in entries if e.request.url.endswith("favicon.ico")).response.body == icon
+
+    assert main(["--data-dir", str(data), "promote", "1-14", "--collection", "site"]) == 0
+    proxy = start_proxy("site", "--upstream", "http://127.0.0.1:9", data_dir=data,
+                        command="replay")
+    assert httpx.get(proxy.url + "/favicon.ico").content == icon
+    stats = httpx.get(proxy.url + "/snapshots.js")
+    assert stats.status_code == 200 and stats.content
+
+
+def test_mitmproxy_flow_files_import(tmp_path, capsys):
+    flows = tmp_path / "flows.mitm"
+    with flows.open("wb") as f:
+        writer = io.FlowWriter(f)
+        for i in range(3):
+            flow = tflow.tflow(resp=True)
+            flow.request.path = f"/items/{i}"
+            flow.response.content = f'{{"item": {i}}}'.encode()
+            writer.add(flow)
+        writer.add(tflow.tflow(err=True))  # no response: not traffic to promote
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "import", "flows", str(flows)]) == 0
+    entries = list(HistoryStore(data).entries(newest_first=False, with_bodies=True))
+    assert [e.request.path for e in entries] == ["/items/0", "/items/1", "/items/2"]
+    assert entries[2].response.body == b'{"item": 2}'
+    assert {e.mode for e in entries} == {"import"}
+
+
+def test_bad_files_are_one_line_and_import_nothing(tmp_path, capsys):
+    data = tmp_path / "data"
+    cases = [
+        ("har", b'{"log": {"entries": [{"request": {}}]}}', "log.entries[0] cannot be read"),
+        ("har", b"{broken", "not valid JSON"),
+        ("har", b'{"log": {}}', "not a HAR file"),
+        ("flows", b"\x00\x01garbage", "not a mitmproxy flow file"),
+    ]
+    for kind, content, message in cases:
+        bad = tmp_path / f"bad.{kind}"
+        bad.write_bytes(content)
+        code = main(["--data-dir", str(data), "import", kind, str(bad)])
+        err = capsys.readouterr().err
+        assert code != 0 and message in err and err.count("\n") == 1, (kind, err)
+    assert HistoryStore(data).count() == 0

@@ -572,6 +572,29 @@ def import_postman(
     typer.echo(f"imported {file} as collection {name}: {summary.text()}")
 
 
+@import_app.command("openapi")
+def import_openapi(
+    file: Annotated[Path, typer.Argument(help="An OpenAPI 3.0/3.1 document, JSON or YAML.")],
+    collection: Annotated[str | None, typer.Option(
+        help="Name of the new collection [default: from info.title].")] = None,
+) -> None:
+    """One request per operation, one example per documented response."""
+    from recorder import openapi
+
+    doc = openapi.load(file)
+    name = collection or postman_name(str((doc.get("info") or {}).get("title") or file.stem))
+    store = _collections()
+    if store.exists(name):
+        raise MockrecError(f"collection {name!r} already exists: name another with "
+                           "--collection")
+    with store.editing(name, create=True) as c:
+        imported = openapi.to_collection(doc, name, lambda n: store.new_example_ids(c, n),
+                                         source=f"{file}: ")
+        c.requests, c.variables = imported.requests, imported.variables
+    typer.echo(f"imported {file} as collection {name}: {len(c.requests)} requests, "
+               f"{len(c.examples)} examples")
+
+
 @import_app.command("har")
 def import_har(file: Annotated[Path, typer.Argument(help="A HAR file (DevTools, Charles, "
                                                          "mitmproxy).")]) -> None:

@@ -1,0 +1,129 @@
+"""OpenAPI import with the real public documents in shared/fixtures."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+import pytest
+from conftest import FIXTURES
+
+from recorder import openapi
+from recorder.cli import main
+from recorder.collection_store import CollectionStore
+from recorder.matching import example_path_and_query, resolve
+
+OAI = FIXTURES / "openapi-oai-api-with-examples.yaml"
+ADYEN = FIXTURES / "openapi-adyen-CheckoutService-v72.yaml"
+
+
+def ids(n):
+    return list(range(1, n + 1))
+
+
+def test_the_canonical_example_document():
+    c = openapi.to_collection(openapi.load(OAI), "oai", ids)
+    assert [(r.method, r.url) for r in c.requests] == [("GET", "{{baseUrl}}/"),
+                                                      ("GET", "{{baseUrl}}/v2")]
+    assert [(e.response.status, e.name) for e in c.examples] == [
+        (200, "200 foo"), (300, "300 foo"), (200, "200 foo"), (203, "203 foo")]
+    # the 300 example's value is a YAML string holding JSON text: served as that text
+    assert c.examples[1].response.body.startswith(b'{\n "versions"')
+
+
+def test_adyen_31_with_refs_path_params_and_servers():
+    c = openapi.to_collection(openapi.load(ADYEN), "adyen", ids)
+    assert len(c.requests) == 28
+    assert Counter(r.method for r in c.requests) == {"POST": 23, "GET": 3, "PATCH": 1,
+                                                     "DELETE": 1}
+    assert c.variables["baseUrl"] == "https://checkout-test.adyen.com/v72"
+    assert sum(":" in r.url for r in c.requests) == 9
+    assert len(c.examples) >= 146  # every named example, plus generated ones
+    statuses = Counter(e.response.status for e in c.examples)
+    assert statuses[200] >= 35 and statuses[201] >= 15 and statuses[422] >= 20
+
+
+def test_schemas_generate_examples():
+    schema = {"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "kind": {"type": "string", "enum": ["cat", "dog"]},
+        "born": {"type": "string", "format": "date-time"},
+        "tags": {"type": "array", "items": {"type": "integer", "minimum": 3}},
+        "owner": {"allOf": [{"properties": {"name": {"type": "string", "example": "Ada"}}},
+                            {"properties": {"age": {"type": "integer"}}}]},
+        "choice": {"oneOf": [{"type": "boolean"}, {"type": "string"}]},
+        "price": {"type": "number", "default": 9.5},
+    }}
+    assert openapi.sample(schema) == {
+        "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "kind": "cat",
+        "born": "2026-01-01T00:00:00Z", "tags": [3], "owner": {"name": "Ada", "age": 0},
+        "choice": True, "price": 9.5}
+
+
+def test_a_ref_cycle_is_bounded(tmp_path):
+    doc = tmp_path / "cycle.yaml"
+    doc.write_text("""
+openapi: 3.0.0
+info: {title: cycle, version: "1"}
+paths:
+  /nodes:
+    get:
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Node"}
+components:
+  schemas:
+    Node:
+      type: object
+      properties:
+        child: {$ref: "#/components/schemas/Node"}
+""")
+    c = openapi.to_collection(openapi.load(doc), "cycle", ids)
+    assert c.examples[0].response.body.count(b"child") > 3
+
+
+@pytest.mark.parametrize("content, message", [
+    ("openapi: 3.0.0\npaths: [\n", "neither JSON nor YAML (line"),
+    ("swagger: '2.0'\npaths: {}\n", "not an OpenAPI 3.x document"),
+    ("openapi: 3.0.0\ninfo: {}\n", "no paths object"),
+    ('{"openapi": "3.0.0", "paths": {"/a": {"get": {"responses": {"200": {"$ref": '
+     '"#/nowhere"}}}}}}', "bad $ref"),
+    ('{"openapi": "3.0.0", "paths": {"/a": 5}}', "paths./a: expected an object"),
+])
+def test_bad_documents_are_one_line_and_write_nothing(tmp_path, capsys, content, message):
+    data = tmp_path / "data"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content)
+    code = main(["--data-dir", str(data), "import", "openapi", str(bad)])
+    err = capsys.readouterr().err
+    assert code != 0 and message in err and str(bad) in err and err.count("\n") == 1, err
+    assert not list(data.glob("collections/*.json"))
+
+
+@pytest.mark.parametrize("doc", [OAI, ADYEN], ids=["oai", "adyen"])
+def test_every_example_comes_back_for_its_own_request(doc, tmp_path, start_proxy):
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "import", "openapi", str(doc), "--collection",
+                 "api"]) == 0
+    c = CollectionStore(data).load("api")
+    proxy = start_proxy("api", "--upstream", "http://127.0.0.1:9", data_dir=data,
+                        command="replay")
+
+    def target(example) -> str:
+        path, _ = example_path_and_query(resolve(example.request.url, c.variables))
+        return path.replace(":", "x-")  # any value fits a :param wildcard
+
+    shared = Counter((e.request.method, target(e), e.response.status) for e in c.examples)
+    with httpx.Client(base_url=proxy.url) as client:
+        for e in c.examples:
+            ask = {"x-mock-response-code": str(e.response.status)}
+            if shared[(e.request.method, target(e), e.response.status)] > 1:
+                ask = {"x-mock-response-id": str(e.id)}
+            r = client.request(e.request.method, target(e), content=e.request.body,
+                               headers={**dict(e.request.headers), **ask})
+            assert r.status_code == e.response.status, (e.name, target(e))
+            if b"{{" not in e.response.body:
+                assert r.content == e.response.body, (e.name, target(e))

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from recorder.collection_store import CollectionStore, example_doc, example_from_doc
 from recorder.errors import MockrecError
+from recorder.matching import example_path_and_query
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
 from recorder.promote import unique
 
@@ -98,11 +99,12 @@ def add_example(c: Collection, store: CollectionStore, method: str, path: str, s
     if content and not any(k.lower() == "content-type" for k, _ in pairs):
         pairs.append(("Content-Type", "application/json" if _is_json(content) else "text/plain"))
     method = method.upper()
-    url = path if urlsplit(path).scheme else "/" + path.lstrip("/")
+    # A URL, a {{baseUrl}}-style one, or a bare path.
+    url = path if urlsplit(path).scheme or path.startswith("{{") else "/" + path.lstrip("/")
     request = next((r for r in c.requests if r.method == method and r.url == url), None)
     if request is None:
         request = Request(id=max((r.id for r in c.requests), default=0) + 1,
-                          name=unique(f"{method} {urlsplit(url).path}",
+                          name=unique(f"{method} {example_path_and_query(url)[0]}",
                                       (r.name for r in c.requests)),
                           method=method, url=url)
         c.requests.append(request)

@@ -566,8 +566,9 @@ def import_postman(
         raise MockrecError(f"collection {name!r} already exists: name another with "
                            "--collection")
     with store.editing(name, create=True) as c:
-        imported, summary = postman.to_collection(doc, name, lambda n: store.new_example_ids(
-            c, n), source=f"{file}: ")
+        imported, summary = postman.to_collection(
+            doc, name, lambda n: store.new_example_ids(c, n), source=f"{file}: ",
+            track=lambda items: render.progress(items, "importing"))
         c.requests, c.variables = imported.requests, imported.variables
     typer.echo(f"imported {file} as collection {name}: {summary.text()}")
 
@@ -589,7 +590,8 @@ def import_openapi(
                            "--collection")
     with store.editing(name, create=True) as c:
         imported = openapi.to_collection(doc, name, lambda n: store.new_example_ids(c, n),
-                                         source=f"{file}: ")
+                                         source=f"{file}: ",
+                                         track=lambda items: render.progress(items, "importing"))
         c.requests, c.variables = imported.requests, imported.variables
     typer.echo(f"imported {file} as collection {name}: {len(c.requests)} requests, "
                f"{len(c.examples)} examples")
@@ -601,7 +603,7 @@ def import_har(file: Annotated[Path, typer.Argument(help="A HAR file (DevTools, 
     """A HAR file's exchanges into the history, to promote like recorded traffic."""
     from recorder.flowfiles import read_har
 
-    _import_history(file, read_har(file))
+    _import_history(file, read_har(file, lambda items: render.progress(items, "importing")))
 
 
 @import_app.command("flows")

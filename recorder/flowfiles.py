@@ -23,7 +23,7 @@ class ImportError_(MockrecError):
     """A file that cannot be imported, and where."""
 
 
-def read_har(path: Path) -> list[HistoryEntry]:
+def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
     try:
         doc = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
     except json.JSONDecodeError as e:
@@ -36,7 +36,7 @@ def read_har(path: Path) -> list[HistoryEntry]:
     if not isinstance(entries, list):
         raise ImportError_(f"{path}: not a HAR file (no log.entries list)")
     out = []
-    for i, entry in enumerate(entries):
+    for i, entry in track(list(enumerate(entries))):
         try:
             flow = request_to_flow(entry)
         except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -146,12 +146,12 @@ def _examples(media: dict) -> list[tuple[str, Any]]:
 
 
 def to_collection(doc: dict, name: str, new_ids: Callable[[int], list[int]],
-                  source: str = "") -> Collection:
+                  source: str = "", track: Callable = lambda items: items) -> Collection:
     collection = Collection(name=name)
     servers = doc.get("servers") or []
     if servers and isinstance(servers[0], dict) and servers[0].get("url"):
         collection.variables["baseUrl"] = str(servers[0]["url"]).rstrip("/")
-    for path, item in doc["paths"].items():
+    for path, item in track(list(doc["paths"].items())):
         if not isinstance(item, dict):
             raise OpenAPIError(f"{source}paths.{path}: expected an object")
         template = "/".join(f":{s[1:-1]}" if s.startswith("{") and s.endswith("}") else s

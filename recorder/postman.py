@@ -138,8 +138,8 @@ def load(path: Path) -> dict:
     return doc
 
 
-def to_collection(doc: dict, name: str, new_ids, source: str = "") -> tuple[Collection,
-                                                                            ImportSummary]:
+def to_collection(doc: dict, name: str, new_ids, source: str = "",
+                  track=lambda items: items) -> tuple[Collection, ImportSummary]:
     """Build a collection from a parsed Postman document; `new_ids(n)` gives example ids."""
     summary = ImportSummary()
     collection = Collection(name=name)
@@ -176,7 +176,7 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "") -> tuple[Coll
             pending.append((request, examples))
 
     walk(doc["item"], [], f"{source}item", 0)
-    for request, examples in pending:
+    for request, examples in track(pending):
         for where, ex in examples:
             original = ex.get("originalRequest") or {}
             if isinstance(original, str):

@@ -29,6 +29,9 @@ from recorder.promote import DROPPED_RESPONSE_HEADERS
 
 # Folder names hold slashes (Adyen's "/payments/:id/captures"), so nesting is " / ".
 FOLDER_SEPARATOR = " / "
+# Examples are served from memory and live in one JSON file: a body this big is
+# a mistake or an attack, not a mock.
+MAX_BODY = 64 * 2**20
 SCHEMA_21 = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 ITEM_KEYS = {"name", "request", "response", "item", "id", "_postman_id"}
 # The recorded Content-Encoding/Length describe bytes Postman no longer has:
@@ -116,11 +119,15 @@ def _request_body(body: Any, where: str) -> bytes:
     return b""
 
 
-def _response_body(example: dict) -> bytes:
+def _response_body(example: dict, where: str) -> bytes:
     if isinstance(example.get("_mockrec_body_base64"), str):
-        return base64.b64decode(example["_mockrec_body_base64"])
-    body = example.get("body")
-    return b"" if body is None else str(body).encode()
+        body = base64.b64decode(example["_mockrec_body_base64"])
+    else:
+        body = b"" if example.get("body") is None else str(example["body"]).encode()
+    if len(body) > MAX_BODY:
+        raise PostmanError(f"{where}.body: {len(body) // 2**20} MB is over the "
+                           f"{MAX_BODY // 2**20} MB an example body may have")
+    return body
 
 
 def load(path: Path) -> dict:
@@ -197,7 +204,7 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
                 response=ExampleResponse(
                     status=code, reason=str(ex.get("status") or ""),
                     headers=_headers(ex.get("header"), f"{where}.header", IMPORT_DROPPED),
-                    body=_response_body(ex)),
+                    body=_response_body(ex, where)),
             ))
         collection.requests.append(request)
     # Only a file that read whole takes ids: a refused import leaves the data dir as it was.

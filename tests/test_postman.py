@@ -106,6 +106,9 @@ def test_real_collections_survive_export_and_import(key):
     (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": '
      b'[{"code": "two hundred"}]}]}', "item[0].response[0].code"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": [{"body": "'
+     + b"x" * (100 * 2**20) + b'"}]}]}', "item[0].response[0].body: 100 MB is over the 64 MB"),
+    ((FIXTURES / FILES["adyen"]).read_bytes()[:150_000], "not valid JSON"),  # truncated
 ])
 def test_hostile_files_are_refused_with_the_place_and_nothing_is_written(
         tmp_path, capsys, monkeypatch, content, message):

@@ -588,13 +588,15 @@ def import_openapi(
     if store.exists(name):
         raise MockrecError(f"collection {name!r} already exists: name another with "
                            "--collection")
+    skipped: list[str] = []
     with store.editing(name, create=True) as c:
         imported = openapi.to_collection(doc, name, lambda n: store.new_example_ids(c, n),
                                          source=f"{file}: ",
-                                         track=lambda items: render.progress(items, "importing"))
+                                         track=lambda items: render.progress(items, "importing"),
+                                         skipped=skipped)
         c.requests, c.variables = imported.requests, imported.variables
     typer.echo(f"imported {file} as collection {name}: {len(c.requests)} requests, "
-               f"{len(c.examples)} examples")
+               f"{len(c.examples)} examples" + "".join(f"\nskipped {s}" for s in skipped))
 
 
 @import_app.command("har")
@@ -611,7 +613,10 @@ def import_flows(file: Annotated[Path, typer.Argument(help="A mitmproxy flow fil
     """A mitmproxy flow file (mitmdump -w) into the history."""
     from recorder.flowfiles import read_flows
 
-    _import_history(file, read_flows(file))
+    skipped: list[str] = []
+    _import_history(file, read_flows(file, skipped))
+    for reason in skipped:
+        typer.echo(f"skipped {reason}")
 
 
 def _import_history(file: Path, entries: list[HistoryEntry]) -> None:

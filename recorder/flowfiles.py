@@ -46,7 +46,7 @@ def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
     return out
 
 
-def read_flows(path: Path) -> list[HistoryEntry]:
+def read_flows(path: Path, skipped: list[str] | None = None) -> list[HistoryEntry]:
     try:
         with path.open("rb") as f:
             flows = list(FlowReader(f).stream())
@@ -55,5 +55,14 @@ def read_flows(path: Path) -> list[HistoryEntry]:
                            "imported") from None
     except OSError as e:
         raise ImportError_(f"{path}: {e.strerror}") from None
-    return [entry_from_capture(capture(flow, "import")) for flow in flows
-            if isinstance(flow, http.HTTPFlow) and flow.response is not None]
+    entries = []
+    for i, flow in enumerate(flows):
+        if not isinstance(flow, http.HTTPFlow):
+            (skipped if skipped is not None else []).append(
+                f"flow {i}: a {flow.type} flow, not HTTP")
+        elif flow.response is None:
+            (skipped if skipped is not None else []).append(
+                f"flow {i}: no response ({flow.error.msg if flow.error else 'unfinished'})")
+        else:
+            entries.append(entry_from_capture(capture(flow, "import")))
+    return entries

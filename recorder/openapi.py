@@ -146,7 +146,10 @@ def _examples(media: dict) -> list[tuple[str, Any]]:
 
 
 def to_collection(doc: dict, name: str, new_ids: Callable[[int], list[int]],
-                  source: str = "", track: Callable = lambda items: items) -> Collection:
+                  source: str = "", track: Callable = lambda items: items,
+                  skipped: list[str] | None = None) -> Collection:
+    """The collection; what is left out is added to `skipped`, with the reason."""
+    skipped = [] if skipped is None else skipped
     collection = Collection(name=name)
     servers = doc.get("servers") or []
     if servers and isinstance(servers[0], dict) and servers[0].get("url"):
@@ -178,6 +181,8 @@ def to_collection(doc: dict, name: str, new_ids: Callable[[int], list[int]],
             for code, response in responses.items():
                 status = _status(code)
                 if status is None or not isinstance(response, dict):
+                    skipped.append(f"{method.upper()} {path} response {code!r}: no HTTP status "
+                                   "to serve")
                     continue
                 media_type, media = _media(response.get("content"))
                 for example_name, value in _examples(media):

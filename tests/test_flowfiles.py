@@ -48,6 +48,7 @@ def test_mitmproxy_flow_files_import(tmp_path, capsys):
         writer.add(tflow.tflow(err=True))  # no response: not traffic to promote
     data = tmp_path / "data"
     assert main(["--data-dir", str(data), "import", "flows", str(flows)]) == 0
+    assert "skipped flow 3: no response" in capsys.readouterr().out
     entries = list(HistoryStore(data).entries(newest_first=False, with_bodies=True))
     assert [e.request.path for e in entries] == ["/items/0", "/items/1", "/items/2"]
     assert entries[2].response.body == b'{"item": 2}'

@@ -60,6 +60,17 @@ def test_schemas_generate_examples():
         "choice": True, "price": 9.5}
 
 
+def test_default_responses_are_skipped_with_the_reason(tmp_path, capsys):
+    doc = tmp_path / "d.yaml"
+    doc.write_text("openapi: 3.0.0\ninfo: {title: d, version: '1'}\npaths:\n  /a:\n"
+                   "    get:\n      responses:\n        '200': {description: ok}\n"
+                   "        default: {description: error}\n")
+    assert main(["--data-dir", str(tmp_path / "data"), "import", "openapi", str(doc)]) == 0
+    out = capsys.readouterr().out
+    assert "1 requests, 1 examples" in out
+    assert "skipped GET /a response 'default': no HTTP status to serve" in out
+
+
 def test_a_ref_cycle_is_bounded(tmp_path):
     doc = tmp_path / "cycle.yaml"
     doc.write_text("""

@@ -1,6 +1,9 @@
 """Errors a user can act on, and the exit codes the CLI gives for them."""
 
+from __future__ import annotations
+
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitStatus(IntEnum):
@@ -23,3 +26,21 @@ class NotFound(MockrecError):
 
 class StoreCorrupt(MockrecError):
     status = ExitStatus.STORE_CORRUPT
+
+
+class BadFile(MockrecError):
+    """A file to import that mockrec cannot read, said with the file and the place."""
+
+
+def read_json_file(path: Path) -> object:
+    """Parse a JSON file to import (a BOM is allowed); BadFile says what is wrong."""
+    import json
+
+    try:
+        return json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+    except json.JSONDecodeError as e:
+        raise BadFile(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise BadFile(f"{path}: nested too deeply to read") from None
+    except OSError as e:
+        raise BadFile(f"{path}: {e.strerror}") from None

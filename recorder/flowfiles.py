@@ -7,7 +7,6 @@ around it: the entry that is wrong, and all or nothing.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mitmproxy import exceptions, http
@@ -15,32 +14,21 @@ from mitmproxy.io import FlowReader
 from mitmproxy.io.har import request_to_flow
 
 from addons.record import capture
-from recorder.errors import MockrecError
+from recorder.errors import BadFile, read_json_file
 from recorder.models import HistoryEntry, entry_from_capture
 
 
-class ImportError_(MockrecError):
-    """A file that cannot be imported, and where."""
-
-
 def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
-    try:
-        doc = json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
-    except json.JSONDecodeError as e:
-        raise ImportError_(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
-    except RecursionError:
-        raise ImportError_(f"{path}: nested too deeply to read") from None
-    except OSError as e:
-        raise ImportError_(f"{path}: {e.strerror}") from None
+    doc = read_json_file(path)
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
-        raise ImportError_(f"{path}: not a HAR file (no log.entries list)")
+        raise BadFile(f"{path}: not a HAR file (no log.entries list)")
     out = []
     for i, entry in track(list(enumerate(entries))):
         try:
             flow = request_to_flow(entry)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise ImportError_(f"{path}: log.entries[{i}] cannot be read ({type(e).__name__}: "
+            raise BadFile(f"{path}: log.entries[{i}] cannot be read ({type(e).__name__}: "
                                f"{e}); nothing was imported") from None
         out.append(entry_from_capture(capture(flow, "import")))
     return out
@@ -51,10 +39,10 @@ def read_flows(path: Path, skipped: list[str] | None = None) -> list[HistoryEntr
         with path.open("rb") as f:
             flows = list(FlowReader(f).stream())
     except exceptions.FlowReadException as e:
-        raise ImportError_(f"{path}: not a mitmproxy flow file ({e}); nothing was "
+        raise BadFile(f"{path}: not a mitmproxy flow file ({e}); nothing was "
                            "imported") from None
     except OSError as e:
-        raise ImportError_(f"{path}: {e.strerror}") from None
+        raise BadFile(f"{path}: {e.strerror}") from None
     entries = []
     for i, flow in enumerate(flows):
         if not isinstance(flow, http.HTTPFlow):

@@ -9,14 +9,13 @@ Postman and newman read. A body that is not UTF-8 travels base64 in
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from recorder.errors import MockrecError
+from recorder.errors import BadFile, read_json_file
 from recorder.models import (
     Collection,
     Example,
@@ -39,7 +38,7 @@ ITEM_KEYS = {"name", "request", "response", "item", "id", "_postman_id"}
 IMPORT_DROPPED = DROPPED_RESPONSE_HEADERS | {"content-encoding"}
 
 
-class PostmanError(MockrecError):
+class PostmanError(BadFile):
     """A file that is not a Postman collection mockrec can read, with the place."""
 
 
@@ -131,15 +130,7 @@ def _response_body(example: dict, where: str) -> bytes:
 
 
 def load(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_bytes())
-    except json.JSONDecodeError as e:
-        raise PostmanError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
-    except RecursionError:
-        raise PostmanError(f"{path}: nested too deeply to read") from None
-    except OSError as e:
-        raise PostmanError(f"{path}: {e.strerror}") from None
-    _expect(doc, dict, str(path))
+    doc = _expect(read_json_file(path), dict, str(path))
     if not isinstance(doc.get("info"), dict) or not isinstance(doc.get("item"), list):
         raise PostmanError(f"{path}: not a Postman collection (no info and item list)")
     return doc

@@ -483,6 +483,7 @@ def example_list(collection: InCollection = None, as_json: AsJson = False) -> No
 def example_show(
     example_id: Annotated[int, typer.Argument(metavar="ID")],
     collection: InCollection = None,
+    as_json: AsJson = False,  # accepted like everywhere: the output is JSON anyway
 ) -> None:
     """An example as JSON, the same document `example edit` opens."""
     _, request, example = _collections().find_example(example_id, collection)

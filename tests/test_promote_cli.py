@@ -166,7 +166,7 @@ def test_example_edit_round_trips(recorded, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
     code, out, _ = run(capsys, "example", "edit", "2")
     assert (code, out.strip()) == (0, "saved example 2 in api")
-    _, out, _ = run(capsys, "example", "show", "2")
+    _, out, _ = run(capsys, "example", "show", "2", "--json")
     doc = json.loads(out)
     assert doc["name"] == "edited by hand"
     assert doc["response"]["status"] == 202

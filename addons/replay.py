@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import ctx, exceptions, hooks, http
 
 from addons import common
 from addons.answers import (
@@ -63,6 +63,7 @@ class Replay:
         self.quota = Quota()
         self.call_log = CallLog()
         self._wire: dict[int, tuple[list[tuple[bytes, bytes]], bool]] = {}
+        self._running = False
 
     def load(self, loader) -> None:
         common.add_data_dir_option(loader)
@@ -116,6 +117,8 @@ class Replay:
         self.call_log.configure(updated)
         if "mockrec_cors" in updated:
             self._wire = {}
+        if self._running and forwards(opts.mockrec_mode, opts.mockrec_on_miss):
+            ensure_forwarding()
         # Replay must answer with the upstream down: connect only when forwarding,
         # and do not ask the upstream for its certificate first.
         if opts.connection_strategy != "lazy":
@@ -155,6 +158,7 @@ class Replay:
             log.warning("mockrec: keeping the examples loaded before: %s", e)
 
     async def running(self) -> None:
+        self._running = True
         await self.control.start(common.data_dir())
         # A big collection is many long-lived objects; keep the garbage collector
         # from walking them again and again while requests come in.
@@ -269,9 +273,33 @@ def _file_key(path: Path | str) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def forwarding_addons() -> list:
+    """What a request that goes upstream needs: JSON 502/504s, then recording."""
+    return [UpstreamErrors(), Record()]
+
+
 def all_addons() -> list:
     """Everything a mockrec proxy runs, in hook order: replay answers first."""
-    return [Replay(), UpstreamErrors(), Record()]
+    return [Replay(), *forwarding_addons()]
+
+
+def forwards(mode: str, on_miss: str) -> bool:
+    return mode != "replay" or on_miss != "404"
+
+
+def ensure_forwarding() -> None:
+    """Load the forwarding addons into a running proxy that started without them.
+
+    A pure replay proxy leaves them out: every addon costs a lookup on every
+    event. Switching to record, spy or passthrough (or --on-miss forward)
+    brings them in, before the next request.
+    """
+    if ctx.master.addons.get(Record.name) is not None:
+        return
+    for addon in forwarding_addons():
+        ctx.master.addons.add(addon)
+        ctx.master.addons.invoke_addon_sync(addon, hooks.ConfigureHook(set(ctx.options.keys())))
+        ctx.master.addons.invoke_addon_sync(addon, hooks.RunningHook())
 
 
 addons = all_addons()

@@ -116,11 +116,16 @@ class Banner:
 
 
 def build_master(config: ProxyConfig) -> DumpMaster:
-    from addons.replay import all_addons
+    from addons.replay import Replay, forwarding_addons, forwards
 
     opts = options.Options()
     master = DumpMaster(opts, with_termlog=True, with_dumper=config.verbose)
-    master.addons.add(*all_addons(), Banner(config))
+    # A pure replay proxy starts without the forwarding addons (they cost on every
+    # event); `mockrec mode` brings them in when it needs them.
+    needed = forwards(config.mode, config.on_miss) or any(
+        s.partition("=")[0] in ("mockrec_upstream_timeout", "mockrec_record")
+        for s in config.settings)
+    master.addons.add(Replay(), *(forwarding_addons() if needed else []), Banner(config))
     opts.update(
         listen_host=config.listen_host,
         listen_port=config.port,

@@ -328,3 +328,22 @@ def test_profile_delays_by_body_size(replaying):
     started = time.monotonic()
     assert httpx.get(proxy.url + "/png").status_code == 200
     assert time.monotonic() - started >= 0.4
+
+
+def test_a_pure_replay_proxy_brings_in_recording_when_switched(promoted, start_proxy,
+                                                                tmp_path):
+    upstream = UpstreamServer()
+    data = tmp_path / "data"
+    shutil.copytree(promoted[0], data)
+    try:
+        proxy = start_proxy("api", "--upstream", upstream.url, data_dir=data, command="replay")
+        with httpx.Client(base_url=proxy.url) as client:
+            assert client.get("/spy-only").status_code == 404  # replay: no forwarding
+            assert main(["--data-dir", str(data), "mode", "spy"]) == 0
+            assert client.get("/spy-only?x=1").json()["query"] == "x=1"  # forwarded
+            assert client.get("/users/1").json()["path"] == "/users/1"  # still an example
+        wait_for_entries(HistoryStore(data), len(REQUESTS) + 1)
+        newest = next(HistoryStore(data).entries())
+        assert newest.request.url == upstream.url + "/spy-only?x=1" and newest.mode == "spy"
+    finally:
+        upstream.close()

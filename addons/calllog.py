@@ -24,6 +24,7 @@ class CallLog:
     def __init__(self) -> None:
         self.writer: HistoryWriterProcess | None = None
         self.target: tuple[Path, str, int] | None = None  # data dir, mock, calls kept
+        self.mode = "replay"
 
     def load(self, loader) -> None:
         loader.add_option("mockrec_mock", str, "",
@@ -33,6 +34,7 @@ class CallLog:
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
+        self.mode = opts.mockrec_mode
         name = opts.mockrec_mock or opts.mockrec_collection
         target = (common.data_dir(), name, opts.mockrec_call_log) if name else None
         if target != self.target:
@@ -48,7 +50,7 @@ class CallLog:
         if self.target is None or not self.target[2]:
             return
         data_dir, name, keep = self.target
-        taken = capture(flow, ctx.options.mockrec_mode, {
+        taken = capture(flow, self.mode, {
             "mock": name, "example": flow.metadata.get("mockrec_example"),
             "delay_ms": flow.metadata.get("mockrec_delay_ms", 0)})
         if self.writer is None:

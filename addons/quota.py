@@ -18,6 +18,7 @@ from addons.answers import json_response
 class Quota:
     def __init__(self) -> None:
         self.calls = 0
+        self.limit = self.rate = 0
         self.recent: collections.deque[float] = collections.deque()
 
     def load(self, loader) -> None:
@@ -26,9 +27,12 @@ class Quota:
         loader.add_option("mockrec_rate_limit", int, 0,
                           "Answer 429 rateLimitError above this many calls a minute; 0: none.")
 
+    def configure(self) -> None:
+        self.limit, self.rate = ctx.options.mockrec_max_calls, ctx.options.mockrec_rate_limit
+
     def check(self) -> http.Response | None:
         """Count one call; the 429 to answer when a limit is reached, else None."""
-        limit, rate = ctx.options.mockrec_max_calls, ctx.options.mockrec_rate_limit
+        limit, rate = self.limit, self.rate
         if limit:
             self.calls += 1
             if self.calls > limit:

@@ -64,6 +64,8 @@ class Replay:
         self.call_log = CallLog()
         self._wire: dict[int, tuple[list[tuple[bytes, bytes]], bool]] = {}
         self._running = False
+        self.mode, self.on_miss, self.cors = "replay", "404", True
+        self.api_key = self.api_key_sha256 = ""
 
     def load(self, loader) -> None:
         common.add_data_dir_option(loader)
@@ -108,6 +110,10 @@ class Replay:
                 self.profile = delays.parse_profile(opts.mockrec_profile)
         except ValueError as e:
             raise exceptions.OptionsError(str(e)) from None
+        # Read on every request: parsed once here (an option lookup is about 1 us).
+        self.mode, self.on_miss, self.cors = (opts.mockrec_mode, opts.mockrec_on_miss,
+                                              opts.mockrec_cors)
+        self.api_key, self.api_key_sha256 = opts.mockrec_api_key, opts.mockrec_api_key_sha256
         self.settings = MatchSettings(
             strict=opts.mockrec_strict, match_body=opts.mockrec_match_body,
             match_headers=[h.strip().lower() for h in opts.mockrec_match_headers.split(",")
@@ -115,6 +121,7 @@ class Replay:
         if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir", "mockrec_env"}:
             self._open()
         self.call_log.configure(updated)
+        self.quota.configure()
         if "mockrec_cors" in updated:
             self._wire = {}
         if self._running and forwards(opts.mockrec_mode, opts.mockrec_on_miss):
@@ -182,7 +189,7 @@ class Replay:
         # costs throughput. mitmproxy awaits what a hook returns.
         if flow.response or flow.error or not flow.live:
             return
-        mode = ctx.options.mockrec_mode
+        mode = self.mode
         if mode not in ("replay", "spy"):
             return
         self._refresh()
@@ -194,7 +201,7 @@ class Replay:
             req.method, req.path,
             [(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
             req.raw_content or b"")
-        if ctx.options.mockrec_cors and (preflight := self._preflight(flow, incoming)):
+        if self.cors and (preflight := self._preflight(flow, incoming)):
             return self._answer(flow, preflight)
         if not self._authorized(incoming):
             return self._answer(flow, json_response(401, {"error": {
@@ -204,7 +211,7 @@ class Replay:
         outcome = (self.matcher.match(incoming, self.settings) if self.matcher is not None
                    else Outcome(None, [], "no collection is loaded (set mockrec_collection)"))
         if outcome.match is None:
-            if mode == "spy" or ctx.options.mockrec_on_miss != "404":
+            if mode == "spy" or self.on_miss != "404":
                 return  # to the upstream; the record addon decides whether to keep it
             return self._answer(flow, not_found(outcome))
         match = outcome.match
@@ -213,7 +220,7 @@ class Replay:
                                {**self.matcher.variables, **match.captures}, self.rng)
         wire = self._wire.get(example.id)
         if wire is None:
-            wire = self._wire[example.id] = wire_headers(example, ctx.options.mockrec_cors)
+            wire = self._wire[example.id] = wire_headers(example, self.cors)
         response = example_response(example, wire, body, head_only=req.method == "HEAD")
         flow.metadata["mockrec_example"] = {"id": example.id, "name": example.name}
         # The delay counts from the request's arrival, so time spent queued behind
@@ -248,7 +255,7 @@ class Replay:
         return http.Response.make(204, b"", headers)
 
     def _authorized(self, incoming: Incoming) -> bool:
-        plain, hashed = ctx.options.mockrec_api_key, ctx.options.mockrec_api_key_sha256
+        plain, hashed = self.api_key, self.api_key_sha256
         if not plain and not hashed:
             return True
         given = incoming.header("x-api-key") or ""

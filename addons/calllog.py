@@ -46,14 +46,19 @@ class CallLog:
             self.writer.close()
             self.writer = None
 
+    def start(self) -> HistoryWriterProcess | None:
+        if self.writer is None and self.target is not None and self.target[2]:
+            data_dir, name, keep = self.target
+            self.writer = HistoryWriterProcess(datadir.prepare(data_dir), call_log_root(name),
+                                               keep)
+        return self.writer
+
     def log(self, flow: http.HTTPFlow) -> None:
-        if self.target is None or not self.target[2]:
+        writer = self.start()
+        if writer is None:
             return
-        data_dir, name, keep = self.target
+        name = self.target[1]  # type: ignore[index]
         taken = capture(flow, self.mode, {
             "mock": name, "example": flow.metadata.get("mockrec_example"),
             "delay_ms": flow.metadata.get("mockrec_delay_ms", 0)})
-        if self.writer is None:
-            self.writer = HistoryWriterProcess(datadir.prepare(data_dir), call_log_root(name),
-                                               keep)
-        self.writer.submit(taken)
+        writer.submit(taken)

@@ -167,6 +167,8 @@ class Replay:
     async def running(self) -> None:
         self._running = True
         await self.control.start(common.data_dir())
+        if self.mode in ("replay", "spy"):
+            self.call_log.start()  # now, rather than on the first call
         # A big collection is many long-lived objects; keep the garbage collector
         # from walking them again and again while requests come in.
         gc.collect()

@@ -17,6 +17,14 @@ from recorder.history import HistoryStore
 from recorder.models import HistoryEntry, HttpRequest, Timings
 
 
+def wait_for_calls(data, mock: str, count: int, timeout: float = 10.0) -> None:
+    """The call log is written off the request path: poll, do not guess a delay."""
+    log = HistoryStore(data, f"calls/{mock}")
+    deadline = time.monotonic() + timeout
+    while log.count() < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def run(capsys, *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -100,7 +108,7 @@ def test_two_mocks_on_two_ports_at_once(data, capsys, start_proxy):
     assert a.url != b.url
     assert httpx.get(a.url + "/users/1").json()["env"] == "dev"
     assert httpx.get(b.url + "/users/1").json()["env"] == "prod"
-    time.sleep(0.6)
+    wait_for_calls(data, "dev-mock", 1)
     _, out, _ = run(capsys, "calls", "dev-mock", "--json")
     assert [c["path"] for c in json.loads(out)] == ["/users/1"]
 
@@ -112,7 +120,7 @@ def test_call_log_search_show_clear(data, capsys, start_proxy):
         client.post("/users", json={"user": {"name": "needle-in-the-body"}})
         client.get("/users/7")
         client.get("/missing")
-    time.sleep(0.6)
+    wait_for_calls(data, "m", 3)
     _, out, _ = run(capsys, "calls", "--json")
     calls = json.loads(out)
     assert [(c["method"], c["path"], c["status"]) for c in calls] == [
@@ -131,7 +139,7 @@ def test_call_log_search_show_clear(data, capsys, start_proxy):
 def test_calls_follow_prints_a_new_call_within_a_second(data, capsys, start_proxy):
     proxy = start_proxy("users", data_dir=data, command="replay")
     httpx.get(proxy.url + "/version")
-    time.sleep(0.6)
+    wait_for_calls(data, "users", 1)
     follower = subprocess.Popen(
         [sys.executable, "-m", "recorder", "--data-dir", str(data), "calls", "--follow",
          "--json", "--limit", "0"], stdout=subprocess.PIPE, text=True)

@@ -311,7 +311,10 @@ def test_on_miss_forward_and_record(promoted, start_proxy, tmp_path, on_miss, re
         assert httpx.get(proxy.url + "/users/1").json()["path"] == "/users/1"  # example
         live = httpx.get(proxy.url + "/only-upstream-has-this?x=1")
         assert live.json()["query"] == "x=1"
-        time.sleep(0.6)
+        if recorded:
+            wait_for_entries(HistoryStore(data), len(REQUESTS) + recorded)
+        else:
+            time.sleep(0.6)  # what would have been recorded is on disk by now
         assert HistoryStore(data).count() == len(REQUESTS) + recorded
     finally:
         upstream.close()

@@ -223,3 +223,11 @@ def test_ten_thousand_examples_are_indexed():
     m = Matcher(c)
     assert ask(m, "GET", "/items/9999") == 9999
     assert ask(m, "GET", "/items/123456") == 1  # ID-like: all tie at 79 + 10 + 5, lowest id
+
+
+def test_the_environment_wins_over_the_collection():
+    c = collection((1, "GET", "/{{version}}/x", 200, "x"), variables={"version": "v1"})
+    assert ask(Matcher(c), "GET", "/v1/x") == 1
+    env = Matcher(c, {"version": "v2"})
+    assert env.variables["version"] == "v2"
+    assert ask(env, "GET", "/v2/x") == 1 and ask(env, "GET", "/v1/x") is None

@@ -251,7 +251,7 @@ def call_row(entry: HistoryEntry) -> tuple[str, ...]:
             f"{call['delay_ms']} ms" if call["delay_ms"] else "")
 
 
-def follow(log: HistoryStore, after: int, as_json: bool, interval: float = 0.2) -> None:
+def follow(log: HistoryStore, after: int, as_json: bool, interval: float = 0.1) -> None:
     """Print calls newer than `after` as they are logged, until Ctrl-C."""
     console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
     while True:

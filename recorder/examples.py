@@ -14,14 +14,15 @@ from urllib.parse import urlsplit
 from recorder.collection_store import CollectionStore, example_doc, example_from_doc
 from recorder.errors import MockrecError
 from recorder.matching import example_path_and_query
-from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
+from recorder.models import (
+    Collection,
+    Example,
+    ExampleRequest,
+    ExampleResponse,
+    Request,
+    reason_phrase,
+)
 from recorder.promote import unique
-
-REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
-           301: "Moved Permanently", 302: "Found", 304: "Not Modified", 400: "Bad Request",
-           401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-           422: "Unprocessable Entity", 429: "Too Many Requests",
-           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 def example_document(example: Example, request: Request) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def add_example(c: Collection, store: CollectionStore, method: str, path: str, s
                           method=method, url=url)
         c.requests.append(request)
     (example_id,) = store.new_example_ids(c, 1)
-    reason = REASONS.get(status, "")
+    reason = reason_phrase(status)
     example = Example(
         id=example_id,
         name=unique(name or f"{status} {reason}".strip(), (e.name for e in request.examples)),

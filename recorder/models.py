@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -208,6 +209,14 @@ class ExampleRequest:
     url: str
     headers: list[Header] = field(default_factory=list)
     body: bytes = b""
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of a status (`201` -> `Created`), or empty."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 @dataclass

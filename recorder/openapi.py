@@ -18,13 +18,16 @@ import jsonref
 import yaml
 
 from recorder.errors import MockrecError
-from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
+from recorder.models import (
+    Collection,
+    Example,
+    ExampleRequest,
+    ExampleResponse,
+    Request,
+    reason_phrase,
+)
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-REASONS = {200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information",
-           204: "No Content", 300: "Multiple Choices", 400: "Bad Request",
-           401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-           422: "Unprocessable Entity", 500: "Internal Server Error"}
 MAX_DEPTH = 8
 
 
@@ -186,7 +189,7 @@ def to_collection(doc: dict, name: str, new_ids: Callable[[int], list[int]],
                     continue
                 media_type, media = _media(response.get("content"))
                 for example_name, value in _examples(media):
-                    reason = REASONS.get(status, "")
+                    reason = reason_phrase(status)
                     label = example_name or str(response.get("description") or reason)
                     request.examples.append(Example(
                         id=0, name=f"{status} {label}".strip()[:200],

@@ -14,11 +14,9 @@ import asyncio
 import gc
 import hmac
 import logging
-import os
 import random
 import time
 from collections.abc import Awaitable
-from pathlib import Path
 
 from mitmproxy import ctx, exceptions, hooks, http
 
@@ -41,6 +39,7 @@ from recorder.errors import MockrecError
 from recorder.matching import Incoming, Matcher, MatchSettings, Outcome
 from recorder.mocks import EnvironmentStore, hash_key
 from recorder.models import Collection, wire_text
+from recorder.storage import file_key
 
 log = logging.getLogger(__name__)
 MODES = ["record", "replay", "spy", "passthrough"]
@@ -142,20 +141,21 @@ class Replay:
         store = CollectionStore(common.data_dir())
         environments = EnvironmentStore(common.data_dir())
         env = ctx.options.mockrec_env
+        self._sources = [str(store.path(name, tag))] + (
+            [str(environments.files.path(env))] if env else [])
+        # Versions taken before reading: an edit landing meanwhile is reloaded next time.
+        self._source_keys = [file_key(p) for p in self._sources]
         try:
             self.collection = store.load(name, tag)
             variables = environments.get(env) if env else {}
         except MockrecError as e:
             raise exceptions.OptionsError(str(e)) from None
-        self._sources = [str(store.path(name, tag))] + (
-            [str(environments.files.path(env))] if env else [])
-        self._source_keys = [_file_key(p) for p in self._sources]
         self.matcher = Matcher(self.collection, variables)
         self._wire = {}  # examples' headers as bytes, made on first use
 
     def _refresh(self) -> None:
         """Serve an edit (mockrec example edit, or by hand) on the next request."""
-        keys = [_file_key(p) for p in self._sources]
+        keys = [file_key(p) for p in self._sources]
         if keys == self._source_keys:
             return
         try:
@@ -272,14 +272,6 @@ class Replay:
         if self.profile is not None:
             return self.profile.seconds(size, self.rng)
         return self.delay_ms / 1000
-
-
-def _file_key(path: Path | str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def forwarding_addons() -> list:

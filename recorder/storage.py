@@ -31,20 +31,38 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
+FileKey = tuple[int, int, int]
+
+
+def file_key(path: Path | str) -> FileKey | None:
+    """Which version of a file is on disk: inode, mtime and size (None: no file)."""
+    try:
+        return _key(os.stat(path))
+    except FileNotFoundError:
+        return None
+
+
+def _key(st: os.stat_result) -> FileKey:
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> FileKey:
+    """Replace `path` with `data` atomically; returns the key of the version written."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
             if sync:
-                f.flush()
                 os.fsync(f.fileno())
+            written = _key(os.fstat(f.fileno()))  # rename keeps inode, mtime and size
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return written
 
 
 def body_doc(body: bytes) -> dict[str, str]:
@@ -63,9 +81,17 @@ def body_bytes(doc: dict[str, Any]) -> bytes:
 
 def load_json(path: Path) -> Any:
     """Parse a JSON file, turning damage into a one-line, actionable error."""
+    return load_json_version(path)[0]
+
+
+def load_json_version(path: Path) -> tuple[Any, FileKey]:
+    """The parsed file and the key of the very version read (one open, fstat'ed),
+    so a cache can never pair one version's key with another's content."""
     try:
-        text = path.read_bytes()
-        return json.loads(text) if text.strip() else None
+        with path.open("rb") as f:
+            key = _key(os.fstat(f.fileno()))
+            text = f.read()
+        return (json.loads(text) if text.strip() else None), key
     except json.JSONDecodeError as e:
         raise StoreCorrupt(
             f"{path} is damaged (invalid JSON at line {e.lineno}, column {e.colno}); "
@@ -87,26 +113,17 @@ class ParsedFiles:
     """
 
     def __init__(self) -> None:
-        self._files: dict[Path, tuple[tuple[int, int, int], Any]] = {}
-
-    @staticmethod
-    def _key(path: Path) -> tuple[int, int, int] | None:
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        self._files: dict[Path, tuple[FileKey, Any]] = {}
 
     def get(self, path: Path) -> Any | None:
         cached = self._files.get(path)
-        if cached is not None and cached[0] == self._key(path):
+        if cached is not None and cached[0] == file_key(path):
             return cached[1]
         return None
 
-    def put(self, path: Path, data: Any) -> None:
-        key = self._key(path)
-        if key is not None:
-            self._files[path] = (key, data)
+    def put(self, path: Path, key: FileKey, data: Any) -> None:
+        """`key` must be that of the version `data` came from (or was written to)."""
+        self._files[path] = (key, data)
         if len(self._files) > 8:
             self._files.pop(next(iter(self._files)))
 
@@ -134,25 +151,25 @@ class AtomicJSONStorage(Storage):
             return data
         if not self.path.exists():
             return None
-        data = load_json(self.path)
+        data, key = load_json_version(self.path)
         if data is not None and not isinstance(data, dict):
             raise StoreCorrupt(
                 f"{self.path} is damaged (not a TinyDB document); mockrec will not "
                 f"overwrite it: move it aside (mv {self.path} {self.path}.broken)"
             )
         if self.parsed is not None and data is not None:
-            self.parsed.put(self.path, data)
+            self.parsed.put(self.path, key, data)
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         try:
-            atomic_write(self.path, self._encode(data), sync=self.sync)
+            key = atomic_write(self.path, self._encode(data), sync=self.sync)
         except BaseException:
             if self.parsed is not None:  # TinyDB changed the cached data in place
                 self.parsed.forget(self.path)
             raise
         if self.parsed is not None:
-            self.parsed.put(self.path, data)
+            self.parsed.put(self.path, key, data)
 
     def _encode(self, data: Any) -> bytes:
         if not self.indent:

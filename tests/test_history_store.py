@@ -153,3 +153,24 @@ def test_writer_keeps_entries_while_the_store_is_damaged(store):
     writer.close()
     assert [e.request.url for e in store.entries(newest_first=False)] == [
         "http://api.test/items?n=0", "http://api.test/items?n=1"]
+
+
+def test_a_write_landing_while_a_reader_parses_is_not_hidden_by_its_cache(tmp_path, monkeypatch):
+    """The reader's cache must key what it parsed by the version it read, not by what
+    is on disk once it has finished (a writer may have replaced the file meanwhile)."""
+    from recorder import storage
+
+    path = tmp_path / "segment.json"
+    storage.atomic_write(path, b'{"entries": {"1": {"v": "old"}}}')
+    parsed = storage.ParsedFiles()
+    real_loads = storage.json.loads
+
+    def loads_while_a_writer_lands(text, *args, **kwargs):
+        storage.atomic_write(path, b'{"entries": {"1": {"v": "new"}, "2": {"v": "new"}}}')
+        monkeypatch.setattr(storage.json, "loads", real_loads)
+        return real_loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(storage.json, "loads", loads_while_a_writer_lands)
+    first = storage.AtomicJSONStorage(path, parsed=parsed).read()
+    assert first == {"entries": {"1": {"v": "old"}}}
+    assert storage.AtomicJSONStorage(path, parsed=parsed).read()["entries"]["2"] == {"v": "new"}

@@ -218,16 +218,22 @@ def test_silent_upstream_gives_json_504(start_proxy, upstream):
 # -- reliability -------------------------------------------------------------------------
 
 def test_fifty_clients_twenty_requests_each_make_exactly_1000_entries(reverse):
+    failures: list[BaseException] = []
+
     def client(n: int) -> None:
-        with httpx.Client(base_url=reverse.url) as c:
-            for i in range(20):
-                assert c.get(f"/echo?client={n}&i={i}").status_code == 200
+        try:
+            with httpx.Client(base_url=reverse.url) as c:
+                for i in range(20):
+                    assert c.get(f"/echo?client={n}&i={i}").status_code == 200
+        except BaseException as e:  # a thread's failure must fail the test, not vanish
+            failures.append(e)
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(50)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert not failures, failures[:3]
     entries = wait_for_entries(reverse.store, 1000, timeout=10)
     assert len(entries) == 1000
     assert sorted(e.id for e in entries) == list(range(1, 1001))

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mitmproxy import ctx, exceptions, options
-from mitmproxy.tools.dump import DumpMaster
+from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, master, options
+from mitmproxy.addons import dumper, errorcheck, termlog
 
 from recorder.errors import MockrecError
 
@@ -115,17 +115,62 @@ class Banner:
         ctx.master.addons.remove(self)
 
 
-def build_master(config: ProxyConfig) -> DumpMaster:
+# The mitmproxy addons a mockrec proxy needs: serving, layers, TLS (forward mode's
+# HTTPS and its mitm.it certificate page), the safety checks. mitmproxy offers every
+# event to every addon in its chain, so the ~25 others (map, modify, save, playback,
+# ...) would cost on every request while doing nothing; they join only when a
+# `--set` names one of their options.
+LEAN_ADDONS = frozenset({
+    "Core", "Block", "Proxyserver", "NextLayer", "TlsConfig", "DnsResolver",
+    "StripDnsHttpsRecords", "DisableH2C", "UpdateAltSvc", "Onboarding",
+})
+
+
+class LeanAddonManager(addonmanager.AddonManager):
+    """mitmproxy's manager, minus an `update` event after each flow event when no
+    addon listens to `update` (only interactive views do; mockrec has none)."""
+
+    _update_listeners: bool | None = None
+
+    def register(self, addon):
+        self._update_listeners = None
+        return super().register(addon)
+
+    def remove(self, addon):
+        self._update_listeners = None
+        return super().remove(addon)
+
+    async def handle_lifecycle(self, event: hooks.Hook):
+        await self.trigger_event(event)
+        if self._update_listeners is None:
+            self._update_listeners = any(
+                callable(getattr(a, "update", None)) for a in addonmanager.traverse(self.chain))
+        if self._update_listeners and isinstance(event.args()[0], flow.Flow):
+            await self.trigger_event(hooks.UpdateHook([event.args()[0]]))
+
+
+def build_master(config: ProxyConfig) -> master.Master:
     from addons.replay import Replay, forwarding_addons, forwards
 
     opts = options.Options()
-    master = DumpMaster(opts, with_termlog=True, with_dumper=config.verbose)
+    proxy = master.Master(opts)
+    proxy.addons = LeanAddonManager(proxy)
+    proxy._termlog_addon = termlog.TermLog()
+    proxy.addons.add(proxy._termlog_addon)
+    everything = addons.default_addons()
+    proxy.addons.add(*(a for a in everything if type(a).__name__ in LEAN_ADDONS))
+    if config.verbose:
+        proxy.addons.add(dumper.Dumper())
+    proxy.addons.add(errorcheck.ErrorCheck())
+    wanted = {s.partition("=")[0] for s in config.settings}
+    lean = not any(key not in opts and not key.startswith("mockrec_") for key in wanted)
+    if not lean:
+        proxy.addons.add(*(a for a in everything if type(a).__name__ not in LEAN_ADDONS))
     # A pure replay proxy starts without the forwarding addons (they cost on every
     # event); `mockrec mode` brings them in when it needs them.
-    needed = forwards(config.mode, config.on_miss) or any(
-        s.partition("=")[0] in ("mockrec_upstream_timeout", "mockrec_record")
-        for s in config.settings)
-    master.addons.add(Replay(), *(forwarding_addons() if needed else []), Banner(config))
+    needed = forwards(config.mode, config.on_miss) or bool(
+        wanted & {"mockrec_upstream_timeout", "mockrec_record"})
+    proxy.addons.add(Replay(), *(forwarding_addons() if needed else []), Banner(config))
     opts.update(
         listen_host=config.listen_host,
         listen_port=config.port,
@@ -138,7 +183,7 @@ def build_master(config: ProxyConfig) -> DumpMaster:
     )
     if config.settings:
         opts.set(*config.settings)
-    return master
+    return proxy
 
 
 async def _serve(config: ProxyConfig) -> None:

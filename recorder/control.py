@@ -25,10 +25,32 @@ def socket_path(data_dir: Path, port: int) -> Path:
 
 
 def running_ports(data_dir: Path) -> list[int]:
+    """The ports of the proxies that answer on their control socket. A socket left
+    behind by a proxy that was killed refuses connections: it is removed."""
     directory = run_dir(data_dir)
     if not directory.is_dir():
         return []
-    return sorted(int(p.stem) for p in directory.glob("*.sock") if p.stem.isdigit())
+    ports = []
+    for path in sorted(directory.glob("*.sock")):
+        if not path.stem.isdigit():
+            continue
+        if listening(path):
+            ports.append(int(path.stem))
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(ports)
+
+
+def listening(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+        except OSError:
+            return True  # there, but busy or odd: let the real request say
+    return True
 
 
 def send(data_dir: Path, port: int | None, payload: dict[str, Any]) -> dict[str, Any]:

@@ -224,6 +224,15 @@ def test_mode_without_a_running_proxy(tmp_path, capsys):
     code = main(["--data-dir", str(tmp_path), "mode", "replay"])
     _, err = capsys.readouterr()
     assert code != 0 and "no running mockrec proxy" in err
+    # control sockets left behind by killed proxies refuse connections: not "several"
+    (tmp_path / "run").mkdir()
+    for port in (1234, 5678):
+        with socket.socket(socket.AF_UNIX) as stale:
+            stale.bind(str(tmp_path / "run" / f"{port}.sock"))
+    code = main(["--data-dir", str(tmp_path), "mode", "replay"])
+    _, err = capsys.readouterr()
+    assert code != 0 and "no running mockrec proxy" in err
+    assert not list((tmp_path / "run").iterdir())
 
 
 @pytest.mark.parametrize("args, message", [

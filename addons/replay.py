@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, hooks, http
 
-from addons import common
+from addons import common, fastreplay
 from addons.answers import (
     example_response,
     json_response,
@@ -65,6 +65,7 @@ class Replay:
         self._running = False
         self.mode, self.on_miss, self.cors = "replay", "404", True
         self.api_key = self.api_key_sha256 = ""
+        self.fast = False
 
     def load(self, loader) -> None:
         common.add_data_dir_option(loader)
@@ -97,6 +98,10 @@ class Replay:
                           "Only serve examples whose request body equals the request's.")
         loader.add_option("mockrec_match_headers", str, "",
                           "Comma-separated headers that must equal the example's.")
+        loader.add_option("mockrec_fast_replay", bool, False,
+                          "Answer replayed cleartext HTTP/1 requests inside the connection, "
+                          "without mitmproxy's request and response events: for when no "
+                          "other addon needs them (mockrec turns it on then).")
         self.quota.load(loader)
         self.call_log.load(loader)
 
@@ -113,6 +118,11 @@ class Replay:
         self.mode, self.on_miss, self.cors = (opts.mockrec_mode, opts.mockrec_on_miss,
                                               opts.mockrec_cors)
         self.api_key, self.api_key_sha256 = opts.mockrec_api_key, opts.mockrec_api_key_sha256
+        # The fast path serves pure replay; a connection opened in another mode stays
+        # mitmproxy's, one opened in replay is handed over when the mode changes.
+        self.fast = (opts.mockrec_fast_replay and self.mode == "replay"
+                     and self.on_miss == "404")
+        fastreplay.stamp_arrivals(self.fast)
         self.settings = MatchSettings(
             strict=opts.mockrec_strict, match_body=opts.mockrec_match_body,
             match_headers=[h.strip().lower() for h in opts.mockrec_match_headers.split(",")
@@ -178,9 +188,17 @@ class Replay:
         await self.control.stop()
         self.call_log.close()
 
+    def next_layer(self, nextlayer) -> None:
+        if self.fast and fastreplay.wants(nextlayer):
+            nextlayer.layer = fastreplay.FastReplayLayer(nextlayer.context, self, nextlayer.layer)
+
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get("mockrec_call"):
             self.call_log.log(flow)
+
+    def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
+        """`response` is the answer, to go out after its delay."""
+        mark_answered(flow, response, cors_done=True)
 
     def error(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get("mockrec_call") and not flow.response:
@@ -191,6 +209,13 @@ class Replay:
         # costs throughput. mitmproxy awaits what a hook returns.
         if flow.response or flow.error or not flow.live:
             return
+        later = self.answer(flow)
+        if later is not None:
+            return self._answer_later(flow, *later)
+
+    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
+        """Answer `flow` now (flow.response), or say with what after how many seconds;
+        None with no response: it goes upstream (spy, --on-miss, other modes)."""
         mode = self.mode
         if mode not in ("replay", "spy"):
             return
@@ -231,13 +256,13 @@ class Replay:
         flow.metadata["mockrec_delay_ms"] = round(seconds * 1000)
         remaining = seconds - (time.time() - (req.timestamp_start or time.time()))
         if remaining > 0:
-            return self._answer_later(flow, response, remaining)
+            return response, remaining
         return mark_answered(flow, response, cors_done=True)
 
     async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
                             seconds: float) -> None:
         await asyncio.sleep(seconds)  # other requests go on meanwhile
-        mark_answered(flow, response, cors_done=True)
+        self.settle(flow, response)
 
     def _answer(self, flow: http.HTTPFlow, response: http.Response) -> None:
         mark_answered(flow, response)

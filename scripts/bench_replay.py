@@ -5,8 +5,10 @@ The baseline is a trivial mitmproxy addon that answers every request with one
 fixed response. Printed:
 - replay throughput / baseline throughput with 10 and with 10,000 examples
   (target >= 0.9 each);
-- with --delay 3g (100 ms), 200 clients at once: wall time / 100 ms (target
-  <= 1.3) and the p99 of each answer's delay error (target <= 10 ms);
+- with --delay 3g (100 ms), 200 clients at once (each its own new connection):
+  wall time / 100 ms (target <= 1.3) and the p99 of each answer's delay error,
+  its time to answer less 100 ms, as the client sees it (target <= 10 ms); the
+  median of five bursts, with the worst beside it;
 - time from `mockrec replay` starting to its first answer, 10,000 examples
   (target <= 1.5 s).
 Everything runs on 127.0.0.1; the upstream is a closed port (replay needs none).
@@ -110,6 +112,13 @@ async def delayed_burst(port: int, clients: int) -> tuple[float, list[float]]:
     return wall, list(latencies)
 
 
+def burst_figures(wall: float, latencies: list[float]) -> tuple[float, float, float]:
+    """p99 and median of the delay error (ms), and the wall time (s), of one burst."""
+    errors = sorted(abs(latency - 0.1) * 1000 for latency in latencies)
+    p99 = errors[min(len(errors) - 1, int(len(errors) * 0.99))]
+    return p99, wall, statistics.median(errors)
+
+
 def first_answer(data_dir: Path, collection: str) -> float:
     port = free_port()
     started = time.monotonic()
@@ -151,7 +160,8 @@ def main() -> None:
         process, port = start_mockrec(work, "ten", "--delay", "3g")
         try:
             asyncio.run(delayed_burst(port, 20))  # warm up
-            wall, latencies = asyncio.run(delayed_burst(port, args.clients))
+            bursts = sorted(burst_figures(*asyncio.run(delayed_burst(port, args.clients)))
+                            for _ in range(5))
         finally:
             stop(process)
         process, port = baseline(work)
@@ -160,8 +170,8 @@ def main() -> None:
             base_wall, _ = asyncio.run(delayed_burst(port, args.clients))
         finally:
             stop(process)
-        errors = sorted(abs(latency - 0.1) * 1000 for latency in latencies)
-        p99 = errors[min(len(errors) - 1, int(len(errors) * 0.99))]
+        p99, wall, median_error = bursts[len(bursts) // 2]
+        worst_p99, worst_wall, _ = bursts[-1]
         start_s = min(first_answer(work, "many") for _ in range(2))
 
         print(f"trivial fixed-response addon  {base:8.0f} req/s (baseline)")
@@ -171,10 +181,10 @@ def main() -> None:
               "  (target >= 0.90)")
         print(f"--delay 3g, {args.clients} clients at once: {wall * 1000:.0f} ms, "
               f"{wall / 0.1:.2f} x 100 ms (target <= 1.30); delay error median "
-              f"{statistics.median(errors):.1f} ms, p99 {p99:.1f} ms (target <= 10 ms)")
-        print(f"  for scale: the baseline answers the same {args.clients} clients with no "
-              f"delay at all in {base_wall * 1000:.0f} ms; ours took "
-              f"{(wall - base_wall) * 1000:.0f} ms more than that, for a 100 ms delay")
+              f"{median_error:.1f} ms, p99 {p99:.1f} ms (target <= 10 ms); worst of five "
+              f"bursts: {worst_wall * 1000:.0f} ms, p99 {worst_p99:.1f} ms")
+        print(f"  for scale: the baseline answers the same {args.clients} clients, with no "
+              f"delay at all, in {base_wall * 1000:.0f} ms")
         print(f"first answer after start, 10,000 examples: {start_s:.2f} s (target <= 1.5 s)")
         ok = (ten / base >= 0.9 and many / base >= 0.9 and wall / 0.1 <= 1.3 and p99 <= 10
               and start_s <= 1.5)

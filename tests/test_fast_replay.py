@@ -1,0 +1,413 @@
+"""Replay's fast path (addons/fastreplay.py) through the real proxy, and its parts.
+
+`mockrec replay` answers cleartext HTTP/1 requests inside the connection's layer
+when no other addon listens; `--set mockrec_fast_replay=false` keeps them on
+mitmproxy's usual path. Both must answer alike, byte for byte, and everything
+the fast path does not take must still be answered as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import select
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import UpstreamServer
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.proxy import commands, events
+from mitmproxy.proxy.context import Context
+from mitmproxy.proxy.layer import NextLayer
+from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
+from mitmproxy.proxy.mode_specs import ProxyMode
+from mitmproxy.test import taddons, tflow
+
+from addons import fastreplay
+from addons.fastreplay import FastReplayLayer
+from addons.replay import Replay
+from recorder.cli import main
+from recorder.history import HistoryStore
+from recorder.proxy import ProxyConfig, build_master
+
+EXAMPLES = [
+    ("GET", "/users/{{userId}}", ["--body", '{"id": "{{userId}}"}',
+                                  "-H", "Content-Type: application/json"]),
+    ("GET", "/a", ["--body", "first", "-H", "X-Order: 1", "-H", "x-order: 2"]),
+    ("GET", "/b", ["--body", "second"]),
+    ("POST", "/upload", ["--status", "201", "--body", "stored"]),
+    ("GET", "/teapot", ["--status", "418", "--body", ""]),
+    ("OPTIONS", "/options-example", ["--body", "own options"]),
+    ("HEAD", "/a", ["--body", "first"]),
+]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    data = tmp_path_factory.mktemp("fast") / "data"
+    for method, path, extra in EXAMPLES:
+        assert main(["--data-dir", str(data), "example", "add", "--collection", "api",
+                     method, path, *extra]) == 0
+    return data
+
+
+def address(url: str) -> tuple[str, int]:
+    host, port = re.match(r"http://([^:]+):(\d+)", url).groups()
+    return host, int(port)
+
+
+def read_answers(sock: socket.socket, count: int, head_only: bool = False) -> bytes:
+    """Read `count` whole HTTP/1 answers (1xx ones not counted) and return their bytes."""
+    got, start = b"", 0
+    while count:
+        while (end := got.find(b"\r\n\r\n", start)) < 0:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+        head = got[start:end]
+        length = re.search(rb"(?im)^content-length: *(\d+)", head)
+        size = 0 if head_only or not length else int(length.group(1))
+        while len(got) < end + 4 + size:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+        start = end + 4 + size
+        if not head.startswith(b"HTTP/1.1 1"):
+            count -= 1
+    return got
+
+
+def exchange(url: str, raw: bytes, answers: int = 1) -> bytes:
+    """Send `raw` on a new connection and read `answers` answers."""
+    with socket.create_connection(address(url), timeout=5) as sock:
+        sock.sendall(raw)
+        return read_answers(sock, answers, head_only=raw.startswith(b"HEAD"))
+
+
+RAW_REQUESTS = [
+    b"GET /users/7 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",  # pipelined
+    b"HEAD /a HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    b"GET /teapot HTTP/1.0\r\nHost: x\r\n\r\n",
+    b"GET /teapot HTTP/1.0\r\n\r\n",  # mitmproxy wants a Host: 400
+    b"GET /missing/thing HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"OPTIONS /b HTTP/1.1\r\nHost: x\r\nOrigin: http://app.test\r\n"
+    b"Access-Control-Request-Method: PUT\r\n\r\n",
+    b"OPTIONS /options-example HTTP/1.1\r\nHost: x\r\nAccess-Control-Request-Method: GET\r\n\r\n",
+    b"GET /b HTTP/1.1\r\nHost: x\r\nx-mock-response-code: 200\r\n\r\n",
+]
+
+
+DEAD = "http://127.0.0.1:9"  # replay never needs its upstream
+
+
+def mock(start_proxy, data: Path, *args: str):
+    """`mockrec replay api` as a reverse proxy (the mock URL)."""
+    return start_proxy("api", "--upstream", DEAD, *args, data_dir=data, command="replay")
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+def test_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, start_proxy, kind):
+    upstream = ["--upstream", DEAD] if kind == "reverse" else []
+    fast = start_proxy("api", *upstream, data_dir=data, command="replay")
+    usual = start_proxy("api", *upstream, "--set", "mockrec_fast_replay=false", data_dir=data,
+                        command="replay")
+    requests = RAW_REQUESTS if kind == "reverse" else [
+        re.sub(rb"(?m)^([A-Z]+) /", rb"\1 http://api.test/", raw) for raw in RAW_REQUESTS]
+    for raw in requests:
+        answers = raw.count(b" HTTP/1.")
+        ours, theirs = exchange(fast.url, raw, answers), exchange(usual.url, raw, answers)
+        assert ours == theirs, raw
+        assert ours.startswith(b"HTTP/1.1 ") and ours.count(b"HTTP/1.1 ") == answers, raw
+    pipelined = exchange(fast.url, requests[1], 2)
+    assert pipelined.index(b"first") < pipelined.index(b"second")
+    assert b"X-Order: 1\r\nx-order: 2\r\n" in pipelined  # case, order and repeats kept
+    assert exchange(fast.url, requests[4]).startswith(b"HTTP/1.1 418 I'm a Teapot")
+    head = exchange(fast.url, requests[2])
+    assert b"Content-Length: 5\r\n" in head and head.endswith(b"\r\n\r\n")
+
+
+def test_pipelined_requests_each_wait_their_delay_from_arrival(data, start_proxy):
+    proxy = mock(start_proxy, data, "--delay", "200")
+    started = time.monotonic()
+    answer = exchange(proxy.url, RAW_REQUESTS[1], 2)
+    took = time.monotonic() - started
+    assert answer.count(b"HTTP/1.1 200 OK") == 2
+    assert answer.index(b"first") < answer.index(b"second")
+    assert "transports" not in proxy.log.read_text()  # the outbox reached the connection
+    # both arrived together: the second is due when the first is, not 200 ms later
+    assert 0.2 <= took < 0.38
+
+
+def test_closing_and_half_closing_clients(data, start_proxy):
+    proxy = mock(start_proxy, data, "--delay", "150")
+    for raw in (b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                b"GET /a HTTP/1.0\r\nHost: x\r\n\r\n", b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"):
+        with socket.create_connection(address(proxy.url), timeout=5) as sock:
+            sock.sendall(raw)
+            if b"Connection" not in raw and b"1.0" not in raw:
+                time.sleep(0.05)  # the answer is waiting out its delay
+                sock.shutdown(socket.SHUT_WR)  # the client has no more to say
+            got = b""
+            while chunk := sock.recv(65536):  # the proxy closes after the answer
+                got += chunk
+        assert got.startswith(b"HTTP/1.1 200 OK") and got.endswith(b"first"), raw
+
+
+def test_a_client_gone_before_its_delay_is_over_harms_nobody(data, start_proxy):
+    proxy = mock(start_proxy, data, "--delay", "200", "--set", "mockrec_mock=gone")
+    for _ in range(20):
+        sock = socket.create_connection(address(proxy.url))
+        sock.sendall(b"GET /users/9 HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.close()
+    time.sleep(0.3)
+    r = httpx.get(proxy.url + "/users/10")
+    assert r.status_code == 200 and r.json() == {"id": "10"}
+    assert proxy.process.poll() is None
+    store = HistoryStore(data, "calls/gone")
+    deadline = time.monotonic() + 5
+    while store.count() < 21 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.count() == 21
+
+
+def test_what_the_fast_path_leaves_to_mitmproxy_is_still_answered(data, start_proxy):
+    proxy = mock(start_proxy, data)
+    chunked = exchange(proxy.url, b"POST /upload HTTP/1.1\r\nHost: x\r\n"
+                                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert chunked.startswith(b"HTTP/1.1 201 Created") and chunked.endswith(b"stored")
+    expect = exchange(proxy.url, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                 b"Expect: 100-continue\r\n\r\nhello")
+    assert expect.startswith(b"HTTP/1.1 100 Continue") and expect.endswith(b"stored")
+    big = httpx.post(proxy.url + "/upload", content=os.urandom(3 * 1024 * 1024))
+    assert big.status_code == 201 and big.content == b"stored"
+    assert exchange(proxy.url, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    # after a hand-off the connection stays with mitmproxy, and still replays
+    both = exchange(proxy.url, b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                               b"chunked\r\n\r\n0\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", 2)
+    assert both.count(b"HTTP/1.1 ") == 2 and both.endswith(b"second")
+
+
+def test_switching_modes_on_a_connection_the_fast_path_served(data, start_proxy, tmp_path,
+                                                              capsys):
+    upstream = UpstreamServer()
+    try:
+        proxy = start_proxy("api", "--upstream", upstream.url, data_dir=data, command="replay")
+        with httpx.Client(base_url=proxy.url) as client:
+            assert client.get("/a").content == b"first"
+            assert client.get("/live").status_code == 404
+            assert main(["--data-dir", str(data), "mode", "spy"]) == 0
+            capsys.readouterr()
+            assert client.get("/live?x=1").json()["query"] == "x=1"  # same connection, upstream
+            assert client.get("/a").content == b"first"
+            assert main(["--data-dir", str(data), "mode", "replay"]) == 0
+            assert client.get("/live").status_code == 404
+            assert client.get("/b").content == b"second"
+    finally:
+        upstream.close()
+
+
+def test_mitmproxy_options_bring_mitmproxys_addons_and_its_usual_path(data, start_proxy):
+    proxy = mock(start_proxy, data, "--set", "modify_headers=/~s/X-Modified/yes")
+    r = httpx.get(proxy.url + "/a")
+    assert r.content == b"first" and r.headers["x-modified"] == "yes"
+
+
+def test_which_addons_a_mockrec_master_has(tmp_path):
+    async def build(**kwargs) -> tuple[set[str], bool]:
+        master = build_master(ProxyConfig(data_dir=tmp_path, mode="replay", **kwargs))
+        try:
+            names = {type(a).__name__ for a in master.addons.chain}
+            return names, master.options.mockrec_fast_replay
+        finally:
+            master._termlog_addon.uninstall()
+
+    names, fast = asyncio.run(build())
+    assert {"Proxyserver", "NextLayer", "TlsConfig", "Replay", "ErrorCheck"} <= names
+    assert not names & {"ModifyHeaders", "MapLocal", "Save", "ServerPlayback", "Dumper"}
+    assert fast
+    names, fast = asyncio.run(build(settings=["map_local=|~q|/x|/tmp"]))
+    assert {"MapLocal", "ModifyHeaders", "Save"} <= names and not fast
+    names, fast = asyncio.run(build(verbose=True))
+    assert "Dumper" in names and not fast
+    _, fast = asyncio.run(build(settings=["mockrec_delay=3g", "ssl_insecure=true"]))
+    assert fast  # mockrec's and mitmproxy's core options need no other addon
+
+
+@pytest.fixture
+def selector():
+    sel = fastreplay.StampingSelector()
+    sel.watching = True
+    yield sel
+    sel.close()
+
+
+def test_the_kernel_says_when_data_arrived_however_late_the_loop_looks(selector):
+    listener = socket.create_server(("127.0.0.1", 0))
+    selector.register(listener, select.POLLIN)  # sets the listener's timestamping
+    client = socket.create_connection(listener.getsockname())
+    sent = time.time()
+    client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    time.sleep(0.08)  # a busy loop: accepted and polled only now
+    server, peer = listener.accept()
+    selector.register(server, select.POLLIN)
+    selector.select(0)
+    stamp = selector.arrival(peer)
+    if fastreplay.SO_TIMESTAMPNS is None:  # elsewhere: when the loop looked
+        assert stamp >= sent + 0.08
+    else:
+        assert sent - 0.002 <= stamp <= sent + 0.01
+    assert selector.arrival(peer) == selector.ready_at  # claimed once
+    client.sendall(b"more")
+    sent = time.time()
+    time.sleep(0.05)
+    assert selector.arrival(peer) <= sent + (0.01 if fastreplay.SO_TIMESTAMPNS else 1)
+    assert server.recv(100)  # the peek left the data for its reader
+    selector.unregister(server)
+    assert server.fileno() >= 0  # still asyncio's (here: ours) to close
+    for sock in (client, server, listener):
+        sock.close()
+
+
+def test_the_selector_ignores_what_is_not_a_connected_socket(selector):
+    read_end, write_end = os.pipe()
+    try:
+        selector.register(read_end, select.POLLIN)
+        os.write(write_end, b"x")
+        assert [key.fd for key, _ in selector.select(0)] == [read_end]
+        assert selector.arrivals == {}
+        selector.unregister(read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+@pytest.fixture
+def layer_for(data):
+    """A FastReplayLayer on a made-up reverse-proxy connection, driven event by event."""
+    replay = Replay()
+    with taddons.context(Proxyserver(), replay) as tctx:
+        tctx.configure(replay, mockrec_data_dir=str(data), mockrec_collection="api",
+                       mockrec_call_log=0, mockrec_fast_replay=True)
+
+        def make(**options) -> tuple[FastReplayLayer, Context]:
+            if options:
+                tctx.configure(replay, **options)
+            client = tflow.tclient_conn()
+            client.proxy_mode = ProxyMode.parse(f"reverse:{DEAD}")
+            context = Context(client, tctx.options)
+            context.server = tflow.tserver_conn()
+            context.server.address = ("127.0.0.1", 9)
+            fallback = HttpLayer(context, HTTPMode.transparent)
+            layer = FastReplayLayer(context, replay, fallback)
+            assert list(layer.handle_event(events.Start())) == []
+            return layer, context
+
+        yield make
+
+
+def test_the_layer_answers_each_request_in_order(layer_for):
+    layer, context = layer_for()
+    sent = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[1][:20])))
+    assert sent == []  # not all of the first request yet
+    sent = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[1][20:])))
+    assert [type(c) for c in sent] == [commands.SendData, commands.SendData]
+    assert sent[0].data.endswith(b"first") and sent[1].data.endswith(b"second")
+    assert all(c.connection is context.client for c in sent)
+    closed = list(layer.handle_event(events.ConnectionClosed(context.client)))
+    assert [type(c) for c in closed] == [commands.CloseConnection]
+
+
+def test_the_layer_waits_out_a_delay_without_blocking(layer_for):
+    layer, context = layer_for(mockrec_delay="3g")
+    asked = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0])))
+    assert [type(c) for c in asked] == [commands.RequestWakeup]  # no transport here: mitmproxy's
+    assert 0.05 < asked[0].delay <= 0.1
+    # the next request waits for the first answer; then both go, in order
+    more = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[2])))
+    assert more == []
+    time.sleep(0.12)
+    sent = list(layer.handle_event(events.Wakeup(asked[0])))
+    # the HEAD came in with the first: its delay, counted from then, is over too
+    assert [type(c) for c in sent] == [commands.SendData, commands.SendData]
+    assert sent[0].data.endswith(b'{"id": "7"}')
+    assert sent[1].data.startswith(b"HTTP/1.1 200 OK") and sent[1].data.endswith(b"\r\n\r\n")
+
+
+def test_the_layer_hands_over_to_mitmproxy_with_the_unread_bytes(layer_for):
+    layer, context = layer_for()
+    chunked = (b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n0\r\n\r\n")
+    got = list(layer.handle_event(events.DataReceived(context.client, chunked)))
+    assert layer.handed_off
+    hooks = [c for c in got if isinstance(c, commands.StartHook)]
+    assert hooks and hooks[0].name == "requestheaders"
+    assert hooks[0].args()[0].request.path == "/upload"
+
+
+def test_another_mode_takes_the_connection_to_mitmproxy(layer_for):
+    layer, context = layer_for(mockrec_mode="spy")
+    got = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0])))
+    assert layer.handed_off and not any(isinstance(c, commands.SendData) for c in got)
+
+
+def test_the_outbox_writes_every_due_answer_at_once(layer_for):
+    async def scenario() -> list[bytes]:
+        received: list[bytes] = []
+        done = asyncio.Event()
+
+        async def client_side(reader, writer):
+            while len(b"".join(received)) < 6:
+                received.append(await reader.read(100))
+            done.set()
+
+        server = await asyncio.start_server(client_side, "127.0.0.1", 0)
+        _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+        layer, _ = layer_for()
+        box = fastreplay.outbox()
+        due = time.monotonic() + 0.05
+        flows = []
+        for n, data in enumerate((b"one", b"two")):
+            flow = tflow.tflow(resp=True)
+            flows.append(fastreplay.Pending(layer, flow, data, False, due + n * 0.001))
+            box.add(flows[-1], writer.transport)
+        await asyncio.wait_for(done.wait(), 2)
+        assert all(p.sent and p.finished for p in flows)
+        writer.close()
+        server.close()
+        return received
+
+    assert b"".join(asyncio.run(scenario())) == b"onetwo"
+
+
+@pytest.mark.parametrize("mode, http_mode, tls, chosen", [
+    (f"reverse:{DEAD}", HTTPMode.transparent, False, True),
+    ("regular", HTTPMode.regular, False, True),
+    (f"reverse:{DEAD}", HTTPMode.transparent, True, False),  # TLS from the client
+    ("regular", HTTPMode.transparent, False, False),  # inside a CONNECT tunnel
+    ("upstream:http://127.0.0.1:9", HTTPMode.upstream, False, False),
+])
+def test_which_connections_the_replay_addon_gives_the_fast_path(data, mode, http_mode, tls,
+                                                                chosen):
+    replay = Replay()
+    with taddons.context(Proxyserver(), replay) as tctx:
+        tctx.configure(replay, mockrec_data_dir=str(data), mockrec_collection="api",
+                       mockrec_call_log=0, mockrec_fast_replay=True)
+        client = tflow.tclient_conn()
+        client.proxy_mode = ProxyMode.parse(mode)
+        client.tls = tls
+        nextlayer = NextLayer(Context(client, tctx.options))
+        nextlayer.layer = HttpLayer(nextlayer.context, http_mode)
+        replay.next_layer(nextlayer)
+        assert isinstance(nextlayer.layer, FastReplayLayer) is chosen
+        tctx.configure(replay, mockrec_fast_replay=False)  # e.g. mitmdump -s addons/replay.py
+        nextlayer.layer = HttpLayer(nextlayer.context, http_mode)
+        replay.next_layer(nextlayer)
+        assert isinstance(nextlayer.layer, HttpLayer)

@@ -284,16 +284,21 @@ class Outbox:
     def _fire(self) -> None:
         self.timer = None
         queue, written = self.queue, self.written
-        while True:
-            now = self.loop.time()
-            while queue and queue[0][0] <= now:
-                _, _, pending, transport = heapq.heappop(queue)
-                if not pending.sent:  # else the layer sent it itself
-                    pending.write(transport)
-                    written.append(pending)
-            if not written:
-                break
-            written.popleft().finish()
+        try:
+            while True:
+                now = self.loop.time()
+                while queue and queue[0][0] <= now:
+                    _, _, pending, transport = heapq.heappop(queue)
+                    if not pending.sent:  # else the layer sent it itself
+                        written.append(pending)
+                        pending.write(transport)
+                if not written:
+                    break
+                written.popleft().finish()
+        except Exception:  # one answer's trouble must not hold up the others
+            log.exception("mockrec: sending a delayed answer failed")
+            self.loop.call_soon(self._fire)
+            return
         if queue:
             self.timer = self.loop.call_at(queue[0][0], self._fire)
 

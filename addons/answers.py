@@ -48,6 +48,11 @@ def mark_answered(flow: http.HTTPFlow, response: http.Response, cors_done: bool 
     if (not cors_done and ctx.options.mockrec_cors
             and "access-control-allow-origin" not in response.headers):
         response.headers["Access-Control-Allow-Origin"] = "*"
+    if flow.request.method == "HEAD" and response.raw_content:
+        # What a GET would get, without the body (RFC 9110 9.3.2): mitmproxy would
+        # send a made-up response's body anyway, and the client would read it as
+        # the start of the next answer.
+        response.data.content = b""
     flow.metadata["mockrec_replayed"] = True
     flow.metadata["mockrec_call"] = True
     flow.response = response

@@ -282,11 +282,14 @@ def raw_answer(port: int, request: bytes) -> bytes:
     return data
 
 
-def test_random_requests_always_get_an_http_answer(replaying):
+# Origin-form to a forward proxy takes mitmproxy's path; the other two the fast path.
+@pytest.mark.parametrize("kind, target", [("forward", b"/"), ("forward", b"http://api.test/"),
+                                          ("reverse", b"/")])
+def test_random_requests_always_get_an_http_answer(replaying, kind, target):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    proxy = replaying()
+    proxy = replaying(*(["--upstream", "http://127.0.0.1:9"] if kind == "reverse" else []))
     port = int(proxy.url.rsplit(":", 1)[1])
     token = st.text(st.characters(min_codepoint=33, max_codepoint=126,
                                   exclude_characters=' :/?#'), min_size=1, max_size=12)
@@ -299,7 +302,7 @@ def test_random_requests_always_get_an_http_answer(replaying):
                                              "OPTIONS", "HEAD"]), token),
            path=path_bytes, header=token, body=st.binary(max_size=200))
     def check(method, path, header, body):
-        request = (method.encode() + b" /" + path + b" HTTP/1.1\r\nHost: x\r\n"
+        request = (method.encode() + b" " + target + path + b" HTTP/1.1\r\nHost: x\r\n"
                    + b"X-" + header.encode() + b": v\r\nContent-Length: "
                    + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
         answer = raw_answer(port, request)

@@ -211,7 +211,9 @@ def serve(config: ProxyConfig) -> None:
     logging.getLogger().setLevel(logging.INFO if config.verbose else logging.WARNING)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    # The loop notes when data arrives, so that delays count from then (addons/fastreplay.py).
-    with asyncio.Runner(loop_factory=stamping_event_loop) as runner:
+    # The loop notes when data arrives, so that delays count from then (addons/fastreplay.py);
+    # Windows keeps its own loop.
+    with asyncio.Runner(loop_factory=None if sys.platform == "win32"
+                        else stamping_event_loop) as runner:
         runner.run(_serve(config))
     sys.stdout.flush()

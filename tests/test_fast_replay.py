@@ -469,3 +469,32 @@ def test_a_head_request_never_gets_a_body_on_either_path(data, start_proxy):
                 assert int(re.search(rb"(?i)content-length: (\d+)", head).group(1)) > 0
             sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\n\r\n")
             assert read_answers(sock, 1).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_the_call_log_tells_the_same_of_both_paths(data, start_proxy):
+    requests = [b"GET /users/3?x=1 HTTP/1.1\r\nHost: x\r\nX-Trace: t\r\n\r\n",
+                b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+                b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"]
+    logs = {}
+    for name, extra in (("fast", ()), ("usual", ("--set", "mockrec_fast_replay=false"))):
+        proxy = mock(start_proxy, data, "--delay", "60", "--set", f"mockrec_mock=log-{name}",
+                     *extra)
+        for raw in requests:
+            exchange(proxy.url, raw)
+        store = HistoryStore(data, f"calls/log-{name}")
+        deadline = time.monotonic() + 5
+        while store.count() < len(requests) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        logs[name] = list(store.entries(newest_first=False, with_bodies=True))
+    assert len(logs["fast"]) == len(logs["usual"]) == len(requests)
+    for ours, theirs in zip(logs["fast"], logs["usual"], strict=True):
+        assert ours.request == theirs.request
+        assert ours.response == theirs.response
+        assert (ours.mode, ours.upstream, ours.error) == (theirs.mode, theirs.upstream, None)
+        assert {**ours.notes, "mock": ""} == {**theirs.notes, "mock": ""}
+    example, stored, missing = logs["fast"]
+    assert example.notes["delay_ms"] == 60 and example.notes["example"]["id"] == 1
+    assert example.request.url == "http://127.0.0.1:9/users/3?x=1"
+    assert example.timings.duration_ms >= 59
+    assert stored.request.body == b"hi" and stored.response.status == 201
+    assert missing.response.status == 404 and missing.notes["example"] is None

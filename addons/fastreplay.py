@@ -81,7 +81,7 @@ class StampingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-t
 
     def __init__(self) -> None:
         super().__init__()
-        self.watching = False  # on while the fast path serves: `stamp_arrivals`
+        self.watching = False  # on while the fast path serves: `watch`
         self.ready_at = 0.0  # when this loop iteration's poll returned
         self.arrivals: dict[tuple, float] = {}  # peer address -> first data unclaimed
         self._edges = select.epoll() if hasattr(select, "epoll") else None
@@ -116,6 +116,14 @@ class StampingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-t
         self.ready_at = time.time()
         self.look()
         return ready
+
+    def watch(self, on: bool) -> None:
+        """Watch the sockets registered from now on, and those registered already."""
+        if on and not self.watching:
+            self.watching = True
+            for key in list(self.get_map().values()):
+                self._watch(key.fd, key.events)
+        self.watching = on
 
     def look(self) -> None:
         """Note when data arrived on the sockets that received some since the last look."""
@@ -205,9 +213,9 @@ def stamping_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def stamp_arrivals(on: bool) -> None:
-    """Watch the sockets registered from now on (with mockrec's loop), or stop."""
+    """Note when data arrives on the loop's sockets (with mockrec's loop), or stop."""
     if _clock is not None:
-        _clock[1].watching = on
+        _clock[1].watch(on)
 
 
 def arrival_time(peer: tuple | None) -> float:

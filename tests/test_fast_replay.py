@@ -244,7 +244,7 @@ def test_which_addons_a_mockrec_master_has(tmp_path):
 @pytest.fixture
 def selector():
     sel = fastreplay.StampingSelector()
-    sel.watching = True
+    sel.watch(True)
     yield sel
     sel.close()
 
@@ -498,3 +498,28 @@ def test_the_call_log_tells_the_same_of_both_paths(data, start_proxy):
     assert example.timings.duration_ms >= 59
     assert stored.request.body == b"hi" and stored.response.status == 201
     assert missing.response.status == 404 and missing.notes["example"] is None
+
+
+def test_watching_from_a_later_switch_takes_in_the_sockets_already_there():
+    selector = fastreplay.StampingSelector()  # e.g. a proxy started in record mode
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    server, peer = listener.accept()
+    try:
+        selector.register(listener, select.POLLIN)
+        selector.register(server, select.POLLIN)
+        client.sendall(b"early")
+        time.sleep(0.02)
+        selector.select(0)
+        assert selector.arrivals == {}  # not watching yet
+        selector.watch(True)  # switched to replay
+        if fastreplay.SO_TIMESTAMPNS is not None:
+            assert listener.getsockopt(socket.SOL_SOCKET, fastreplay.SO_TIMESTAMPNS) == 1
+        client.sendall(b"later")
+        time.sleep(0.02)
+        selector.select(0)
+        assert peer in selector.arrivals
+    finally:
+        selector.close()
+        for sock in (client, server, listener):
+            sock.close()

@@ -216,22 +216,34 @@ class Replay:
     def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
         """Answer `flow` now (flow.response), or say with what after how many seconds;
         None with no response: it goes upstream (spy, --on-miss, other modes)."""
+        try:
+            return self._answer(flow)
+        except Exception as e:  # a bug of ours: say so, rather than pass it upstream
+            log.exception("mockrec: cannot answer %s %r", flow.request.method, flow.request.path)
+            self._reply(flow, json_response(500, {"error": {
+                "name": "mockServerError",
+                "message": f"mockrec failed on this request ({type(e).__name__}: {e}); "
+                           "the proxy's output has the details.",
+            }}))
+            return None
+
+    def _answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
         mode = self.mode
         if mode not in ("replay", "spy"):
             return
         self._refresh()
         flow.metadata["mockrec_call"] = True
         if limited := self.quota.check():
-            return self._answer(flow, limited)
+            return self._reply(flow, limited)
         req = flow.request
         incoming = Incoming.from_target(
             req.method, req.path,
             [(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
             req.raw_content or b"")
         if self.cors and (preflight := self._preflight(flow, incoming)):
-            return self._answer(flow, preflight)
+            return self._reply(flow, preflight)
         if not self._authorized(incoming):
-            return self._answer(flow, json_response(401, {"error": {
+            return self._reply(flow, json_response(401, {"error": {
                 "name": "authenticationError",
                 "message": "This mock is private: send its API key in the x-api-key header.",
             }}))
@@ -240,7 +252,7 @@ class Replay:
         if outcome.match is None:
             if mode == "spy" or self.on_miss != "404":
                 return  # to the upstream; the record addon decides whether to keep it
-            return self._answer(flow, not_found(outcome))
+            return self._reply(flow, not_found(outcome))
         match = outcome.match
         example = match.example
         body = templating.fill(example.response.body, incoming,
@@ -264,7 +276,7 @@ class Replay:
         await asyncio.sleep(seconds)  # other requests go on meanwhile
         self.settle(flow, response)
 
-    def _answer(self, flow: http.HTTPFlow, response: http.Response) -> None:
+    def _reply(self, flow: http.HTTPFlow, response: http.Response) -> None:
         mark_answered(flow, response)
 
     def _preflight(self, flow: http.HTTPFlow, incoming: Incoming) -> http.Response | None:

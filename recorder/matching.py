@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from recorder import paths
 from recorder.models import Collection, Example, Header, Request
@@ -45,9 +45,11 @@ class Incoming:
     @classmethod
     def from_target(cls, method: str, target: str, headers: list[Header],
                     body: bytes) -> Incoming:
-        parts = urlsplit(target)
-        return cls(method.upper(), parts.path or "/",
-                   parse_qsl(parts.query, keep_blank_values=True), headers, body)
+        # An origin-form target is a path and a query, nothing else: "//[x" is a
+        # path (urlsplit would read a host there, and raise on the bracket).
+        path, _, query = target.partition("#")[0].partition("?")
+        return cls(method.upper(), path or "/", parse_qsl(query, keep_blank_values=True),
+                   headers, body)
 
     def __post_init__(self) -> None:
         self.by_name: dict[str, str] = {}

@@ -102,6 +102,7 @@ RAW_REQUESTS = [
     b"Access-Control-Request-Method: PUT\r\n\r\n",
     b"OPTIONS /options-example HTTP/1.1\r\nHost: x\r\nAccess-Control-Request-Method: GET\r\n\r\n",
     b"GET /b HTTP/1.1\r\nHost: x\r\nx-mock-response-code: 200\r\n\r\n",
+    b"GET //[a/b?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",  # a path, though urlsplit sees a host
 ]
 
 
@@ -523,3 +524,35 @@ def test_watching_from_a_later_switch_takes_in_the_sockets_already_there():
         selector.close()
         for sock in (client, server, listener):
             sock.close()
+
+
+def test_a_failure_of_ours_is_a_500_that_says_so(data, monkeypatch, caplog):
+    replay = Replay()
+    with taddons.context(Proxyserver(), replay) as tctx:
+        tctx.configure(replay, mockrec_data_dir=str(data), mockrec_collection="api",
+                       mockrec_call_log=0)
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("the matcher broke")
+
+        monkeypatch.setattr(replay.matcher, "match", broken)
+        flow = tflow.tflow()
+        assert replay.answer(flow) is None
+        assert flow.response.status_code == 500
+        assert flow.response.json()["error"]["name"] == "mockServerError"
+        assert "the matcher broke" in flow.response.json()["error"]["message"]
+        assert "cannot answer" in caplog.text
+
+
+def test_a_failure_in_the_layer_closes_the_connection_rather_than_hang_it(layer_for,
+                                                                        monkeypatch, caplog):
+    layer, context = layer_for()
+
+    def broken(response):
+        raise ValueError("cannot assemble")
+
+    monkeypatch.setattr(fastreplay.http1, "assemble_response", broken)
+    got = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0])))
+    assert [type(c) for c in got] == [commands.CloseConnection]
+    assert "fast path failed" in caplog.text
+    assert list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0]))) == []

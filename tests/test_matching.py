@@ -231,3 +231,10 @@ def test_the_environment_wins_over_the_collection():
     env = Matcher(c, {"version": "v2"})
     assert env.variables["version"] == "v2"
     assert ask(env, "GET", "/v2/x") == 1 and ask(env, "GET", "/v1/x") is None
+
+
+def test_a_target_is_a_path_and_a_query_whatever_it_looks_like():
+    incoming = Incoming.from_target("get", "//[host/x?a=1&b=#frag", [], b"")
+    assert (incoming.method, incoming.path, incoming.query) == (
+        "GET", "//[host/x", [("a", "1"), ("b", "")])
+    assert Incoming.from_target("GET", "", [], b"").path == "/"

@@ -274,7 +274,8 @@ def test_replay_addon_inside_plain_mitmdump(promoted, confdir, tmp_path):
 
 
 def raw_answer(port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    # A local answer takes milliseconds; a short timeout keeps a failure's shrinking short.
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
         sock.sendall(request)  # no half-close: mitmproxy takes that for a client gone
         data = b""
         while chunk := sock.recv(65536):

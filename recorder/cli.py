@@ -25,7 +25,7 @@ from recorder.mocks import (
     parse_assignments,
     parse_rate,
 )
-from recorder.models import HistoryEntry, HistoryFilter, parse_ids, parse_since
+from recorder.models import Collection, HistoryEntry, HistoryFilter, parse_ids, parse_since
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Record API traffic, promote it to examples, replay it as a mock.")
@@ -562,16 +562,16 @@ def import_postman(
 
     doc = postman.load(file)
     name = collection or postman_name(str(doc["info"].get("name") or file.stem))
-    store = _collections()
-    if store.exists(name):
-        raise MockrecError(f"collection {name!r} already exists: name another with "
-                           "--collection")
-    with store.editing(name, create=True) as c:
-        imported, summary = postman.to_collection(
-            doc, name, lambda n: store.new_example_ids(c, n), source=f"{file}: ",
-            track=lambda items: render.progress(items, "importing"))
-        c.requests, c.variables = imported.requests, imported.variables
-    typer.echo(f"imported {file} as collection {name}: {summary.text()}")
+    summaries = []
+
+    def convert(new_ids, track):
+        imported, summary = postman.to_collection(doc, name, new_ids, source=f"{file}: ",
+                                                  track=track)
+        summaries.append(summary)
+        return imported
+
+    _import_collection(name, convert)
+    typer.echo(f"imported {file} as collection {name}: {summaries[0].text()}")
 
 
 @import_app.command("openapi")
@@ -585,19 +585,24 @@ def import_openapi(
 
     doc = openapi.load(file)
     name = collection or postman_name(str((doc.get("info") or {}).get("title") or file.stem))
+    skipped: list[str] = []
+    c = _import_collection(name, lambda new_ids, track: openapi.to_collection(
+        doc, name, new_ids, source=f"{file}: ", track=track, skipped=skipped))
+    typer.echo(f"imported {file} as collection {name}: {len(c.requests)} requests, "
+               f"{len(c.examples)} examples" + "".join(f"\nskipped {s}" for s in skipped))
+
+
+def _import_collection(name: str, convert) -> Collection:
+    """A new collection `name`: what `convert(new_example_ids, track)` makes of a file."""
     store = _collections()
     if store.exists(name):
         raise MockrecError(f"collection {name!r} already exists: name another with "
                            "--collection")
-    skipped: list[str] = []
     with store.editing(name, create=True) as c:
-        imported = openapi.to_collection(doc, name, lambda n: store.new_example_ids(c, n),
-                                         source=f"{file}: ",
-                                         track=lambda items: render.progress(items, "importing"),
-                                         skipped=skipped)
+        imported = convert(lambda n: store.new_example_ids(c, n),
+                           lambda items: render.progress(items, "importing"))
         c.requests, c.variables = imported.requests, imported.variables
-    typer.echo(f"imported {file} as collection {name}: {len(c.requests)} requests, "
-               f"{len(c.examples)} examples" + "".join(f"\nskipped {s}" for s in skipped))
+    return c
 
 
 @import_app.command("har")

@@ -208,7 +208,8 @@ def serve(config: ProxyConfig) -> None:
     check_port_free(config.listen_host, config.port)
     # Below the terminal's level nothing is shown; not making the records (mitmproxy
     # logs every client connect and disconnect at INFO) saves ~15 us a connection.
-    logging.getLogger().setLevel(logging.INFO if config.verbose else logging.WARNING)
+    chatty = config.verbose or any(s.startswith("termlog_verbosity=") for s in config.settings)
+    logging.getLogger().setLevel(logging.INFO if chatty else logging.WARNING)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     # The loop notes when data arrives, so that delays count from then (addons/fastreplay.py);

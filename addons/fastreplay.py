@@ -250,12 +250,17 @@ class Pending:
         self.owner, self.flow, self.data, self.close, self.due = owner, flow, data, close, due
         self.sent = self.finished = False
 
-    def write(self, transport: asyncio.BaseTransport) -> None:
+    def take(self) -> bytes:
+        """The answer's bytes, as they go out now."""
         self.sent = True
         response = self.flow.response
         response.timestamp_start = response.timestamp_end = time.time()
+        return self.data
+
+    def write(self, transport: asyncio.BaseTransport) -> None:
+        data = self.take()
         if not transport.is_closing():
-            transport.write(self.data)  # type: ignore[attr-defined]
+            transport.write(data)  # type: ignore[attr-defined]
 
     def finish(self) -> None:
         """After the answer went out: the call log, and the layer is free again."""
@@ -374,9 +379,7 @@ class FastReplayLayer(layer.Layer):
                     return
                 if pending is not None:
                     if not pending.sent:
-                        pending.sent = True
-                        pending.flow.response.timestamp_start = time.time()
-                        yield commands.SendData(client, pending.data)
+                        yield commands.SendData(client, pending.take())
                     pending.finish()
                     if pending.close:
                         yield from self._close()

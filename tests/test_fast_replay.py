@@ -196,8 +196,7 @@ def test_what_the_fast_path_leaves_to_mitmproxy_is_still_answered(data, start_pr
     assert both.count(b"HTTP/1.1 ") == 2 and both.endswith(b"second")
 
 
-def test_switching_modes_on_a_connection_the_fast_path_served(data, start_proxy, tmp_path,
-                                                              capsys):
+def test_switching_modes_on_a_connection_the_fast_path_served(data, start_proxy, capsys):
     upstream = UpstreamServer()
     try:
         proxy = start_proxy("api", "--upstream", upstream.url, data_dir=data, command="replay")

@@ -8,7 +8,7 @@ import time
 from mitmproxy import ctx, http
 from mitmproxy.net.http import status_codes
 
-from recorder.matching import Outcome
+from recorder.match.matcher import Outcome
 from recorder.models import Example
 
 

@@ -10,14 +10,10 @@ from pathlib import Path
 
 from mitmproxy import ctx, http
 
-from addons import common
-from addons.record import capture
-from recorder import datadir
-from recorder.history import HistoryWriterProcess
-
-
-def call_log_root(name: str) -> str:
-    return f"calls/{name}"
+from addons import options
+from recorder.capture import Capture
+from recorder.store import datadir
+from recorder.store.history import HistoryWriterProcess, call_log_root
 
 
 class CallLog:
@@ -36,7 +32,7 @@ class CallLog:
         opts = ctx.options
         self.mode = opts.mockrec_mode
         name = opts.mockrec_mock or opts.mockrec_collection
-        target = (common.data_dir(), name, opts.mockrec_call_log) if name else None
+        target = (options.data_dir(), name, opts.mockrec_call_log) if name else None
         if target != self.target:
             self.close()  # a new mock or data dir gets its own writer, on its first call
             self.target = target
@@ -58,7 +54,7 @@ class CallLog:
         if writer is None:
             return
         name = self.target[1]  # type: ignore[index]
-        taken = capture(flow, self.mode, {
+        taken = Capture.from_flow(flow, self.mode, {
             "mock": name, "example": flow.metadata.get("mockrec_example"),
             "delay_ms": flow.metadata.get("mockrec_delay_ms", 0)})
         writer.submit(taken)

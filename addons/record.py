@@ -10,39 +10,17 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 
-from addons import common
+from addons import options
 from addons.upstream import UpstreamErrors
-from recorder import datadir
+from recorder.capture import Capture
 from recorder.errors import MockrecError
-from recorder.history import HistoryStore, HistoryWriterProcess
-from recorder.models import Capture, HistoryEntry, entry_from_capture
-
-
-def capture(flow: http.HTTPFlow, mode: str = "record",
-            notes: dict | None = None) -> Capture:
-    """What the history keeps of a flow, as cheap to take and to pickle as it gets.
-
-    The proxy's hot path only reads fields; the writer process turns the tuple
-    into a `HistoryEntry` (recorder.models.entry_from_capture).
-    """
-    req, resp = flow.request, flow.response
-    peer, server = flow.client_conn.peername, flow.server_conn.address
-    return (
-        req.method, req.url, req.http_version, req.headers.fields, req.raw_content or b"",
-        (resp.status_code, resp.reason, resp.http_version, resp.headers.fields,
-         resp.raw_content or b"", resp.timestamp_start, resp.timestamp_end)
-        if resp is not None else None,
-        flow.error.msg if flow.error else None,
-        flow.error.timestamp if flow.error else None,
-        req.timestamp_start, req.timestamp_end,
-        f"{peer[0]}:{peer[1]}" if peer else "",
-        f"{server[0]}:{server[1]}" if server else "",
-        mode, notes or {},
-    )
+from recorder.models import HistoryEntry
+from recorder.store import datadir
+from recorder.store.history import HistoryStore, HistoryWriterProcess
 
 
 def entry_from_flow(flow: http.HTTPFlow, mode: str = "record") -> HistoryEntry:
-    return entry_from_capture(capture(flow, mode))
+    return Capture.from_flow(flow, mode).to_entry()
 
 
 def was_replayed(flow: http.HTTPFlow) -> bool:
@@ -58,7 +36,7 @@ class Record:
         self.writer: HistoryWriterProcess | None = None
 
     def load(self, loader) -> None:
-        common.add_data_dir_option(loader)
+        options.add_data_dir_option(loader)
         loader.add_option(
             "mockrec_record", bool, True,
             "Record every exchange that reaches the upstream into mockrec's history.",
@@ -66,7 +44,7 @@ class Record:
 
     def configure(self, updated: set[str]) -> None:
         if "mockrec_data_dir" in updated:
-            directory = common.data_dir()
+            directory = options.data_dir()
             try:
                 HistoryStore(directory).check()
             except (MockrecError, OSError) as e:
@@ -81,11 +59,11 @@ class Record:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not was_replayed(flow):
-            self._writer().submit(capture(flow, self.mode()))
+            self._writer().submit(Capture.from_flow(flow, self.mode()))
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not flow.response:
-            self._writer().submit(capture(flow, self.mode()))
+            self._writer().submit(Capture.from_flow(flow, self.mode()))
 
     @staticmethod
     def mode() -> str:

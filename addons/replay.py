@@ -20,7 +20,7 @@ from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, hooks, http
 
-from addons import common, fastreplay
+from addons import options
 from addons.answers import (
     example_response,
     json_response,
@@ -29,17 +29,18 @@ from addons.answers import (
     wire_headers,
 )
 from addons.calllog import CallLog
-from addons.control import ControlSocket
+from addons.control_socket import ControlSocket
+from addons.fastpath import layer as fastreplay
 from addons.quota import Quota
 from addons.record import Record
 from addons.upstream import UpstreamErrors
-from recorder import delays, templating
-from recorder.collection_store import CollectionStore
 from recorder.errors import MockrecError
-from recorder.matching import Incoming, Matcher, MatchSettings, Outcome
-from recorder.mocks import EnvironmentStore, hash_key
+from recorder.match.matcher import Incoming, Matcher, MatchSettings, Outcome
 from recorder.models import Collection, wire_text
-from recorder.storage import file_key
+from recorder.serve import delays, templating
+from recorder.store.collection_store import CollectionStore
+from recorder.store.files import file_key
+from recorder.store.mocks import EnvironmentStore, hash_key
 
 log = logging.getLogger(__name__)
 MODES = ["record", "replay", "spy", "passthrough"]
@@ -68,7 +69,7 @@ class Replay:
         self.fast = False
 
     def load(self, loader) -> None:
-        common.add_data_dir_option(loader)
+        options.add_data_dir_option(loader)
         loader.add_option("mockrec_mode", str, "replay",
                           "What the proxy does with a request: record, replay, spy or "
                           "passthrough.", choices=MODES)
@@ -148,8 +149,8 @@ class Replay:
             self.matcher = self.collection = None
             self._sources, self._source_keys = [], []
             return
-        store = CollectionStore(common.data_dir())
-        environments = EnvironmentStore(common.data_dir())
+        store = CollectionStore(options.data_dir())
+        environments = EnvironmentStore(options.data_dir())
         env = ctx.options.mockrec_env
         self._sources = [str(store.path(name, tag))] + (
             [str(environments.files.path(env))] if env else [])
@@ -176,7 +177,7 @@ class Replay:
 
     async def running(self) -> None:
         self._running = True
-        await self.control.start(common.data_dir())
+        await self.control.start(options.data_dir())
         if self.mode in ("replay", "spy"):
             self.call_log.start()  # now, rather than on the first call
         # A big collection is many long-lived objects; keep the garbage collector

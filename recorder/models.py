@@ -106,33 +106,6 @@ class HistoryEntry:
         return "error"
 
 
-# A flow as the record addon takes it: plain tuples, bytes and str (see
-# addons.record.capture); cheap to pickle to the writer process.
-Capture = tuple
-
-
-def entry_from_capture(c: Capture) -> HistoryEntry:
-    (method, url, http_version, req_headers, req_body, resp, error, error_time,
-     start, request_end, client, upstream, mode, notes) = c
-    response = None
-    if resp is not None:
-        status, reason, resp_version, resp_headers, resp_body, resp_start, resp_end = resp
-        response = HttpResponse(status, reason, resp_version,
-                                [(wire_text(k), wire_text(v)) for k, v in resp_headers],
-                                resp_body, len(resp_body))
-    return HistoryEntry(
-        request=HttpRequest(method, url, http_version,
-                            [(wire_text(k), wire_text(v)) for k, v in req_headers],
-                            req_body, len(req_body)),
-        response=response,
-        error=error,
-        timings=Timings(start=start, request_end=request_end,
-                        response_start=resp[5] if resp else None,
-                        end=(resp[6] if resp else None) or error_time),
-        client=client, upstream=upstream, mode=mode, notes=notes,
-    )
-
-
 @dataclass
 class HistoryFilter:
     """The filters of `history list` and `promote`; all given ones must hold."""

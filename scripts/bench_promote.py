@@ -19,9 +19,9 @@ from pathlib import Path
 
 from tinydb import TinyDB
 
-from recorder.collection_store import CollectionStore, example_doc
-from recorder.history import HistoryStore
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
+from recorder.store.collection_store import CollectionStore, example_doc
+from recorder.store.history import HistoryStore
 
 
 def fill(data_dir: Path, count: int) -> None:

@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from recorder.history import HistoryStore
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
+from recorder.store.history import HistoryStore
 
 BODY = b'{"id": 42, "name": "Ada Lovelace", "email": "ada@example.test", "roles": ["admin"]}'
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "

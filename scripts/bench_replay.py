@@ -31,8 +31,8 @@ from pathlib import Path
 
 from bench_record import free_port, load, wait_for_port
 
-from recorder.collection_store import CollectionStore
 from recorder.models import Example, ExampleRequest, ExampleResponse, Request
+from recorder.store.collection_store import CollectionStore
 
 BODY = b'{"id": 42, "name": "Ada Lovelace", "email": "ada@example.test", "roles": ["admin"]}'
 FIXED = f'''

@@ -24,10 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 import brotli
 import pytest
 
-from recorder.history import HistoryStore
+from recorder.store.history import HistoryStore
 
-# The repository is checked out with shared/ beside it, locally and in CI.
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+# Real public collections, OpenAPI documents and a HAR file (fixtures/SOURCES.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def tiny_png() -> bytes:

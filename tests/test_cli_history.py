@@ -9,8 +9,8 @@ import pytest
 
 from recorder.cli import main
 from recorder.errors import ExitStatus
-from recorder.history import HistoryStore
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
+from recorder.store.history import HistoryStore
 
 DAY = 86_400.0
 NOV_1 = 1_761_955_200.0  # 2025-11-01T00:00:00Z

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from recorder.collection_store import CollectionStore
 from recorder.errors import MockrecError, NotFound, StoreCorrupt
 from recorder.models import Example, ExampleRequest, ExampleResponse, Request
+from recorder.store.collection_store import CollectionStore
 
 
 def add(c, store, method="GET", url="http://api.test/users/1", body=b'{"id": 1}', name="200 OK"):

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from recorder.delays import PROFILES, header_delay, parse_delay, parse_profile
+from recorder.serve.delays import PROFILES, header_delay, parse_delay, parse_profile
 
 
 @pytest.mark.parametrize("text, ms", [("off", 0), ("2g", 300), ("3G", 100), ("0", 0),

@@ -27,12 +27,12 @@ from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons, tflow
 
-from addons import fastreplay
-from addons.fastreplay import FastReplayLayer
+from addons.engine import ProxyConfig, build_master
+from addons.fastpath import layer as fastreplay
+from addons.fastpath.layer import FastReplayLayer
 from addons.replay import Replay
 from recorder.cli import main
-from recorder.history import HistoryStore
-from recorder.proxy import ProxyConfig, build_master
+from recorder.store.history import HistoryStore
 
 EXAMPLES = [
     ("GET", "/users/{{userId}}", ["--body", '{"id": "{{userId}}"}',

@@ -11,7 +11,7 @@ from mitmproxy import io
 from mitmproxy.test import tflow
 
 from recorder.cli import main
-from recorder.history import HistoryStore
+from recorder.store.history import HistoryStore
 
 HAR = FIXTURES / "har-mitmproxy-firefox.har"
 

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from recorder import history
 from recorder.errors import NotFound, StoreCorrupt
-from recorder.history import HistoryStore, HistoryWriter
 from recorder.models import HistoryEntry, HistoryFilter, HttpRequest, HttpResponse, Timings
+from recorder.store import history
+from recorder.store.history import HistoryStore, HistoryWriter
 
 
 def make(i: int, body: bytes = b"", *, status: int | None = 200,
@@ -158,7 +158,7 @@ def test_writer_keeps_entries_while_the_store_is_damaged(store):
 def test_a_write_landing_while_a_reader_parses_is_not_hidden_by_its_cache(tmp_path, monkeypatch):
     """The reader's cache must key what it parsed by the version it read, not by what
     is on disk once it has finished (a writer may have replaced the file meanwhile)."""
-    from recorder import storage
+    from recorder.store import files as storage
 
     path = tmp_path / "segment.json"
     storage.atomic_write(path, b'{"entries": {"1": {"v": "old"}}}')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recorder.matching import (
+from recorder.match.matcher import (
     Incoming,
     Matcher,
     MatchSettings,
@@ -13,8 +13,8 @@ from recorder.matching import (
     query_score,
     similarity,
 )
+from recorder.match.templates import split
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
-from recorder.paths import split
 
 
 def collection(*specs, variables=None) -> Collection:

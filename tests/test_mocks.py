@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from recorder.cli import main
-from recorder.history import HistoryStore
 from recorder.models import HistoryEntry, HttpRequest, Timings
+from recorder.store.history import HistoryStore
 
 
 def wait_for_calls(data, mock: str, count: int, timeout: float = 10.0) -> None:
@@ -192,7 +192,7 @@ def test_mock_and_env_commands(data, capsys):
 
 
 def test_call_log_retention_is_bounded(tmp_path, monkeypatch):
-    from recorder import history
+    from recorder.store import history
 
     monkeypatch.setattr(history, "SEGMENT_SIZE", 10)
     log = HistoryStore(tmp_path, "calls/m", keep=25)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from recorder.cli import main
-from recorder.collection_store import CollectionStore
+from recorder.store.collection_store import CollectionStore
 
 EXAMPLES = [
     ("GET", "{{baseUrl}}/users/:id", 200, '{"id": 7, "name": "Ada"}'),

@@ -1,4 +1,4 @@
-"""OpenAPI import with the real public documents in shared/fixtures."""
+"""OpenAPI import with the real public documents in tests/fixtures."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import httpx
 import pytest
 from conftest import FIXTURES
 
-from recorder import openapi
 from recorder.cli import main
-from recorder.collection_store import CollectionStore
-from recorder.matching import example_path_and_query, resolve
+from recorder.interop import openapi
+from recorder.match.matcher import example_path_and_query, resolve
+from recorder.store.collection_store import CollectionStore
 
 OAI = FIXTURES / "openapi-oai-api-with-examples.yaml"
 ADYEN = FIXTURES / "openapi-adyen-CheckoutService-v72.yaml"

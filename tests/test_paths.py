@@ -1,6 +1,12 @@
 import pytest
 
-from recorder.paths import infer_template, is_id_like, match_template, split, wildcard_name
+from recorder.match.templates import (
+    infer_template,
+    is_id_like,
+    match_template,
+    split,
+    wildcard_name,
+)
 
 
 @pytest.mark.parametrize("segment, expected", [

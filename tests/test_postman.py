@@ -1,4 +1,4 @@
-"""Postman collections in and out, with the real public collections in shared/fixtures."""
+"""Postman collections in and out, with the real public collections in tests/fixtures."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import httpx
 import pytest
 from conftest import FIXTURES
 
-from recorder import postman
 from recorder.cli import main
-from recorder.collection_store import CollectionStore
-from recorder.matching import example_path_and_query, resolve
+from recorder.interop import postman
+from recorder.match.matcher import example_path_and_query, resolve
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
+from recorder.store.collection_store import CollectionStore
 
 FILES = {
     "adyen": "postman-adyen-CheckoutService-v72.postman_collection.json",

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from recorder.models import Collection, HistoryEntry, HttpRequest, HttpResponse, Timings
-from recorder.promote import (
+from recorder.promote.entries import (
     REDACTED,
     PromoteOptions,
     example_from_entry,

@@ -13,9 +13,9 @@ import pytest
 from conftest import PNG, TEXT, RunningProxy, wait_for_entries
 
 from recorder.cli import main
-from recorder.collection_store import CollectionStore
 from recorder.errors import ExitStatus
-from recorder.promote import REDACTED
+from recorder.promote.entries import REDACTED
+from recorder.store.collection_store import CollectionStore
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

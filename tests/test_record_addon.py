@@ -12,7 +12,7 @@ from mitmproxy.test import taddons, tflow
 from addons import upstream
 from addons.record import Record, entry_from_flow
 from addons.upstream import UpstreamErrors
-from recorder.history import HistoryStore
+from recorder.store.history import HistoryStore
 
 
 def test_entry_from_flow_keeps_bytes_and_header_order():

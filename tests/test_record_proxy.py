@@ -21,7 +21,7 @@ import httpx
 import pytest
 from conftest import BIG, LATIN1, PNG, TEXT, wait_for_entries
 
-from recorder.history import HistoryStore
+from recorder.store.history import HistoryStore
 
 
 def raw_exchange(proxy_url: str, request: bytes) -> tuple[bytes, bytes]:

@@ -16,8 +16,8 @@ import pytest
 from conftest import PNG, TEXT, RunningProxy, UpstreamServer, wait_for_entries
 
 from recorder.cli import main
-from recorder.collection_store import CollectionStore
-from recorder.history import HistoryStore
+from recorder.store.collection_store import CollectionStore
+from recorder.store.history import HistoryStore
 
 REQUESTS = [
     ("GET", "/users/1", None), ("GET", "/users/2", None), ("GET", "/png", None),

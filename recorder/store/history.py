@@ -28,18 +28,17 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.table import Document
 
+from recorder.capture import Capture
 from recorder.errors import NotFound
 from recorder.models import (
-    Capture,
     Header,
     HistoryEntry,
     HistoryFilter,
     HttpRequest,
     HttpResponse,
     Timings,
-    entry_from_capture,
 )
-from recorder.storage import (
+from recorder.store.files import (
     AtomicJSONStorage,
     ParsedFiles,
     atomic_write,
@@ -55,6 +54,11 @@ INLINE_BODY_LIMIT = 4096
 TABLE = "entries"
 
 log = logging.getLogger(__name__)
+
+
+def call_log_root(mock: str) -> str:
+    """Where a mock's call log lives in the data dir: a history of its own."""
+    return f"calls/{mock}"
 
 
 class HistoryStore:
@@ -366,7 +370,7 @@ class HistoryWriter:
 class HistoryWriterProcess:
     """A `HistoryWriter` in a child process, so recording costs the proxy almost no CPU.
 
-    The proxy only queues captures (`Capture` tuples); a thread pickles them down a pipe. Should the
+    The proxy only queues captures (`Capture`); a thread pickles them down a pipe. Should the
     proxy die, even by `kill -9`, the pipe closes and the child stores what it
     received before it exits.
     """
@@ -435,7 +439,7 @@ def _writer_main(receiver: Connection, data_dir: Path, root: str, keep: int,
     try:
         while True:
             for blob in receiver.recv():
-                writer.submit(entry_from_capture(pickle.loads(blob)))
+                writer.submit(pickle.loads(blob).to_entry())
     except (EOFError, OSError):
         pass
     finally:

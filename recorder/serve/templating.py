@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from recorder.matching import Incoming
+from recorder.match.matcher import Incoming
 
 TEMPLATE = re.compile(r"\{\{\s*(\$?[A-Za-z_][\w.-]*)((?:\s+'[^']*')*)\s*\}\}")
 ARGUMENT = re.compile(r"'([^']*)'")

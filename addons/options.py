@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mitmproxy import ctx
 
-from recorder import datadir
+from recorder.store import datadir
 
 
 def add_data_dir_option(loader) -> None:

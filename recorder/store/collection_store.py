@@ -34,7 +34,7 @@ from recorder.models import (
     Request,
     Tag,
 )
-from recorder.storage import (
+from recorder.store.files import (
     AtomicJSONStorage,
     atomic_write,
     body_bytes,

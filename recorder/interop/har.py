@@ -13,9 +13,9 @@ from mitmproxy import exceptions, http
 from mitmproxy.io import FlowReader
 from mitmproxy.io.har import request_to_flow
 
-from addons.record import capture
+from recorder.capture import Capture
 from recorder.errors import BadFile, read_json_file
-from recorder.models import HistoryEntry, entry_from_capture
+from recorder.models import HistoryEntry
 
 
 def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
@@ -30,7 +30,7 @@ def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise BadFile(f"{path}: log.entries[{i}] cannot be read ({type(e).__name__}: "
                                f"{e}); nothing was imported") from None
-        out.append(entry_from_capture(capture(flow, "import")))
+        out.append(Capture.from_flow(flow, "import").to_entry())
     return out
 
 
@@ -52,5 +52,5 @@ def read_flows(path: Path, skipped: list[str] | None = None) -> list[HistoryEntr
             (skipped if skipped is not None else []).append(
                 f"flow {i}: no response ({flow.error.msg if flow.error else 'unfinished'})")
         else:
-            entries.append(entry_from_capture(capture(flow, "import")))
+            entries.append(Capture.from_flow(flow, "import").to_entry())
     return entries

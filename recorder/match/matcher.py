@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from recorder import paths
+from recorder.match import templates as paths
 from recorder.models import Collection, Example, Header, Request
 
 VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")

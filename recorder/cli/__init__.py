@@ -12,12 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from recorder import datadir, examples, render
-from recorder import promote as promoting
-from recorder.collection_store import CollectionStore
+from recorder.cli import render
 from recorder.errors import ExitStatus, MockrecError, NotFound
-from recorder.history import HistoryStore
-from recorder.mocks import (
+from recorder.models import Collection, HistoryEntry, HistoryFilter, parse_ids, parse_since
+from recorder.promote import entries as promoting
+from recorder.promote import examples
+from recorder.store import datadir
+from recorder.store.collection_store import CollectionStore
+from recorder.store.history import HistoryStore, call_log_root
+from recorder.store.mocks import (
     EnvironmentStore,
     Mock,
     MockStore,
@@ -25,7 +28,6 @@ from recorder.mocks import (
     parse_assignments,
     parse_rate,
 )
-from recorder.models import Collection, HistoryEntry, HistoryFilter, parse_ids, parse_since
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Record API traffic, promote it to examples, replay it as a mock.")
@@ -234,7 +236,7 @@ def switch_mode(
     collection: Annotated[str | None, typer.Option(help="Also serve this collection.")] = None,
 ) -> None:
     """Switch a running proxy; the next request is served in the new mode."""
-    from recorder import control
+    from recorder.proxy import remote as control
 
     if mode not in ("record", "replay", "spy", "passthrough"):
         raise MockrecError(f"mode {mode!r} is not record, replay, spy or passthrough")
@@ -558,7 +560,7 @@ def import_postman(
         help="Name of the new collection [default: from the file's info.name].")] = None,
 ) -> None:
     """A Postman collection, with its folders, saved examples and variables."""
-    from recorder import postman
+    from recorder.interop import postman
 
     doc = postman.load(file)
     name = collection or postman_name(str(doc["info"].get("name") or file.stem))
@@ -581,7 +583,7 @@ def import_openapi(
         help="Name of the new collection [default: from info.title].")] = None,
 ) -> None:
     """One request per operation, one example per documented response."""
-    from recorder import openapi
+    from recorder.interop import openapi
 
     doc = openapi.load(file)
     name = collection or postman_name(str((doc.get("info") or {}).get("title") or file.stem))
@@ -609,7 +611,7 @@ def _import_collection(name: str, convert) -> Collection:
 def import_har(file: Annotated[Path, typer.Argument(help="A HAR file (DevTools, Charles, "
                                                          "mitmproxy).")]) -> None:
     """A HAR file's exchanges into the history, to promote like recorded traffic."""
-    from recorder.flowfiles import read_har
+    from recorder.interop.har import read_har
 
     _import_history(file, read_har(file, lambda items: render.progress(items, "importing")))
 
@@ -617,7 +619,7 @@ def import_har(file: Annotated[Path, typer.Argument(help="A HAR file (DevTools, 
 @import_app.command("flows")
 def import_flows(file: Annotated[Path, typer.Argument(help="A mitmproxy flow file.")]) -> None:
     """A mitmproxy flow file (mitmdump -w) into the history."""
-    from recorder.flowfiles import read_flows
+    from recorder.interop.har import read_flows
 
     skipped: list[str] = []
     _import_history(file, read_flows(file, skipped))
@@ -649,8 +651,8 @@ def export_postman(
         "-o", "--output", help="File to write [default: standard output].")] = None,
 ) -> None:
     """A collection as Postman Collection v2.1 JSON (Postman and newman read it)."""
-    from recorder import postman
-    from recorder.storage import atomic_write
+    from recorder.interop import postman
+    from recorder.store.files import atomic_write
 
     text = json.dumps(postman.from_collection(_collections().load(collection)), indent=2,
                       ensure_ascii=False) + "\n"
@@ -817,7 +819,6 @@ def env_delete(name: str) -> None:
 # -- the call log ------------------------------------------------------------------------
 
 def _call_log(mock: str | None) -> HistoryStore:
-    from addons.calllog import call_log_root
 
     calls_dir = _data_dir() / "calls"
     names = sorted(p.name for p in calls_dir.iterdir()) if calls_dir.is_dir() else []

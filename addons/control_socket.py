@@ -11,8 +11,8 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions
 
-from recorder import control
-from recorder.storage import ensure_private_dir
+from recorder.proxy import remote as control
+from recorder.store.files import ensure_private_dir
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from recorder.models import (
     Header,
     Request,
 )
-from recorder.promote import DROPPED_RESPONSE_HEADERS
+from recorder.promote.entries import DROPPED_RESPONSE_HEADERS
 
 # Folder names hold slashes (Adyen's "/payments/:id/captures"), so nesting is " / ".
 FOLDER_SEPARATOR = " / "

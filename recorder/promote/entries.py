@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from recorder import encodings, paths
-from recorder.collection_store import CollectionStore
+from recorder import encodings
 from recorder.errors import MockrecError, NotFound
-from recorder.history import HistoryStore
+from recorder.match import templates as paths
 from recorder.models import (
     Collection,
     Example,
@@ -29,6 +28,8 @@ from recorder.models import (
     HistoryFilter,
     Request,
 )
+from recorder.store.collection_store import CollectionStore
+from recorder.store.history import HistoryStore
 
 REDACTED = "{{REDACTED}}"
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}

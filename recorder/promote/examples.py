@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from recorder.collection_store import CollectionStore, example_doc, example_from_doc
 from recorder.errors import MockrecError
-from recorder.matching import example_path_and_query
+from recorder.match.matcher import example_path_and_query
 from recorder.models import (
     Collection,
     Example,
@@ -22,7 +21,8 @@ from recorder.models import (
     Request,
     reason_phrase,
 )
-from recorder.promote import unique
+from recorder.promote.entries import unique
+from recorder.store.collection_store import CollectionStore, example_doc, example_from_doc
 
 
 def example_document(example: Example, request: Request) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from recorder import delays
-from recorder.collection_store import CollectionStore, check_name
 from recorder.errors import MockrecError
-from recorder.storage import NamedDocuments
+from recorder.serve import delays
+from recorder.store.collection_store import CollectionStore, check_name
+from recorder.store.files import NamedDocuments
 
 
 def hash_key(key: str) -> str:

@@ -22,12 +22,12 @@ from recorder.models import (
     HttpResponse,
     Request,
 )
-from recorder.storage import body_doc
+from recorder.store.files import body_doc
 
 if TYPE_CHECKING:
-    from recorder.history import HistoryStore
-    from recorder.mocks import Mock
-    from recorder.promote import PromoteResult
+    from recorder.promote.entries import PromoteResult
+    from recorder.store.history import HistoryStore
+    from recorder.store.mocks import Mock
 
 
 def entry_summary(entry: HistoryEntry) -> dict[str, Any]:

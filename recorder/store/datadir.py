@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from recorder.storage import ensure_private_dir
+from recorder.store.files import ensure_private_dir
 
 DEFAULT = ".mockrec"
 

@@ -1,0 +1,82 @@
+"""A flow as recording takes it: `Capture`, cheap to take on the proxy's hot path and
+to pickle to the writer process, which turns it into a `HistoryEntry`.
+
+Every place that records (the record addon, the call log, HAR and flow-file import)
+takes its captures here, so the layout is known in one module only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+
+
+class CapturedResponse(NamedTuple):
+    status: int
+    reason: str
+    http_version: str
+    headers: Any  # mitmproxy's header fields: (bytes, bytes) pairs in wire order
+    body: bytes
+    timestamp_start: float | None
+    timestamp_end: float | None
+
+
+class Capture(NamedTuple):
+    method: str
+    url: str
+    http_version: str
+    headers: Any  # (bytes, bytes) pairs in wire order
+    body: bytes
+    response: CapturedResponse | None
+    error: str | None
+    error_time: float | None
+    start: float | None
+    request_end: float | None
+    client: str
+    upstream: str
+    mode: str
+    notes: dict
+
+    @classmethod
+    def from_flow(cls, flow: http.HTTPFlow, mode: str = "record",
+                  notes: dict | None = None) -> Capture:
+        """Reads fields only: the conversion happens in the writer (`to_entry`)."""
+        req, resp = flow.request, flow.response
+        peer, server = flow.client_conn.peername, flow.server_conn.address
+        return cls(
+            req.method, req.url, req.http_version, req.headers.fields, req.raw_content or b"",
+            CapturedResponse(resp.status_code, resp.reason, resp.http_version,
+                             resp.headers.fields, resp.raw_content or b"",
+                             resp.timestamp_start, resp.timestamp_end)
+            if resp is not None else None,
+            flow.error.msg if flow.error else None,
+            flow.error.timestamp if flow.error else None,
+            req.timestamp_start, req.timestamp_end,
+            f"{peer[0]}:{peer[1]}" if peer else "",
+            f"{server[0]}:{server[1]}" if server else "",
+            mode, notes or {},
+        )
+
+    def to_entry(self) -> HistoryEntry:
+        resp = self.response
+        response = None
+        if resp is not None:
+            response = HttpResponse(resp.status, resp.reason, resp.http_version,
+                                    [(wire_text(k), wire_text(v)) for k, v in resp.headers],
+                                    resp.body, len(resp.body))
+        return HistoryEntry(
+            request=HttpRequest(self.method, self.url, self.http_version,
+                                [(wire_text(k), wire_text(v)) for k, v in self.headers],
+                                self.body, len(self.body)),
+            response=response,
+            error=self.error,
+            timings=Timings(start=self.start, request_end=self.request_end,
+                            response_start=resp.timestamp_start if resp else None,
+                            end=(resp.timestamp_end if resp else None) or self.error_time),
+            client=self.client, upstream=self.upstream, mode=self.mode, notes=self.notes,
+        )

@@ -1,0 +1,1 @@
+"""Which example answers a request: the incoming request, path templates, Postman's steps."""

@@ -1,0 +1,1 @@
+"""How an answer is made, free of mitmproxy: templates, delays, CORS, keys."""

@@ -1,0 +1,1 @@
+"""What mockrec keeps on disk: atomic files, the history, collections, mocks and environments."""

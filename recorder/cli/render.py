@@ -139,7 +139,6 @@ def cert_help(confdir: Path) -> str:
     ])
 
 
-# -- promote and collections ---------------------------------------------------------------
 
 def progress(items: list, description: str, threshold: int = 200) -> Iterable:
     """A progress bar on a terminal for long work; plain iteration otherwise."""
@@ -217,7 +216,6 @@ def collection_text(c: Collection) -> str:
     return "\n".join(lines)
 
 
-# -- mocks and the call log ------------------------------------------------------------------
 
 def mock_json(m: Mock) -> dict[str, Any]:
     data = {k: v for k, v in vars(m).items() if k != "api_key_sha256"}

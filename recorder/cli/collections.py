@@ -1,0 +1,164 @@
+"""`mockrec collection` and `mockrec example`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from recorder.cli import render
+from recorder.cli.common import (
+    AsJson,
+    collection_store,
+    print_json,
+    print_table,
+)
+from recorder.promote import examples
+
+collection_app = typer.Typer(no_args_is_help=True, help="Collections of requests and examples.")
+example_app = typer.Typer(no_args_is_help=True, help="The examples that replay answers from.")
+
+
+@collection_app.command("list")
+def collection_list(as_json: AsJson = False) -> None:
+    """The collections, with their request, example and tag counts."""
+    rows = [render.collection_summary(c) for c in collection_store().all()]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(("NAME", "REQUESTS", "EXAMPLES", "TAGS"),
+                     [(r["name"], str(r["requests"]), str(r["examples"]), " ".join(r["tags"]))
+                      for r in rows])
+
+
+@collection_app.command("show")
+def collection_show(
+    name: str,
+    tag: Annotated[str | None, typer.Option(help="Show the collection as frozen at TAG.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """A collection's requests and their examples."""
+    c = collection_store().load(name, tag)
+    if as_json:
+        print_json(render.collection_detail(c))
+    else:
+        typer.echo(render.collection_text(c))
+
+
+@collection_app.command("create")
+def collection_create(name: str) -> None:
+    """An empty collection, e.g. to add examples by hand."""
+    store = collection_store()
+    store.create(name)
+    typer.echo(f"created collection {name} ({store.path(name)})")
+
+
+@collection_app.command("delete")
+def collection_delete(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete a collection and its tags."""
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete collection {name}?"):
+        raise typer.Abort()
+    collection_store().delete(name)
+    typer.echo(f"deleted collection {name}")
+
+
+@collection_app.command("tag")
+def collection_tag(name: str, tag: str) -> None:
+    """Freeze the collection as it is now under a release tag (mocks can serve a tag)."""
+    store = collection_store()
+    store.tag(name, tag)
+    typer.echo(f"tagged {name} as {tag} ({store.path(name, tag)})")
+
+
+
+InCollection = Annotated[str | None, typer.Option(
+    "--collection", help="Look only in this collection.")]
+
+
+@example_app.command("list")
+def example_list(collection: InCollection = None, as_json: AsJson = False) -> None:
+    """Every example, with its request and status."""
+    store = collection_store()
+    found = [store.load(collection)] if collection else list(store.all())
+    rows = [render.example_summary(c, r, e) for c in found for r in c.requests
+            for e in r.examples]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(("ID", "COLLECTION", "REQUEST", "EXAMPLE", "STATUS"),
+                     [(str(r["id"]), r["collection"], r["request"], r["name"], str(r["status"]))
+                      for r in rows])
+
+
+@example_app.command("show")
+def example_show(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    collection: InCollection = None,
+    as_json: AsJson = False,  # accepted like everywhere: the output is JSON anyway
+) -> None:
+    """An example as JSON, the same document `example edit` opens."""
+    _, request, example = collection_store().find_example(example_id, collection)
+    print_json(examples.example_document(example, request))
+
+
+@example_app.command("edit")
+def example_edit(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    collection: InCollection = None,
+) -> None:
+    """Open the example in $EDITOR; a valid save replaces it, anything else keeps it."""
+    message = examples.edit_example(collection_store(), example_id, collection)
+    typer.echo(message)
+
+
+@example_app.command("rename")
+def example_rename(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    name: str,
+    collection: InCollection = None,
+) -> None:
+    """Give an example a new name (what x-mock-response-name picks)."""
+    store = collection_store()
+    owner, _, _ = store.find_example(example_id, collection)
+    with store.editing(owner.name) as c:
+        _, example = c.find_example(example_id)  # type: ignore[misc]
+        example.name = name
+    typer.echo(f"example {example_id} is now {name!r}")
+
+
+@example_app.command("delete")
+def example_delete(
+    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    collection: InCollection = None,
+) -> None:
+    """Delete an example; a request left without examples goes too."""
+    store = collection_store()
+    owner, _, _ = store.find_example(example_id, collection)
+    with store.editing(owner.name) as c:
+        request, example = c.find_example(example_id)  # type: ignore[misc]
+        request.examples.remove(example)
+        if not request.examples:
+            c.requests.remove(request)
+    typer.echo(f"deleted example {example_id} from {owner.name}")
+
+
+@example_app.command("add")
+def example_add(
+    method: str,
+    path: Annotated[str, typer.Argument(help="Path or URL, e.g. /users/{{userId}}.")],
+    collection: Annotated[str, typer.Option("--collection", help="Created if missing.")],
+    status: Annotated[int, typer.Option(help="Response status.")] = 200,
+    header: Annotated[list[str] | None, typer.Option(
+        "--header", "-H", help="Response header 'Name: value' (repeatable).")] = None,
+    body: Annotated[str, typer.Option(help="Response body, or @FILE to read one.")] = "",
+    name: Annotated[str | None, typer.Option(help="Example name.")] = None,
+) -> None:
+    """Write an example by hand, for an API that does not exist yet."""
+    store = collection_store()
+    with store.editing(collection, create=True) as c:
+        example = examples.add_example(c, store, method, path, status, header or [], body, name)
+    typer.echo(f"added example {example.id} ({example.name}) to {collection}")

@@ -1,0 +1,99 @@
+"""`mockrec history`: look at and prune recorded traffic."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from recorder.cli import render
+from recorder.cli.common import (
+    AsJson,
+    history_store,
+    print_entries,
+    print_json,
+    show_entry,
+)
+from recorder.errors import MockrecError
+from recorder.models import HistoryFilter, parse_ids, parse_since
+
+history_app = typer.Typer(no_args_is_help=True, help="Look at and prune recorded traffic.")
+
+@history_app.command("list")
+def history_list(
+    limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 50,
+    method: Annotated[str | None, typer.Option(help="Only this HTTP method.")] = None,
+    host: Annotated[str | None, typer.Option(help="Only this host.")] = None,
+    path: Annotated[str | None, typer.Option(help="Only paths matching this glob.")] = None,
+    status: Annotated[str | None, typer.Option(help="200, 2xx, or error.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this date (YYYY-MM-DD).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """List recorded entries, newest first."""
+    try:
+        filters = HistoryFilter(method=method, host=host, path=path, status=status,
+                                since=parse_since(since) if since else None)
+    except ValueError as e:
+        raise MockrecError(str(e)) from None
+    entries = []
+    for entry in history_store().entries(filters):
+        if len(entries) >= limit:
+            break
+        entries.append(entry)
+    if as_json:
+        print_json([render.entry_summary(e) for e in entries])
+    else:
+        print_entries(entries)
+
+
+@history_app.command("search")
+def history_search(
+    text: str,
+    limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Entries whose URL, headers or text bodies contain TEXT (ignoring case)."""
+    entries = []
+    for entry in history_store().search(text):
+        if len(entries) >= limit:
+            break
+        entries.append(entry)
+    if as_json:
+        print_json([render.entry_summary(e) for e in entries])
+    else:
+        print_entries(entries)
+
+
+@history_app.command("show")
+def history_show(
+    entry_id: Annotated[int, typer.Argument(metavar="ID")],
+    body: Annotated[bool, typer.Option("--body", help="Also print the bodies, decoded.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """One entry: request and response headers, and with --body the bodies."""
+    show_entry(history_store().get(entry_id), body, as_json)
+
+
+@history_app.command("delete")
+def history_delete(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids or ranges (3-7).")],
+) -> None:
+    """Delete entries; their ids are not reused."""
+    try:
+        wanted = parse_ids(ids)
+    except ValueError as e:
+        raise MockrecError(str(e)) from None
+    count = history_store().delete(wanted)
+    typer.echo(f"deleted {count} entr{'y' if count == 1 else 'ies'}")
+
+
+@history_app.command("clear")
+def history_clear(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete every entry."""
+    if not yes and sys.stdin.isatty() and not typer.confirm("Delete the whole history?"):
+        raise typer.Abort()
+    count = history_store().clear()
+    typer.echo(f"deleted {count} entr{'y' if count == 1 else 'ies'}")

@@ -1,0 +1,67 @@
+"""`mockrec promote`: history entries into examples."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from recorder.cli import render
+from recorder.cli.common import (
+    AsJson,
+    collection_store,
+    history_store,
+    print_json,
+)
+from recorder.errors import MockrecError
+from recorder.models import HistoryFilter, parse_ids, parse_since
+from recorder.promote import entries as promoting
+
+
+def promote(
+    ids: Annotated[list[str] | None, typer.Argument(
+        metavar="[ID|RANGE]...", help="History ids and ranges (12 15-20).")] = None,
+    collection: Annotated[str | None, typer.Option(
+        help="Collection to add to, created if missing [default: a new one].")] = None,
+    request: Annotated[str | None, typer.Option(
+        "--request", help="Name for new requests [default: METHOD /path].")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Name for the examples [default: STATUS Reason].")] = None,
+    since: Annotated[str | None, typer.Option(help="Entries from this date on.")] = None,
+    method: Annotated[str | None, typer.Option(help="Only this HTTP method.")] = None,
+    path: Annotated[str | None, typer.Option(help="Only paths matching this glob.")] = None,
+    status: Annotated[str | None, typer.Option(help="200, 2xx or error.")] = None,
+    template: Annotated[str | None, typer.Option(
+        help="Path template, e.g. /users/{{userId}}: its wildcards match any segment.")] = None,
+    infer_templates: Annotated[bool, typer.Option(
+        "--infer-templates", help="Turn ID-like path segments into wildcards.")] = False,
+    keep_secrets: Annotated[bool, typer.Option(
+        "--keep-secrets", help="Keep Authorization, cookies and API keys.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Turn history entries into examples ("Mock Request")."""
+    try:
+        filters = HistoryFilter(method=method, path=path, status=status,
+                                since=parse_since(since) if since else None)
+        specs = [(parse_ids([spec]), "-" in spec) for spec in ids or []]
+    except ValueError as e:
+        raise MockrecError(str(e)) from None
+    if template is not None and not template.startswith("/"):
+        raise MockrecError(f"--template {template!r} must be a path like /users/{{{{userId}}}}")
+    entries = promoting.select_entries(history_store(), specs, filters)
+    store = collection_store()
+    target = collection or promoting.fresh_collection_name(store)
+    options = promoting.PromoteOptions(request_name=request, example_name=name,
+                                       template=template, infer_templates=infer_templates,
+                                       keep_secrets=keep_secrets)
+    created = not store.exists(target)
+    with store.editing(target, create=True) as c:
+        result = promoting.promote(render.progress(entries, "promoting"), c, options,
+                                   lambda n: store.new_example_ids(c, n))
+        if not result.examples:
+            raise MockrecError("no entry had a response to promote; nothing was written: "
+                               + "; ".join(result.skipped[:3]))
+    if as_json:
+        print_json(render.promote_json(target, created, result))
+    else:
+        typer.echo(render.promote_text(target, created, result, store.path(target)))

@@ -252,7 +252,7 @@ def test_bad_replay_options_are_one_line(promoted, args, message):
 def test_replay_addon_inside_plain_mitmdump(promoted, confdir, tmp_path):
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "addons" / "replay.py"
+    script = Path(__file__).resolve().parents[2] / "addons" / "replay.py"
     log = tmp_path / "mitmdump.log"
     mitmdump = Path(sys.executable).with_name("mitmdump")
     process = subprocess.Popen(

@@ -337,7 +337,7 @@ def test_port_in_use_is_one_line(tmp_path):
 
 
 def test_record_addon_runs_inside_plain_mitmdump(tmp_path, upstream, confdir):
-    script = Path(__file__).resolve().parents[1] / "addons" / "record.py"
+    script = Path(__file__).resolve().parents[2] / "addons" / "record.py"
     data = tmp_path / "data"
     log = tmp_path / "mitmdump.log"
     mitmdump = Path(sys.executable).with_name("mitmdump")

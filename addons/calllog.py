@@ -22,12 +22,6 @@ class CallLog:
         self.target: tuple[Path, str, int] | None = None  # data dir, mock, calls kept
         self.mode = "replay"
 
-    def load(self, loader) -> None:
-        loader.add_option("mockrec_mock", str, "",
-                          "Name of the mock, for its call log; empty: the collection's name.")
-        loader.add_option("mockrec_call_log", int, 10_000,
-                          "Calls kept in the mock's call log; 0 keeps no call log.")
-
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
         self.mode = opts.mockrec_mode

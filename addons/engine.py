@@ -81,7 +81,7 @@ class LeanAddonManager(addonmanager.AddonManager):
 
 
 def build_master(config: ProxyConfig) -> master.Master:
-    from addons.replay import Replay, forwarding_addons, forwards
+    from addons.replay import Replay, forwarding_addons
 
     opts = options.Options()
     proxy = master.Master(opts)
@@ -99,7 +99,7 @@ def build_master(config: ProxyConfig) -> master.Master:
         proxy.addons.add(*(a for a in everything if type(a).__name__ not in LEAN_ADDONS))
     # A pure replay proxy starts without the forwarding addons (they cost on every
     # event); `mockrec mode` brings them in when it needs them.
-    needed = forwards(config.mode, config.on_miss) or bool(
+    needed = config.mode.forwards(config.replay.on_miss) or bool(
         wanted & {"mockrec_upstream_timeout", "mockrec_record"})
     proxy.addons.add(Replay(), *(forwarding_addons() if needed else []), Banner(config))
     opts.update(

@@ -10,9 +10,10 @@ import collections
 import math
 import time
 
-from mitmproxy import ctx, http
+from mitmproxy import http
 
 from addons.answers import json_response
+from recorder.settings import ReplaySettings
 
 
 class Quota:
@@ -21,14 +22,8 @@ class Quota:
         self.limit = self.rate = 0
         self.recent: collections.deque[float] = collections.deque()
 
-    def load(self, loader) -> None:
-        loader.add_option("mockrec_max_calls", int, 0,
-                          "Answer 429 usageLimitError after this many calls; 0: no quota.")
-        loader.add_option("mockrec_rate_limit", int, 0,
-                          "Answer 429 rateLimitError above this many calls a minute; 0: none.")
-
-    def configure(self) -> None:
-        self.limit, self.rate = ctx.options.mockrec_max_calls, ctx.options.mockrec_rate_limit
+    def configure(self, settings: ReplaySettings) -> None:
+        self.limit, self.rate = settings.max_calls, settings.rate_limit
 
     def check(self) -> http.Response | None:
         """Count one call; the 429 to answer when a limit is reached, else None."""

@@ -15,6 +15,7 @@ from addons.upstream import UpstreamErrors
 from recorder.capture import Capture
 from recorder.errors import MockrecError
 from recorder.models import HistoryEntry
+from recorder.modes import Mode, OnMiss
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, HistoryWriterProcess
 
@@ -59,23 +60,20 @@ class Record:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not was_replayed(flow):
-            self._writer().submit(Capture.from_flow(flow, self.mode()))
+            self._writer().submit(Capture.from_flow(flow, self.mode().value))
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not flow.response:
-            self._writer().submit(Capture.from_flow(flow, self.mode()))
+            self._writer().submit(Capture.from_flow(flow, self.mode().value))
 
     @staticmethod
-    def mode() -> str:
-        # The mode option belongs to the replay addon; alone, this addon records.
-        return getattr(ctx.options, "mockrec_mode", "record")
+    def mode() -> Mode:
+        # The mode options belong to the replay addon; alone, this addon records.
+        return Mode(getattr(ctx.options, "mockrec_mode", Mode.RECORD))
 
     def recording(self) -> bool:
-        if not ctx.options.mockrec_record:
-            return False
-        mode = self.mode()
-        return mode in ("record", "spy") or (
-            mode == "replay" and ctx.options.mockrec_on_miss == "record")
+        return ctx.options.mockrec_record and self.mode().records(
+            getattr(ctx.options, "mockrec_on_miss", OnMiss.NOT_FOUND))
 
     def done(self) -> None:
         self._close_writer()

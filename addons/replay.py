@@ -3,9 +3,8 @@
 Runs inside `mockrec replay` / `mockrec proxy` and in plain mitmproxy:
 `mitmdump -s addons/replay.py --set mockrec_collection=NAME`.
 
-Modes (`mockrec_mode`, switched live by `mockrec mode` or `--set`):
-record (forward and record), replay (examples only), spy (examples when one
-matches, else forward and record), passthrough (forward, record nothing).
+Its options are `ReplaySettings`' fields (recorder/settings.py) and `mockrec_mode`
+(recorder/modes.py says what each mode does), switched live by `mockrec mode` or `--set`.
 """
 
 from __future__ import annotations
@@ -37,14 +36,14 @@ from addons.upstream import UpstreamErrors
 from recorder.errors import MockrecError
 from recorder.match.matcher import Incoming, Matcher, MatchSettings, Outcome
 from recorder.models import Collection, wire_text
+from recorder.modes import Mode, choices
 from recorder.serve import delays, templating
+from recorder.settings import ReplaySettings
 from recorder.store.collection_store import CollectionStore
 from recorder.store.files import file_key
 from recorder.store.mocks import EnvironmentStore, hash_key
 
 log = logging.getLogger(__name__)
-MODES = ["record", "replay", "spy", "passthrough"]
-ON_MISS = ["404", "forward", "record"]
 
 
 class Replay:
@@ -64,47 +63,21 @@ class Replay:
         self.call_log = CallLog()
         self._wire: dict[int, tuple[list[tuple[bytes, bytes]], bool]] = {}
         self._running = False
-        self.mode, self.on_miss, self.cors = "replay", "404", True
+        self.config = ReplaySettings()
+        self.mode, self.on_miss, self.cors = Mode.REPLAY, self.config.on_miss, True
         self.api_key = self.api_key_sha256 = ""
         self.fast = False
 
     def load(self, loader) -> None:
         options.add_data_dir_option(loader)
-        loader.add_option("mockrec_mode", str, "replay",
-                          "What the proxy does with a request: record, replay, spy or "
-                          "passthrough.", choices=MODES)
-        loader.add_option("mockrec_collection", str, "",
-                          "Collection whose examples replay answers from.")
-        loader.add_option("mockrec_tag", str, "",
-                          "Release tag of the collection to serve; empty serves it as it is.")
-        loader.add_option("mockrec_delay", str, "off",
-                          "Delay before each answer: off, 2g (300 ms), 3g (100 ms) or ms.")
-        loader.add_option("mockrec_profile", str, "",
-                          "Network profile adding bandwidth and jitter: "
-                          + ", ".join(delays.PROFILES) + ".")
-        loader.add_option("mockrec_api_key", str, "",
-                          "Make the mock private: requests need this x-api-key header.")
-        loader.add_option("mockrec_api_key_sha256", str, "",
-                          "Private mock with a stored key: the SHA-256 hex of its x-api-key.")
-        loader.add_option("mockrec_env", str, "",
-                          "Environment whose variables fill {{...}} in the examples.")
-        loader.add_option("mockrec_on_miss", str, "404",
-                          "When no example matches in replay mode: answer 404, forward to "
-                          "the upstream, or forward and record.", choices=ON_MISS)
-        loader.add_option("mockrec_cors", bool, True,
-                          "Answer CORS preflights and add Access-Control-Allow-Origin: *.")
-        loader.add_option("mockrec_strict", bool, False,
-                          "Match paths strictly: no ID-like or similar-path matches.")
-        loader.add_option("mockrec_match_body", bool, False,
-                          "Only serve examples whose request body equals the request's.")
-        loader.add_option("mockrec_match_headers", str, "",
-                          "Comma-separated headers that must equal the example's.")
+        loader.add_option("mockrec_mode", str, Mode.REPLAY.value,
+                          "What the proxy does with a request: " + ", ".join(choices(Mode))
+                          + " (recorder/modes.py).", choices=choices(Mode))
+        ReplaySettings.declare(loader)
         loader.add_option("mockrec_fast_replay", bool, False,
                           "Answer replayed cleartext HTTP/1 requests inside the connection, "
                           "without mitmproxy's request and response events: for when no "
                           "other addon needs them (mockrec turns it on then).")
-        self.quota.load(loader)
-        self.call_log.load(loader)
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
@@ -115,26 +88,24 @@ class Replay:
                 self.profile = delays.parse_profile(opts.mockrec_profile)
         except ValueError as e:
             raise exceptions.OptionsError(str(e)) from None
-        # Read on every request: parsed once here (an option lookup is about 1 us).
-        self.mode, self.on_miss, self.cors = (opts.mockrec_mode, opts.mockrec_on_miss,
-                                              opts.mockrec_cors)
-        self.api_key, self.api_key_sha256 = opts.mockrec_api_key, opts.mockrec_api_key_sha256
+        # Read on every request: taken once here (an option lookup is about 1 us).
+        s = self.config = ReplaySettings.from_options(opts)
+        self.mode, self.on_miss, self.cors = Mode(opts.mockrec_mode), s.on_miss, s.cors
+        self.api_key, self.api_key_sha256 = s.api_key, s.api_key_sha256
         # The fast path serves pure replay; a connection opened in another mode stays
         # mitmproxy's, one opened in replay is handed over when the mode changes.
-        self.fast = (opts.mockrec_fast_replay and self.mode == "replay"
-                     and self.on_miss == "404")
+        self.fast = opts.mockrec_fast_replay and self.mode.fast_path(self.on_miss)
         fastreplay.stamp_arrivals(self.fast)
         self.settings = MatchSettings(
-            strict=opts.mockrec_strict, match_body=opts.mockrec_match_body,
-            match_headers=[h.strip().lower() for h in opts.mockrec_match_headers.split(",")
-                           if h.strip()])
+            strict=s.strict, match_body=s.match_body,
+            match_headers=[h.strip().lower() for h in s.match_headers.split(",") if h.strip()])
         if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir", "mockrec_env"}:
             self._open()
         self.call_log.configure(updated)
-        self.quota.configure()
+        self.quota.configure(s)
         if "mockrec_cors" in updated:
             self._wire = {}
-        if self._running and forwards(opts.mockrec_mode, opts.mockrec_on_miss):
+        if self._running and self.mode.forwards(self.on_miss):
             ensure_forwarding()
         # Replay must answer with the upstream down: connect only when forwarding,
         # and do not ask the upstream for its certificate first.
@@ -178,7 +149,7 @@ class Replay:
     async def running(self) -> None:
         self._running = True
         await self.control.start(options.data_dir())
-        if self.mode in ("replay", "spy"):
+        if self.mode.answers():
             self.call_log.start()  # now, rather than on the first call
         # A big collection is many long-lived objects; keep the garbage collector
         # from walking them again and again while requests come in.
@@ -230,7 +201,7 @@ class Replay:
 
     def _answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
         mode = self.mode
-        if mode not in ("replay", "spy"):
+        if not mode.answers():
             return
         self._refresh()
         flow.metadata["mockrec_call"] = True
@@ -251,7 +222,7 @@ class Replay:
         outcome = (self.matcher.match(incoming, self.settings) if self.matcher is not None
                    else Outcome(None, [], "no collection is loaded (set mockrec_collection)"))
         if outcome.match is None:
-            if mode == "spy" or self.on_miss != "404":
+            if mode.forwards_miss(self.on_miss):
                 return  # to the upstream; the record addon decides whether to keep it
             return self._reply(flow, not_found(outcome))
         match = outcome.match
@@ -320,10 +291,6 @@ def forwarding_addons() -> list:
 def all_addons() -> list:
     """Everything a mockrec proxy runs, in hook order: replay answers first."""
     return [Replay(), *forwarding_addons()]
-
-
-def forwards(mode: str, on_miss: str) -> bool:
-    return mode != "replay" or on_miss != "404"
 
 
 def ensure_forwarding() -> None:

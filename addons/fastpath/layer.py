@@ -407,7 +407,7 @@ class FastReplayLayer(layer.Layer):
         """Answer what the buffer holds, until a delay, a partial request or a hand-off."""
         replay = self.replay
         while self.buffer and self.waiting is None and not self.done:
-            if not (replay.mode == "replay" and replay.on_miss == "404"):
+            if not replay.mode.fast_path(replay.on_miss):
                 yield from self._hand_off()
                 return
             parsed = self._parse()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,7 @@ from recorder.cli.common import (
     print_json,
     print_table,
 )
+from recorder.cli.settings import with_settings
 from recorder.errors import MockrecError
 from recorder.store.mocks import (
     EnvironmentStore,
@@ -20,58 +21,33 @@ from recorder.store.mocks import (
     MockStore,
     hash_key,
     parse_assignments,
-    parse_rate,
 )
 
 mock_app = typer.Typer(no_args_is_help=True, help="Named replay configurations.")
 env_app = typer.Typer(no_args_is_help=True, help="Variables resolved in examples at replay.")
 
 
-def _mock_settings(m: Mock, delay: str | None, profile: str | None, tag: str | None,
-                   env: str | None, port: int | None, strict: bool | None,
-                   match_body: bool | None, match_headers: str | None, cors: bool | None,
-                   max_calls: int | None, rate_limit: str | None, call_log: int | None) -> None:
-    for key, value in (("delay", delay), ("profile", profile), ("tag", tag), ("env", env),
-                       ("port", port), ("strict", strict), ("match_body", match_body),
-                       ("match_headers", match_headers), ("cors", cors),
-                       ("max_calls", max_calls), ("call_log", call_log)):
-        if value is not None:
-            setattr(m, key, value)
-    if rate_limit is not None:
-        m.rate_limit = parse_rate(rate_limit) if rate_limit else 0
-
-
-MockOpt = typer.Option
+SaveUrlTo = Annotated[str | None, typer.Option(
+    help="Store the mock URL as mockUrl in this environment.")]
 
 
 @mock_app.command("create")
+@with_settings(exclude=("api_key",))
 def mock_create(
     name: str,
-    collection: Annotated[str, MockOpt(help="Collection to serve.")],
-    tag: Annotated[str | None, MockOpt(help="Release tag to serve.")] = None,
-    env: Annotated[str | None, MockOpt(help="Environment for {{variables}}.")] = None,
-    delay: Annotated[str | None, MockOpt(help="off, 2g, 3g or ms.")] = None,
-    profile: Annotated[str | None, MockOpt(help="gprs, 2g, 3g, 4g or wifi.")] = None,
-    port: Annotated[int | None, MockOpt(help="Port it listens on [default: 8080].")] = None,
-    private: Annotated[bool, MockOpt("--private", help="Require an API key (shown once).")]
+    collection: Annotated[str, typer.Option(help="Collection to serve.")],
+    port: Annotated[int | None, typer.Option(help="Port it listens on [default: 8080].")] = None,
+    private: Annotated[bool, typer.Option("--private", help="Require an API key (shown once).")]
     = False,
-    strict: Annotated[bool | None, MockOpt("--strict/--no-strict")] = None,
-    match_body: Annotated[bool | None, MockOpt("--match-body/--no-match-body")] = None,
-    match_headers: Annotated[str | None, MockOpt(help="Headers that must match.")] = None,
-    cors: Annotated[bool | None, MockOpt("--cors/--no-cors")] = None,
-    max_calls: Annotated[int | None, MockOpt(help="Call quota (0: none).")] = None,
-    rate_limit: Annotated[str | None, MockOpt(help="N/min.")] = None,
-    call_log: Annotated[int | None, MockOpt(help="Calls kept in the call log.")] = None,
-    save_url_to: Annotated[str | None, MockOpt(
-        help="Store the mock URL as mockUrl in this environment.")] = None,
+    save_url_to: SaveUrlTo = None,
+    *,
+    settings: dict[str, Any],
 ) -> None:
     """A named mock: `mockrec replay NAME` serves it."""
     store = MockStore(current_data_dir())
     if store.exists(name):
         raise MockrecError(f"mock {name!r} already exists: `mockrec mock update {name}`")
-    m = Mock(name=name, collection=collection)
-    _mock_settings(m, delay, profile, tag, env, port, strict, match_body, match_headers, cors,
-                   max_calls, rate_limit, call_log)
+    m = Mock(name=name, collection=collection).with_overrides(port=port, **settings)
     key = MockStore.new_api_key() if private else None
     if key:
         m.api_key_sha256 = hash_key(key)
@@ -85,29 +61,17 @@ def mock_create(
 
 
 @mock_app.command("update")
+@with_settings(exclude=("api_key",))
 def mock_update(
     name: str,
-    collection: Annotated[str | None, MockOpt(help="Collection to serve.")] = None,
-    tag: Annotated[str | None, MockOpt(help="Release tag ('' for none).")] = None,
-    env: Annotated[str | None, MockOpt(help="Environment ('' for none).")] = None,
-    delay: Annotated[str | None, MockOpt(help="off, 2g, 3g or ms.")] = None,
-    profile: Annotated[str | None, MockOpt(help="Profile ('' for none).")] = None,
-    port: Annotated[int | None, MockOpt(help="Port.")] = None,
-    strict: Annotated[bool | None, MockOpt("--strict/--no-strict")] = None,
-    match_body: Annotated[bool | None, MockOpt("--match-body/--no-match-body")] = None,
-    match_headers: Annotated[str | None, MockOpt(help="Headers that must match.")] = None,
-    cors: Annotated[bool | None, MockOpt("--cors/--no-cors")] = None,
-    max_calls: Annotated[int | None, MockOpt(help="Call quota (0: none).")] = None,
-    rate_limit: Annotated[str | None, MockOpt(help="N/min ('' for none).")] = None,
-    call_log: Annotated[int | None, MockOpt(help="Calls kept in the call log.")] = None,
+    collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    *,
+    settings: dict[str, Any],
 ) -> None:
-    """Change a mock's settings."""
+    """Change a mock's settings ('' clears a text setting)."""
     store = MockStore(current_data_dir())
-    m = store.get(name)
-    if collection:
-        m.collection = collection
-    _mock_settings(m, delay, profile, tag, env, port, strict, match_body, match_headers, cors,
-                   max_calls, rate_limit, call_log)
+    m = store.get(name).with_overrides(collection=collection or None, port=port, **settings)
     store.save(m)
     typer.echo(f"updated mock {name}")
 

@@ -13,14 +13,13 @@ from recorder.cli.common import (
     collection_store,
     current_data_dir,
 )
+from recorder.cli.settings import with_settings
 from recorder.errors import MockrecError
+from recorder.modes import Mode
+from recorder.settings import ReplaySettings
 from recorder.store import datadir
 from recorder.store.history import HistoryStore
-from recorder.store.mocks import (
-    EnvironmentStore,
-    MockStore,
-    parse_rate,
-)
+from recorder.store.mocks import EnvironmentStore, MockStore
 
 Upstream = Annotated[str | None, typer.Option(
     help="Reverse-proxy to this base URL (the mock URL is then http://HOST:PORT). "
@@ -32,12 +31,12 @@ SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="A mitmproxy option, KEY=VALUE (repeatable).")]
 
 
-def _serve(config_args: dict[str, Any], data_dir: Path | None) -> None:
+def _serve(config: dict[str, Any], data_dir: Path | None) -> None:
     from recorder import proxy
 
     directory = datadir.prepare(data_dir or current_data_dir())
     HistoryStore(directory).check()
-    proxy.serve(proxy.ProxyConfig(data_dir=directory, **config_args))
+    proxy.serve(proxy.ProxyConfig(data_dir=directory, **config))
 
 
 def record(
@@ -49,47 +48,21 @@ def record(
     data_dir: DataDir = None,
 ) -> None:
     """Record live traffic into the history until Ctrl-C."""
-    _serve(dict(mode="record", upstream=upstream, listen_host=listen_host, port=port,
+    _serve(dict(mode=Mode.RECORD, upstream=upstream, listen_host=listen_host, port=port,
                 verbose=verbose, settings=set_ or []), data_dir)
 
 
-def _proxy(mode: str, collection: str | None, upstream: str | None, port: int,
-           listen_host: str, delay: str, profile: str | None, tag: str | None,
-           api_key: str | None, on_miss: str, cors: bool, strict: bool, match_body: bool,
-           match_headers: str | None, verbose: bool, set_: list[str] | None,
-           data_dir: Path | None, env: str | None = None, max_calls: int = 0,
-           rate_limit: str | None = None, **mock: Any) -> None:
-    if collection:
-        collection_store().require(collection, tag)  # a clear error before anything starts
-    if env:
-        EnvironmentStore(current_data_dir()).get(env)
+def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, port: int, listen_host: str,
+         verbose: bool, set_: list[str] | None, data_dir: Path | None) -> None:
+    if replay.collection:  # a clear error before anything starts
+        collection_store().require(replay.collection, replay.tag or None)
+    if replay.env:
+        EnvironmentStore(current_data_dir()).get(replay.env)
     _serve(dict(mode=mode, upstream=upstream, listen_host=listen_host, port=port,
-                verbose=verbose, settings=set_ or [], collection=collection or "",
-                tag=tag or "", delay=delay, profile=profile or "", api_key=api_key or "",
-                on_miss=on_miss, cors=cors, strict=strict, match_body=match_body,
-                match_headers=match_headers or "", env=env or "", max_calls=max_calls,
-                rate_limit=parse_rate(rate_limit) if rate_limit else 0, **mock), data_dir)
+                verbose=verbose, settings=set_ or [], replay=replay), data_dir)
 
 
-Delay = Annotated[str, typer.Option(help="off, 2g (300 ms), 3g (100 ms) or milliseconds.")]
-Profile = Annotated[str | None, typer.Option(
-    help="Network profile with bandwidth and jitter: gprs, 2g, 3g, 4g, wifi.")]
-Tag = Annotated[str | None, typer.Option(help="Serve the collection as frozen at this tag.")]
-ApiKey = Annotated[str | None, typer.Option(
-    "--api-key", help="Private mock: requests need this x-api-key header.")]
-OnMiss = Annotated[str, typer.Option(
-    help="No example matches: 404, forward (to --upstream) or record (forward and record).")]
-Cors = Annotated[bool, typer.Option("--cors/--no-cors", help="Automatic CORS answers.")]
-Strict = Annotated[bool, typer.Option("--strict", help="No ID-like or similar-path matches.")]
-MatchBody = Annotated[bool, typer.Option("--match-body",
-                                         help="Examples must have the request's body.")]
-MatchHeaders = Annotated[str | None, typer.Option(
-    help="Comma-separated headers that must equal the example's.")]
-Env = Annotated[str | None, typer.Option(help="Environment whose variables fill {{...}}.")]
-MaxCalls = Annotated[int, typer.Option(help="Answer 429 after this many calls (0: no quota).")]
-RateLimit = Annotated[str | None, typer.Option(help="Answer 429 above N/min calls.")]
-
-
+@with_settings()
 def replay(
     mock: Annotated[str | None, typer.Argument(
         metavar="[MOCK]", help="A mock (mockrec mock create), or a collection's name.")] = None,
@@ -98,77 +71,46 @@ def replay(
     port: Annotated[int | None, typer.Option(
         help="Port to listen on; 0 picks a free one [default: the mock's, else 8080].")] = None,
     listen_host: ListenHost = "127.0.0.1",
-    delay: Annotated[str | None, typer.Option(
-        help="off, 2g (300 ms), 3g (100 ms) or milliseconds.")] = None,
-    profile: Profile = None,
-    tag: Tag = None,
-    env: Env = None,
-    api_key: ApiKey = None,
-    on_miss: OnMiss = "404",
-    cors: Cors = True,
-    strict: Strict = False,
-    match_body: MatchBody = False,
-    match_headers: MatchHeaders = None,
-    max_calls: MaxCalls = 0,
-    rate_limit: RateLimit = None,
     verbose: Verbose = False,
     set_: SetOption = None,
     data_dir: DataDir = None,
+    *,
+    settings: dict[str, Any],
 ) -> None:
     """Answer requests from a mock's (or a collection's) examples; no upstream needed."""
     mocks = MockStore(current_data_dir())
     if mock and not collection and mocks.exists(mock):
         m = mocks.get(mock)
-        return _proxy(
-            "replay", m.collection, upstream, m.port if port is None else port, listen_host,
-            delay or m.delay, profile or m.profile, tag or m.tag, api_key, on_miss,
-            cors and m.cors, strict or m.strict, match_body or m.match_body,
-            match_headers or m.match_headers, verbose, set_, data_dir, env=env or m.env,
-            max_calls=max_calls or m.max_calls,
-            rate_limit=rate_limit or (str(m.rate_limit) if m.rate_limit else None),
-            mock=m.name, api_key_sha256=m.api_key_sha256, call_log=m.call_log)
-    name = collection or mock
-    if not name:
+        base, port = m.replay_settings(), m.port if port is None else port
+    elif collection or mock:
+        base = ReplaySettings(collection=collection or mock or "")
+    else:
         raise MockrecError("name the mock or collection to serve: mockrec replay NAME "
                            "(`mockrec mock list`, `mockrec collection list` show them)")
-    _proxy("replay", name, upstream, 8080 if port is None else port, listen_host,
-           delay or "off", profile, tag, api_key, on_miss, cors, strict, match_body,
-           match_headers, verbose, set_, data_dir, env=env, max_calls=max_calls,
-           rate_limit=rate_limit)
+    _run(Mode.REPLAY, base.with_overrides(**settings), upstream,
+         8080 if port is None else port, listen_host, verbose, set_, data_dir)
 
 
+@with_settings()
 def proxy(
-    mode: Annotated[str, typer.Option(help="record, replay, spy or passthrough.")],
+    mode: Annotated[Mode, typer.Option(help="What the proxy does with requests.")],
     collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
     upstream: Upstream = None,
     port: Port = 8080,
     listen_host: ListenHost = "127.0.0.1",
-    delay: Delay = "off",
-    profile: Profile = None,
-    tag: Tag = None,
-    api_key: ApiKey = None,
-    on_miss: OnMiss = "404",
-    cors: Cors = True,
-    strict: Strict = False,
-    match_body: MatchBody = False,
-    match_headers: MatchHeaders = None,
-    env: Env = None,
-    max_calls: MaxCalls = 0,
-    rate_limit: RateLimit = None,
     verbose: Verbose = False,
     set_: SetOption = None,
     data_dir: DataDir = None,
+    *,
+    settings: dict[str, Any],
 ) -> None:
     """Run the proxy in any mode; `mockrec mode` switches it while it runs."""
-    if mode not in ("record", "replay", "spy", "passthrough"):
-        raise MockrecError(f"--mode {mode!r} is not record, replay, spy or passthrough")
-    _proxy(mode, collection, upstream, port, listen_host, delay, profile, tag, api_key,
-           on_miss, cors, strict, match_body, match_headers, verbose, set_, data_dir,
-           env=env, max_calls=max_calls, rate_limit=rate_limit)
+    replay = ReplaySettings(collection=collection or "").with_overrides(**settings)
+    _run(Mode(mode), replay, upstream, port, listen_host, verbose, set_, data_dir)
 
 
 def switch_mode(
-    mode: Annotated[str, typer.Argument(help="record, replay, spy or passthrough.")],
+    mode: Annotated[Mode, typer.Argument(help="What the proxy does with requests.")],
     port: Annotated[int | None, typer.Option(
         help="Port of the proxy to switch [default: the only one running].")] = None,
     collection: Annotated[str | None, typer.Option(help="Also serve this collection.")] = None,
@@ -176,9 +118,7 @@ def switch_mode(
     """Switch a running proxy; the next request is served in the new mode."""
     from recorder.proxy import remote as control
 
-    if mode not in ("record", "replay", "spy", "passthrough"):
-        raise MockrecError(f"mode {mode!r} is not record, replay, spy or passthrough")
-    settings: dict[str, Any] = {"mockrec_mode": mode}
+    settings: dict[str, Any] = {"mockrec_mode": str(mode)}
     if collection:
         settings["mockrec_collection"] = collection
     reply = control.send(current_data_dir(), port, {"set": settings})

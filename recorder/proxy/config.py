@@ -9,51 +9,31 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from recorder.errors import MockrecError
+from recorder.modes import Mode
+from recorder.settings import ReplaySettings
 
 
 @dataclass
 class ProxyConfig:
     data_dir: Path
-    mode: str = "record"  # record, replay, spy or passthrough
+    mode: Mode = Mode.RECORD
     upstream: str | None = None  # reverse proxy to this base URL; None: forward proxy
     listen_host: str = "127.0.0.1"
     port: int = 8080
     verbose: bool = False
     settings: list[str] = field(default_factory=list)  # mitmproxy `--set` KEY=VALUE
-    # replay
-    collection: str = ""
-    tag: str = ""
-    delay: str = "off"
-    profile: str = ""
-    api_key: str = ""
-    on_miss: str = "404"
-    cors: bool = True
-    strict: bool = False
-    match_body: bool = False
-    match_headers: str = ""
-    env: str = ""
-    mock: str = ""
-    api_key_sha256: str = ""
-    max_calls: int = 0
-    rate_limit: int = 0
-    call_log: int = 10_000
+    replay: ReplaySettings = field(default_factory=ReplaySettings)
+
+    def __post_init__(self) -> None:
+        self.mode = Mode(self.mode)
 
     @property
     def proxy_mode(self) -> str:
         return f"reverse:{self.upstream}" if self.upstream else "regular"
 
     def addon_options(self) -> dict[str, object]:
-        return {
-            "mockrec_data_dir": str(self.data_dir), "mockrec_mode": self.mode,
-            "mockrec_collection": self.collection, "mockrec_tag": self.tag,
-            "mockrec_delay": self.delay, "mockrec_profile": self.profile,
-            "mockrec_api_key": self.api_key, "mockrec_on_miss": self.on_miss,
-            "mockrec_cors": self.cors, "mockrec_strict": self.strict,
-            "mockrec_match_body": self.match_body, "mockrec_match_headers": self.match_headers,
-            "mockrec_env": self.env, "mockrec_mock": self.mock,
-            "mockrec_api_key_sha256": self.api_key_sha256, "mockrec_max_calls": self.max_calls,
-            "mockrec_rate_limit": self.rate_limit, "mockrec_call_log": self.call_log,
-        }
+        return {"mockrec_data_dir": str(self.data_dir), "mockrec_mode": str(self.mode),
+                **self.replay.options()}
 
 
 def check_upstream(url: str) -> str:

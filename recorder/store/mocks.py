@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from recorder.errors import MockrecError
-from recorder.serve import delays
+from recorder.settings import ReplaySettings
 from recorder.store.collection_store import CollectionStore, check_name
 from recorder.store.files import NamedDocuments
 
@@ -23,31 +23,15 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def parse_rate(text: str) -> int:
-    """`N/min` (or a bare N) -> requests per minute."""
-    value = text.strip().lower().removesuffix("/min").removesuffix("/m")
-    if not value.isdigit() or int(value) < 1:
-        raise MockrecError(f"rate limit {text!r} is not N/min, like 60/min")
-    return int(value)
-
-
 @dataclass
-class Mock:
-    name: str
-    collection: str
-    tag: str = ""
-    env: str = ""
-    delay: str = "off"
-    profile: str = ""
+class Mock(ReplaySettings):
+    """A named mock: its settings (`ReplaySettings`), a name and a port."""
+
+    name: str = ""
     port: int = 8080
-    api_key_sha256: str = ""
-    strict: bool = False
-    match_body: bool = False
-    match_headers: str = ""
-    cors: bool = True
-    max_calls: int = 0
-    rate_limit: int = 0  # per minute
-    call_log: int = 10_000  # calls kept
+
+    def __post_init__(self) -> None:
+        self.mock = self.mock or self.name  # its call log is named after it
 
     @property
     def url(self) -> str:
@@ -57,6 +41,9 @@ class Mock:
     def from_doc(cls, doc: dict[str, Any]) -> Mock:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in doc.items() if k in known})
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"name": self.name, **self.stored()}
 
 
 class MockStore:
@@ -76,17 +63,13 @@ class MockStore:
     def save(self, mock: Mock) -> None:
         check_name(mock.name, "mock")
         self.validate(mock)
-        self.files.put(mock.name, asdict(mock))
+        self.files.put(mock.name, mock.to_doc())
 
     def delete(self, name: str) -> None:
         self.files.delete(name)
 
     def validate(self, mock: Mock) -> None:
-        try:
-            delays.parse_delay(mock.delay)
-            delays.parse_profile(mock.profile)
-        except ValueError as e:
-            raise MockrecError(str(e)) from None
+        mock.check()
         CollectionStore(self.data_dir).require(mock.collection, mock.tag or None)
         if mock.env:
             EnvironmentStore(self.data_dir).get(mock.env)

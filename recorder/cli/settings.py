@@ -1,0 +1,60 @@
+"""Command-line flags made from `ReplaySettings`' fields, for every command that takes them.
+
+`@with_settings()` adds one flag per setting to a typer command (`--tag`, `--delay`,
+`--cors/--no-cors`, ...), each defaulting to "not given", and hands the command the
+given ones as `settings`: a dict that `ReplaySettings.with_overrides` applies over a
+mock's or the defaults. A new field in `ReplaySettings` becomes a flag everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from recorder.settings import ReplaySettings
+
+
+def _flag(f) -> tuple[Any, typer.models.OptionInfo]:
+    md = f.metadata
+    name = f.name.replace("_", "-")
+    if isinstance(f.default, bool):
+        return bool | None, typer.Option(f"--{name}/--no-{name}", help=md["help"],
+                                         show_default=False)
+    kind = md["choices"] or (str if md["parse"] else type(f.default))
+    default = f.default.value if hasattr(f.default, "value") else f.default
+    shown = f" [default: {default}]" if default not in ("", None) else ""
+    return kind | None, typer.Option(f"--{name}", help=md["help"] + shown,
+                                     metavar=md["metavar"], show_default=False)
+
+
+def with_settings(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    def decorate(func: Callable) -> Callable:
+        own = inspect.signature(func, eval_str=True)
+        params = [p for p in own.parameters.values() if p.name != "settings"]
+        taken: dict[str, Any] = {}
+        for f in ReplaySettings.setting_fields():
+            if not f.metadata["cli"] or f.name in exclude:
+                continue
+            kind, option = _flag(f)
+            taken[f.name] = f
+            params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
+                                            default=None, annotation=Annotated[kind, option]))
+
+        @functools.wraps(func)
+        def command(**kwargs: Any) -> Any:
+            given = {}
+            for name, f in taken.items():
+                value = kwargs.pop(name)
+                if isinstance(value, str) and f.metadata["parse"] is not None:
+                    value = f.metadata["parse"](value)
+                given[name] = value.value if hasattr(value, "value") else value
+            return func(**kwargs, settings=given)
+
+        command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+    return decorate

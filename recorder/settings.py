@@ -1,0 +1,161 @@
+"""`ReplaySettings`: the one place a replay setting is declared.
+
+Everything else is derived from these fields:
+- the mitmproxy options `mockrec_<field>` (`declare`, `from_options`, `options`), which
+  `--set`, `mockrec mode` and the control socket change live;
+- the command-line flags of `mockrec replay`, `proxy`, `mock create` and `mock update`
+  (`recorder/cli/settings.py` builds them from the fields' metadata, the way mitmproxy's
+  `tools/cmdline.py` builds flags from declared options);
+- a named mock's file (`recorder.store.mocks.Mock` extends this class).
+
+Adding a setting: a field here (default, help, and how the command line takes it), the
+code that uses it, and its test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+from recorder.errors import MockrecError
+from recorder.modes import OnMiss
+from recorder.serve import delays
+
+OPTION_PREFIX = "mockrec_"
+
+
+def setting(default: Any, help: str, *, cli: bool = True, stored: bool = True,
+            choices: type[StrEnum] | None = None, parse: Callable[[str], Any] | None = None,
+            check: Callable[[Any], Any] | None = None, metavar: str | None = None) -> Any:
+    """A field of `ReplaySettings`.
+
+    cli: a flag of the replay commands (`--name`, `--name/--no-name` for booleans);
+    stored: kept in a named mock's file (an API key in plain text never is);
+    choices: the allowed values; parse: turns the flag's text into the value (the flag
+    then takes text); check: raises ValueError for a bad value, before anything starts.
+    """
+    return field(default=default, metadata={
+        "help": help, "cli": cli, "stored": stored, "choices": choices, "parse": parse,
+        "check": check, "metavar": metavar})
+
+
+def parse_rate(text: str) -> int:
+    """`N/min` (or a bare N) -> requests per minute; '' or 0 -> no limit."""
+    value = text.strip().lower().removesuffix("/min").removesuffix("/m")
+    if value in ("", "0"):
+        return 0
+    if not value.isdigit():
+        raise MockrecError(f"rate limit {text!r} is not N/min, like 60/min")
+    return int(value)
+
+
+def _non_negative(value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{value} is negative")
+
+
+@dataclass
+class ReplaySettings:
+    collection: str = setting(
+        "", "Collection whose examples replay answers from.", cli=False)
+    tag: str = setting(
+        "", "Release tag of the collection to serve; empty serves it as it is.")
+    env: str = setting(
+        "", "Environment whose variables fill {{...}} in the examples.")
+    delay: str = setting(
+        "off", "Delay before each answer: off, 2g (300 ms), 3g (100 ms) or milliseconds.",
+        check=delays.parse_delay, metavar="off|2g|3g|MS")
+    profile: str = setting(
+        "", "Network profile adding bandwidth and jitter: " + ", ".join(delays.PROFILES) + ".",
+        check=delays.parse_profile, metavar="NAME")
+    api_key: str = setting(
+        "", "Make the mock private: requests need this x-api-key header.", stored=False,
+        metavar="KEY")
+    api_key_sha256: str = setting(
+        "", "Private mock with a stored key: the SHA-256 hex of its x-api-key.", cli=False)
+    on_miss: str = setting(
+        OnMiss.NOT_FOUND.value, "When no example matches in replay mode: answer 404, forward "
+        "to the upstream, or forward and record.", choices=OnMiss)
+    cors: bool = setting(
+        True, "Answer CORS preflights and add Access-Control-Allow-Origin to answers.")
+    strict: bool = setting(
+        False, "Match paths strictly: no ID-like or similar-path matches.")
+    match_body: bool = setting(
+        False, "Only serve examples whose request body equals the request's.")
+    match_headers: str = setting(
+        "", "Comma-separated headers that must equal the example's.", metavar="H1,H2")
+    max_calls: int = setting(
+        0, "Answer 429 usageLimitError after this many calls; 0: no quota.",
+        check=_non_negative, metavar="N")
+    rate_limit: int = setting(
+        0, "Answer 429 rateLimitError above this many calls a minute (N/min); 0: none.",
+        parse=parse_rate, check=_non_negative, metavar="N/min")
+    call_log: int = setting(
+        10_000, "Calls kept in the mock's call log; 0 keeps no call log.",
+        check=_non_negative, metavar="N")
+    mock: str = setting(
+        "", "Name of the mock, for its call log; empty: the collection's name.",
+        cli=False, stored=False)
+
+    # -- derived views --------------------------------------------------------------------
+
+    @classmethod
+    def setting_fields(cls) -> tuple[dataclasses.Field, ...]:
+        return tuple(f for f in fields(ReplaySettings))
+
+    @classmethod
+    def option_name(cls, name: str) -> str:
+        return OPTION_PREFIX + name
+
+    @classmethod
+    def declare(cls, loader) -> None:
+        """Declare every setting as a mitmproxy option (an addon's `load`)."""
+        for f in cls.setting_fields():
+            choices = [c.value for c in f.metadata["choices"]] if f.metadata["choices"] else None
+            loader.add_option(cls.option_name(f.name), type(f.default), f.default,
+                              f.metadata["help"], choices=choices)
+
+    @classmethod
+    def from_options(cls, options) -> ReplaySettings:
+        return ReplaySettings(**{f.name: getattr(options, cls.option_name(f.name))
+                                 for f in cls.setting_fields()})
+
+    def options(self) -> dict[str, Any]:
+        """These settings as mitmproxy options."""
+        return {self.option_name(f.name): getattr(self, f.name) for f in self.setting_fields()}
+
+    def replay_settings(self) -> ReplaySettings:
+        """Just the settings (a `Mock` also has its name and port)."""
+        return ReplaySettings(**{f.name: getattr(self, f.name) for f in self.setting_fields()})
+
+    def with_overrides(self, **given: Any):
+        """A copy with the given values (None: not given, keep this one's), checked."""
+        changed = {k: v for k, v in given.items() if v is not None}
+        unknown = set(changed) - {f.name for f in fields(self)}
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        result = dataclasses.replace(self, **changed)
+        result.check()
+        return result
+
+    def check(self) -> None:
+        """One line for the first bad value."""
+        for f in self.setting_fields():
+            value = getattr(self, f.name)
+            allowed = [c.value for c in f.metadata["choices"] or ()]
+            if allowed and value not in allowed:
+                raise MockrecError(f"--{f.name.replace('_', '-')} {value!r} is not one of "
+                                   + ", ".join(allowed))
+            try:
+                if f.metadata["check"] is not None:
+                    f.metadata["check"](value)
+            except ValueError as e:
+                raise MockrecError(f"--{f.name.replace('_', '-')}: {e}") from None
+
+    def stored(self) -> dict[str, Any]:
+        """What a named mock's file keeps: every field but the unstored ones."""
+        hidden = {f.name for f in self.setting_fields() if not f.metadata["stored"]}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in hidden}

@@ -8,6 +8,7 @@ import time
 from mitmproxy import ctx, http
 from mitmproxy.net.http import status_codes
 
+from addons import metadata
 from recorder.match.matcher import Outcome
 from recorder.models import Example
 
@@ -53,8 +54,8 @@ def mark_answered(flow: http.HTTPFlow, response: http.Response, cors_done: bool 
         # send a made-up response's body anyway, and the client would read it as
         # the start of the next answer.
         response.data.content = b""
-    flow.metadata["mockrec_replayed"] = True
-    flow.metadata["mockrec_call"] = True
+    flow.metadata[metadata.REPLAYED] = True
+    flow.metadata[metadata.CALL] = True
     flow.response = response
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mitmproxy import ctx, http
 
-from addons import options
+from addons import metadata, options
 from recorder.capture import Capture
 from recorder.store import datadir
 from recorder.store.history import HistoryWriterProcess, call_log_root
@@ -49,6 +49,6 @@ class CallLog:
             return
         name = self.target[1]  # type: ignore[index]
         taken = Capture.from_flow(flow, self.mode, {
-            "mock": name, "example": flow.metadata.get("mockrec_example"),
-            "delay_ms": flow.metadata.get("mockrec_delay_ms", 0)})
+            "mock": name, "example": flow.metadata.get(metadata.EXAMPLE),
+            "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)})
         writer.submit(taken)

@@ -13,7 +13,7 @@ import sys
 from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, master, options
 from mitmproxy.addons import dumper, errorcheck, termlog
 
-from addons.fastpath.layer import stamping_event_loop
+from addons.fastpath.selector import stamping_event_loop
 from recorder.errors import MockrecError
 from recorder.proxy.config import ProxyConfig, check_port_free, check_upstream
 
@@ -111,7 +111,7 @@ def build_master(config: ProxyConfig) -> master.Master:
         connection_strategy="lazy",
         termlog_verbosity="info" if config.verbose else "warn",
         # Replayed requests may skip mitmproxy's per-request events when no addon
-        # but ours listens to them (addons/fastreplay.py).
+        # but ours listens to them (addons/fastpath/).
         mockrec_fast_replay=lean and not config.verbose,
         **config.addon_options(),
     )
@@ -142,7 +142,7 @@ def serve(config: ProxyConfig) -> None:
     logging.getLogger().setLevel(logging.INFO if chatty else logging.WARNING)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    # The loop notes when data arrives, so that delays count from then (addons/fastreplay.py);
+    # The loop notes when data arrives, so that delays count from then (addons/fastpath/);
     # Windows keeps its own loop.
     with asyncio.Runner(loop_factory=None if sys.platform == "win32"
                         else stamping_event_loop) as runner:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
 
-from addons import options
+from addons import metadata, options
 from addons.upstream import UpstreamErrors
 from recorder.capture import Capture
 from recorder.errors import MockrecError
@@ -26,7 +26,7 @@ def entry_from_flow(flow: http.HTTPFlow, mode: str = "record") -> HistoryEntry:
 
 def was_replayed(flow: http.HTTPFlow) -> bool:
     """Answers made up by mockrec or mitmproxy's server replay are not traffic."""
-    return bool(flow.metadata.get("mockrec_replayed")) or flow.is_replay == "response"
+    return bool(flow.metadata.get(metadata.REPLAYED)) or flow.is_replay == "response"
 
 
 class Record:

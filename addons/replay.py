@@ -19,7 +19,7 @@ from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, hooks, http
 
-from addons import options
+from addons import metadata, options
 from addons.answers import (
     example_response,
     json_response,
@@ -29,7 +29,8 @@ from addons.answers import (
 )
 from addons.calllog import CallLog
 from addons.control_socket import ControlSocket
-from addons.fastpath import layer as fastreplay
+from addons.fastpath import selector
+from addons.fastpath.layer import FastReplayLayer, wants
 from addons.quota import Quota
 from addons.record import Record
 from addons.upstream import UpstreamErrors
@@ -95,7 +96,7 @@ class Replay:
         # The fast path serves pure replay; a connection opened in another mode stays
         # mitmproxy's, one opened in replay is handed over when the mode changes.
         self.fast = opts.mockrec_fast_replay and self.mode.fast_path(self.on_miss)
-        fastreplay.stamp_arrivals(self.fast)
+        selector.stamp_arrivals(self.fast)
         self.settings = MatchSettings(
             strict=s.strict, match_body=s.match_body,
             match_headers=[h.strip().lower() for h in s.match_headers.split(",") if h.strip()])
@@ -161,11 +162,11 @@ class Replay:
         self.call_log.close()
 
     def next_layer(self, nextlayer) -> None:
-        if self.fast and fastreplay.wants(nextlayer):
-            nextlayer.layer = fastreplay.FastReplayLayer(nextlayer.context, self, nextlayer.layer)
+        if self.fast and wants(nextlayer):
+            nextlayer.layer = FastReplayLayer(nextlayer.context, self, nextlayer.layer)
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get("mockrec_call"):
+        if flow.metadata.get(metadata.CALL):
             self.call_log.log(flow)
 
     def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
@@ -173,7 +174,7 @@ class Replay:
         mark_answered(flow, response, cors_done=True)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get("mockrec_call") and not flow.response:
+        if flow.metadata.get(metadata.CALL) and not flow.response:
             self.call_log.log(flow)
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
@@ -204,7 +205,7 @@ class Replay:
         if not mode.answers():
             return
         self._refresh()
-        flow.metadata["mockrec_call"] = True
+        flow.metadata[metadata.CALL] = True
         if limited := self.quota.check():
             return self._reply(flow, limited)
         req = flow.request
@@ -233,11 +234,11 @@ class Replay:
         if wire is None:
             wire = self._wire[example.id] = wire_headers(example, self.cors)
         response = example_response(example, wire, body, head_only=req.method == "HEAD")
-        flow.metadata["mockrec_example"] = {"id": example.id, "name": example.name}
+        flow.metadata[metadata.EXAMPLE] = {"id": example.id, "name": example.name}
         # The delay counts from the request's arrival, so time spent queued behind
         # other requests is part of it rather than added to it.
         seconds = self._delay(incoming, len(body))
-        flow.metadata["mockrec_delay_ms"] = round(seconds * 1000)
+        flow.metadata[metadata.DELAY_MS] = round(seconds * 1000)
         remaining = seconds - (time.time() - (req.timestamp_start or time.time()))
         if remaining > 0:
             return response, remaining

@@ -20,6 +20,8 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.net.http import http1
 from mitmproxy.proxy.layers.http import _http1
 
+from addons import metadata
+
 
 @dataclass
 class ErrorAnswer:
@@ -107,7 +109,7 @@ class UpstreamErrors:
         self._cancel(flow)
         if flow.response or flow.error is None:
             return
-        if flow.metadata.get("mockrec_timed_out"):
+        if flow.metadata.get(metadata.TIMED_OUT):
             flow.error.msg = (f"upstream timed out after "
                               f"{ctx.options.mockrec_upstream_timeout} ms")
             _answer.set(ErrorAnswer(504, upstream_name(flow), flow.error.msg))
@@ -134,5 +136,5 @@ class UpstreamErrors:
         io = handler.transports.get(flow.server_conn) if handler else None
         if io is None or io.writer is None:
             return  # still connecting: the OS connect timeout applies
-        flow.metadata["mockrec_timed_out"] = True
+        flow.metadata[metadata.TIMED_OUT] = True
         io.writer.close()

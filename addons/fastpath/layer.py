@@ -31,19 +31,9 @@ Delays are honest under a burst, which takes two things here:
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
-import heapq
-import itertools
 import logging
-import platform
-import select
-import selectors
-import socket
-import struct
-import sys
 import time
-import weakref
+from typing import Protocol
 
 from mitmproxy import ctx, http
 from mitmproxy.net.http import http1, url
@@ -51,182 +41,15 @@ from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
 
+from addons.fastpath.outbox import Pending, outbox
+from addons.fastpath.selector import arrival_time
+from recorder.modes import Mode
+
 MAX_HEAD = 64 * 1024  # longer heads go to mitmproxy, which answers them properly
 MAX_BODY = 1024 * 1024  # bigger bodies too: mitmproxy streams and limits them
 HAND_OFF = object()
 log = logging.getLogger(__name__)
 _warned = False
-
-
-# SO_TIMESTAMPNS: the kernel notes when each packet arrived. Python names neither it
-# nor its message type; 35 is both on Linux's common 64-bit architectures.
-SO_TIMESTAMPNS = 35 if sys.platform == "linux" and platform.machine() in (
-    "x86_64", "aarch64", "arm64", "ppc64le", "s390x", "riscv64") else None
-TIMESPEC = struct.Struct("@ll")
-
-
-class StampingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]
-    """The platform's selector, also telling when data reached each TCP socket.
-
-    A busy event loop polls its sockets only between rounds of callbacks, and
-    accepts new connections only then too: under a burst, what a round handles
-    last arrived long before the round's poll. So beside the loop's own
-    (level-triggered) poll this keeps an edge-triggered epoll of the connected
-    TCP sockets it reads from, which reports only sockets that received data since
-    the last look, and asks the kernel, without reading, when their oldest unread
-    data arrived (SO_TIMESTAMPNS, set on the listening socket and inherited). It
-    looks after each poll of the loop and before each request the layer takes up.
-    Where the kernel cannot tell, arrival is when the loop's poll returned.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.watching = False  # on while the fast path serves: `watch`
-        self.ready_at = 0.0  # when this loop iteration's poll returned
-        self.arrivals: dict[tuple, float] = {}  # peer address -> first data unclaimed
-        self._edges = select.epoll() if hasattr(select, "epoll") else None
-        self._watched: dict[int, tuple[socket.socket, tuple]] = {}  # fd -> socket, peer
-
-    def register(self, fileobj, events, data=None):
-        key = super().register(fileobj, events, data)
-        self._unwatch(key.fd)  # a new socket may have an old one's number
-        self._watch(key.fd, events)
-        return key
-
-    def modify(self, fileobj, events, data=None):
-        key = super().modify(fileobj, events, data)
-        self._watch(key.fd, events)
-        return key
-
-    def unregister(self, fileobj):
-        key = super().unregister(fileobj)
-        self._unwatch(key.fd)
-        return key
-
-    def close(self) -> None:
-        for fd in list(self._watched):
-            self._unwatch(fd)
-        if self._edges is not None:
-            self._edges.close()
-            self._edges = None
-        super().close()
-
-    def select(self, timeout=None):
-        ready = super().select(timeout)
-        self.ready_at = time.time()
-        self.look()
-        return ready
-
-    def watch(self, on: bool) -> None:
-        """Watch the sockets registered from now on, and those registered already."""
-        if on and not self.watching:
-            self.watching = True
-            for key in list(self.get_map().values()):
-                self._watch(key.fd, key.events)
-        self.watching = on
-
-    def look(self) -> None:
-        """Note when data arrived on the sockets that received some since the last look."""
-        if not self._watched or self._edges is None:
-            return
-        got = self._edges.poll(0)
-        if not got:
-            return
-        now = time.time()
-        arrivals = self.arrivals
-        for fd, _ in got:
-            watched = self._watched.get(fd)
-            if watched is None or watched[1] in arrivals:
-                continue
-            sock, peer = watched
-            arrivals[peer] = kernel_arrival(sock) or now
-
-    def arrival(self, peer: tuple) -> float:
-        """When the data now being handled for `peer` arrived."""
-        self.look()
-        return self.arrivals.pop(peer, None) or self.ready_at
-
-    def _watch(self, fd: int, events: int) -> None:
-        if not events & selectors.EVENT_READ:
-            self._unwatch(fd)
-            return
-        if not self.watching or fd in self._watched or self._edges is None:
-            return
-        try:
-            sock = socket.socket(fileno=fd)
-        except OSError:
-            return  # not a socket: a pipe, the loop's self-pipe, ...
-        try:
-            peer = sock.getpeername() if sock.type == socket.SOCK_STREAM else None
-        except OSError:
-            peer = None  # a listening socket: its connections inherit the stamps
-            if SO_TIMESTAMPNS is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        if peer is None:
-            sock.detach()
-            return
-        try:
-            self._edges.register(fd, select.EPOLLIN | select.EPOLLET)
-        except OSError:
-            sock.detach()
-            return
-        self._watched[fd] = (sock, peer)
-
-    def _unwatch(self, fd: int) -> None:
-        watched = self._watched.pop(fd, None)
-        if watched is not None:
-            sock, peer = watched
-            self.arrivals.pop(peer, None)
-            with contextlib.suppress(OSError, ValueError):
-                self._edges.unregister(fd)  # type: ignore[union-attr]
-            sock.detach()  # the socket is asyncio's to close
-
-
-def kernel_arrival(sock: socket.socket) -> float | None:
-    """When the oldest unread data on `sock` arrived, by the kernel; None if it cannot say."""
-    if SO_TIMESTAMPNS is None:
-        return None
-    try:
-        _, ancillary, _, _ = sock.recvmsg(1, socket.CMSG_SPACE(TIMESPEC.size),
-                                          socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except OSError:
-        return None
-    for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= TIMESPEC.size:
-            seconds, nanoseconds = TIMESPEC.unpack_from(data)
-            if seconds:
-                return seconds + nanoseconds / 1e9
-    return None
-
-
-_clock: tuple[asyncio.AbstractEventLoop, StampingSelector] | None = None
-
-
-def stamping_event_loop() -> asyncio.AbstractEventLoop:
-    """An event loop whose selector tells when data arrived (asyncio.Runner's loop_factory)."""
-    global _clock
-    selector = StampingSelector()
-    loop = asyncio.SelectorEventLoop(selector)
-    _clock = (loop, selector)
-    return loop
-
-
-def stamp_arrivals(on: bool) -> None:
-    """Note when data arrives on the loop's sockets (with mockrec's loop), or stop."""
-    if _clock is not None:
-        _clock[1].watch(on)
-
-
-def arrival_time(peer: tuple | None) -> float:
-    """When the data being handled from `peer` arrived (now, without mockrec's loop)."""
-    if _clock is not None and peer is not None:
-        try:
-            if asyncio.get_running_loop() is _clock[0]:
-                return _clock[1].arrival(peer)
-        except RuntimeError:
-            pass
-    return time.time()
 
 
 def wants(nextlayer: layer.NextLayer) -> bool:
@@ -240,99 +63,29 @@ def wants(nextlayer: layer.NextLayer) -> bool:
     return chosen.mode is HTTPMode.regular and isinstance(client.proxy_mode, RegularMode)
 
 
-class Pending:
-    """An answer waiting out its delay."""
+class Answerer(Protocol):
+    """What the layer needs from the replay addon (addons/replay.py's `Replay`): the one
+    seam between the two paths, so that both give the same answers."""
 
-    __slots__ = ("flow", "data", "close", "due", "sent", "finished", "owner")
+    mode: Mode
+    on_miss: str
 
-    def __init__(self, owner: FastReplayLayer, flow: http.HTTPFlow, data: bytes, close: bool,
-                 due: float) -> None:
-        self.owner, self.flow, self.data, self.close, self.due = owner, flow, data, close, due
-        self.sent = self.finished = False
+    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
+        """Answer now (flow.response), or with what after how many seconds; None: the
+        request is not mockrec's to answer (hand it to mitmproxy)."""
 
-    def take(self) -> bytes:
-        """The answer's bytes, as they go out now."""
-        self.sent = True
-        response = self.flow.response
-        response.timestamp_start = response.timestamp_end = time.time()
-        return self.data
+    def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
+        """A delayed answer is due: make it the flow's response."""
 
-    def write(self, transport: asyncio.BaseTransport) -> None:
-        data = self.take()
-        if not transport.is_closing():
-            transport.write(data)  # type: ignore[attr-defined]
-
-    def finish(self) -> None:
-        """After the answer went out: the call log, and the layer is free again."""
-        if not self.finished:
-            self.finished = True
-            self.owner.replay.response(self.flow)
-            if self.owner.waiting is self:
-                self.owner.waiting = None
-
-
-class Outbox:
-    """Writes delayed answers at their moment, straight to the client's transport.
-
-    A burst brings hundreds of answers due within a millisecond or two. Woken one
-    by one through mitmproxy (a task and an event each, ~0.1 ms), the last would
-    leave tens of milliseconds late; here one timer writes every answer that is
-    due, and the bookkeeping after (the call log) waits until none is.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.queue: list[tuple[float, int, Pending, asyncio.BaseTransport]] = []
-        self.timer: asyncio.TimerHandle | None = None
-        self.order = itertools.count()
-        self.written: collections.deque[Pending] = collections.deque()
-
-    def add(self, pending: Pending, transport: asyncio.BaseTransport) -> None:
-        heapq.heappush(self.queue, (pending.due, next(self.order), pending, transport))
-        if self.timer is None or pending.due < self.timer.when():
-            if self.timer is not None:
-                self.timer.cancel()
-            self.timer = self.loop.call_at(pending.due, self._fire)
-
-    def _fire(self) -> None:
-        self.timer = None
-        queue, written = self.queue, self.written
-        try:
-            while True:
-                now = self.loop.time()
-                while queue and queue[0][0] <= now:
-                    _, _, pending, transport = heapq.heappop(queue)
-                    if not pending.sent:  # else the layer sent it itself
-                        written.append(pending)
-                        pending.write(transport)
-                if not written:
-                    break
-                written.popleft().finish()
-        except Exception:  # one answer's trouble must not hold up the others
-            log.exception("mockrec: sending a delayed answer failed")
-            self.loop.call_soon(self._fire)
-            return
-        if queue:
-            self.timer = self.loop.call_at(queue[0][0], self._fire)
-
-
-_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Outbox] = (
-    weakref.WeakKeyDictionary())
-
-
-def outbox() -> Outbox:
-    loop = asyncio.get_running_loop()
-    box = _outboxes.get(loop)
-    if box is None:
-        box = _outboxes[loop] = Outbox(loop)
-    return box
+    def response(self, flow: http.HTTPFlow) -> None:
+        """The answer went out: log the call (as mitmproxy's response event would)."""
 
 
 class FastReplayLayer(layer.Layer):
     """Serves a client connection's requests from the examples, one at a time
     (HTTP/1 answers in order), until one needs mitmproxy's HTTP layer."""
 
-    def __init__(self, context, replay, fallback: layer.Layer) -> None:
+    def __init__(self, context, replay: Answerer, fallback: layer.Layer) -> None:
         super().__init__(context)
         context.layers.remove(self)  # the stack reads as mitmproxy's own
         self.replay = replay

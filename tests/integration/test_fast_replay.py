@@ -1,4 +1,4 @@
-"""Replay's fast path (addons/fastreplay.py) through the real proxy, and its parts.
+"""Replay's fast path (addons/fastpath/) through the real proxy, and its parts.
 
 `mockrec replay` answers cleartext HTTP/1 requests inside the connection's layer
 when no other addon listens; `--set mockrec_fast_replay=false` keeps them on
@@ -29,6 +29,8 @@ from mitmproxy.test import taddons, tflow
 
 from addons.engine import ProxyConfig, build_master
 from addons.fastpath import layer as fastreplay
+from addons.fastpath import outbox
+from addons.fastpath import selector as stamping
 from addons.fastpath.layer import FastReplayLayer
 from addons.replay import Replay
 from recorder.cli import main
@@ -243,7 +245,7 @@ def test_which_addons_a_mockrec_master_has(tmp_path):
 
 @pytest.fixture
 def selector():
-    sel = fastreplay.StampingSelector()
+    sel = stamping.StampingSelector()
     sel.watch(True)
     yield sel
     sel.close()
@@ -252,7 +254,7 @@ def selector():
 def test_the_kernel_says_when_data_arrived_however_late_the_loop_looks(selector):
     listener = socket.create_server(("127.0.0.1", 0))
     selector.register(listener, select.POLLIN)  # sets the listener's timestamping
-    if fastreplay.SO_TIMESTAMPNS is not None:
+    if stamping.SO_TIMESTAMPNS is not None:
         # The kernel switches timestamping on shortly after the first socket asks for
         # it (a deferred switch); a proxy asks at start, long before its first request.
         deadline = time.monotonic() + 5
@@ -263,7 +265,7 @@ def test_the_kernel_says_when_data_arrived_however_late_the_loop_looks(selector)
                 with accepted:
                     accepted.settimeout(1)
                     accepted.recv(1, socket.MSG_PEEK)
-                    if fastreplay.kernel_arrival(accepted):
+                    if stamping.kernel_arrival(accepted):
                         break
     client = socket.create_connection(listener.getsockname())
     sent = time.time()
@@ -273,7 +275,7 @@ def test_the_kernel_says_when_data_arrived_however_late_the_loop_looks(selector)
     selector.register(server, select.POLLIN)
     selector.select(0)
     stamp = selector.arrival(peer)
-    if fastreplay.SO_TIMESTAMPNS is None:  # elsewhere: when the loop looked
+    if stamping.SO_TIMESTAMPNS is None:  # elsewhere: when the loop looked
         assert stamp >= sent + 0.08
     else:
         assert sent - 0.002 <= stamp <= sent + 0.01
@@ -281,7 +283,7 @@ def test_the_kernel_says_when_data_arrived_however_late_the_loop_looks(selector)
     client.sendall(b"more")
     sent = time.time()
     time.sleep(0.05)
-    assert selector.arrival(peer) <= sent + (0.01 if fastreplay.SO_TIMESTAMPNS else 1)
+    assert selector.arrival(peer) <= sent + (0.01 if stamping.SO_TIMESTAMPNS else 1)
     assert server.recv(100)  # the peek left the data for its reader
     selector.unregister(server)
     assert server.fileno() >= 0  # still asyncio's (here: ours) to close
@@ -384,12 +386,12 @@ def test_the_outbox_writes_every_due_answer_at_once(layer_for):
         server = await asyncio.start_server(client_side, "127.0.0.1", 0)
         _, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
         layer, _ = layer_for()
-        box = fastreplay.outbox()
+        box = outbox.outbox()
         due = time.monotonic() + 0.05
         flows = []
         for n, data in enumerate((b"one", b"two")):
             flow = tflow.tflow(resp=True)
-            flows.append(fastreplay.Pending(layer, flow, data, False, due + n * 0.001))
+            flows.append(outbox.Pending(layer, flow, data, False, due + n * 0.001))
             box.add(flows[-1], writer.transport)
         await asyncio.wait_for(done.wait(), 2)
         assert all(p.sent and p.finished for p in flows)
@@ -501,7 +503,7 @@ def test_the_call_log_tells_the_same_of_both_paths(data, start_proxy):
 
 
 def test_watching_from_a_later_switch_takes_in_the_sockets_already_there():
-    selector = fastreplay.StampingSelector()  # e.g. a proxy started in record mode
+    selector = stamping.StampingSelector()  # e.g. a proxy started in record mode
     listener = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(listener.getsockname())
     server, peer = listener.accept()
@@ -513,8 +515,8 @@ def test_watching_from_a_later_switch_takes_in_the_sockets_already_there():
         selector.select(0)
         assert selector.arrivals == {}  # not watching yet
         selector.watch(True)  # switched to replay
-        if fastreplay.SO_TIMESTAMPNS is not None:
-            assert listener.getsockopt(socket.SOL_SOCKET, fastreplay.SO_TIMESTAMPNS) == 1
+        if stamping.SO_TIMESTAMPNS is not None:
+            assert listener.getsockopt(socket.SOL_SOCKET, stamping.SO_TIMESTAMPNS) == 1
         client.sendall(b"later")
         time.sleep(0.02)
         selector.select(0)

@@ -9,7 +9,7 @@ from mitmproxy import exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.test import taddons, tflow
 
-from addons import upstream
+from addons import metadata, upstream
 from addons.record import Record, entry_from_flow
 from addons.upstream import UpstreamErrors
 from recorder.store.history import HistoryStore
@@ -39,7 +39,7 @@ def test_record_addon_stores_responses_and_errors(tmp_path):
         failed = tflow.tflow(err=True)
         addon.error(failed)
         replayed = tflow.tflow(resp=True)
-        replayed.metadata["mockrec_replayed"] = True
+        replayed.metadata[metadata.REPLAYED] = True
         addon.response(replayed)
         server_replay = tflow.tflow(resp=True)
         server_replay.is_replay = "response"
@@ -87,7 +87,7 @@ def test_timed_out_flows_answer_504():
     with taddons.context(addon) as tctx:
         tctx.configure(addon, mockrec_upstream_timeout=250)
         flow = tflow.tflow(err=True)
-        flow.metadata["mockrec_timed_out"] = True
+        flow.metadata[metadata.TIMED_OUT] = True
         addon.error(flow)
         assert flow.error.msg == "upstream timed out after 250 ms"
         head = upstream._error_response(502, "Server disconnected").split(b"\r\n")[0]

@@ -1,0 +1,7 @@
+"""The keys mockrec's addons leave in `flow.metadata`, named once for every addon and path."""
+
+REPLAYED = "mockrec_replayed"  # the answer was made up by mockrec: never recorded as traffic
+CALL = "mockrec_call"  # the request reached replay: it goes into the call log
+EXAMPLE = "mockrec_example"  # the example that answered: {"id", "name"}
+DELAY_MS = "mockrec_delay_ms"  # how long the answer waited
+TIMED_OUT = "mockrec_timed_out"  # the upstream's answer did not come in time

@@ -90,8 +90,13 @@ class Replay:
         except ValueError as e:
             raise exceptions.OptionsError(str(e)) from None
         # Read on every request: taken once here (an option lookup is about 1 us).
+        try:
+            mode = Mode(opts.mockrec_mode)
+        except ValueError:
+            raise exceptions.OptionsError(
+                f"mode {opts.mockrec_mode!r} is not one of {', '.join(Mode)}") from None
         s = self.config = ReplaySettings.from_options(opts)
-        self.mode, self.on_miss, self.cors = Mode(opts.mockrec_mode), s.on_miss, s.cors
+        self.mode, self.on_miss, self.cors = mode, s.on_miss, s.cors
         self.api_key, self.api_key_sha256 = s.api_key, s.api_key_sha256
         # The fast path serves pure replay; a connection opened in another mode stays
         # mitmproxy's, one opened in replay is handed over when the mode changes.

@@ -218,7 +218,7 @@ def collection_text(c: Collection) -> str:
 
 
 def mock_json(m: Mock) -> dict[str, Any]:
-    data = {k: v for k, v in vars(m).items() if k != "api_key_sha256"}
+    data = {k: v for k, v in m.to_doc().items() if k != "api_key_sha256"}
     return {**data, "url": m.url, "private": bool(m.api_key_sha256)}
 
 

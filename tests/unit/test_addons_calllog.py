@@ -1,0 +1,55 @@
+"""addons/calllog.py: what a replayed flow leaves in the mock's call log."""
+
+import time
+
+from mitmproxy.test import taddons, tflow
+
+from addons import metadata
+from addons.replay import Replay
+from recorder.store.history import HistoryStore, call_log_root
+
+
+def wait_for(store: HistoryStore, count: int, timeout: float = 20) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = list(store.entries())
+        if len(entries) >= count:
+            return entries
+        time.sleep(0.05)
+    raise AssertionError(f"the call log has {len(list(store.entries()))} of {count} calls")
+
+
+def test_a_call_is_logged_with_its_mock_example_and_delay(tmp_path):
+    replay = Replay()
+    with taddons.context(replay) as tctx:
+        tctx.options.update(mockrec_data_dir=str(tmp_path), mockrec_mock="shop")
+        flow = tflow.tflow(resp=True)
+        flow.metadata[metadata.CALL] = True
+        flow.metadata[metadata.EXAMPLE] = {"id": 7, "name": "200 OK"}
+        flow.metadata[metadata.DELAY_MS] = 100
+        replay.response(flow)
+        replay.call_log.close()
+    [entry] = wait_for(HistoryStore(tmp_path, call_log_root("shop")), 1)
+    assert entry.notes == {"mock": "shop", "example": {"id": 7, "name": "200 OK"},
+                           "delay_ms": 100}
+    assert entry.mode == "replay" and entry.response.status == 200
+
+
+def test_flows_that_did_not_reach_replay_are_not_calls(tmp_path):
+    replay = Replay()
+    with taddons.context(replay) as tctx:
+        tctx.options.update(mockrec_data_dir=str(tmp_path), mockrec_mock="shop")
+        replay.response(tflow.tflow(resp=True))  # forwarded: no CALL mark
+        replay.call_log.close()
+    assert not (tmp_path / "calls").exists()
+
+
+def test_no_call_log_when_its_size_is_zero(tmp_path):
+    replay = Replay()
+    with taddons.context(replay) as tctx:
+        tctx.options.update(mockrec_data_dir=str(tmp_path), mockrec_mock="shop",
+                            mockrec_call_log=0)
+        flow = tflow.tflow(resp=True)
+        flow.metadata[metadata.CALL] = True
+        replay.response(flow)
+        assert replay.call_log.writer is None

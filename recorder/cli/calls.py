@@ -16,23 +16,12 @@ from recorder.cli.common import (
     print_table,
     show_entry,
 )
-from recorder.errors import MockrecError, NotFound
-from recorder.store.history import HistoryStore, call_log_root
+from recorder.errors import MockrecError
+from recorder.store.history import HistoryStore, open_call_log
 
 
 def _call_log(mock: str | None) -> HistoryStore:
-
-    calls_dir = current_data_dir() / "calls"
-    names = sorted(p.name for p in calls_dir.iterdir()) if calls_dir.is_dir() else []
-    if mock is None:
-        if len(names) != 1:
-            raise MockrecError("name the mock: " + (", ".join(names) if names
-                                                    else "no mock has served calls yet"))
-        mock = names[0]
-    elif mock not in names:
-        raise NotFound(f"no calls logged for {mock!r}" + (f" (logged: {', '.join(names)})"
-                                                           if names else ""))
-    return HistoryStore(current_data_dir(), call_log_root(mock))
+    return open_call_log(current_data_dir(), mock)
 
 
 def calls(

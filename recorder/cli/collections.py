@@ -136,14 +136,8 @@ def example_delete(
     collection: InCollection = None,
 ) -> None:
     """Delete an example; a request left without examples goes too."""
-    store = collection_store()
-    owner, _, _ = store.find_example(example_id, collection)
-    with store.editing(owner.name) as c:
-        request, example = c.find_example(example_id)  # type: ignore[misc]
-        request.examples.remove(example)
-        if not request.examples:
-            c.requests.remove(request)
-    typer.echo(f"deleted example {example_id} from {owner.name}")
+    owner = examples.delete_example(collection_store(), example_id, collection)
+    typer.echo(f"deleted example {example_id} from {owner}")
 
 
 @example_app.command("add")

@@ -46,22 +46,16 @@ def promote(
         specs = [(parse_ids([spec]), "-" in spec) for spec in ids or []]
     except ValueError as e:
         raise MockrecError(str(e)) from None
-    if template is not None and not template.startswith("/"):
-        raise MockrecError(f"--template {template!r} must be a path like /users/{{{{userId}}}}")
-    entries = promoting.select_entries(history_store(), specs, filters)
-    store = collection_store()
-    target = collection or promoting.fresh_collection_name(store)
     options = promoting.PromoteOptions(request_name=request, example_name=name,
                                        template=template, infer_templates=infer_templates,
                                        keep_secrets=keep_secrets)
-    created = not store.exists(target)
-    with store.editing(target, create=True) as c:
-        result = promoting.promote(render.progress(entries, "promoting"), c, options,
-                                   lambda n: store.new_example_ids(c, n))
-        if not result.examples:
-            raise MockrecError("no entry had a response to promote; nothing was written: "
-                               + "; ".join(result.skipped[:3]))
+    promoting.check_template(template)
+    entries = promoting.select_entries(history_store(), specs, filters)
+    store = collection_store()
+    done = promoting.promote_into(store, collection, entries, options,
+                                  lambda items: render.progress(items, "promoting"))
     if as_json:
-        print_json(render.promote_json(target, created, result))
+        print_json(render.promote_json(done.collection, done.created, done.result))
     else:
-        typer.echo(render.promote_text(target, created, result, store.path(target)))
+        typer.echo(render.promote_text(done.collection, done.created, done.result,
+                                       store.path(done.collection)))

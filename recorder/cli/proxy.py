@@ -118,10 +118,7 @@ def switch_mode(
     """Switch a running proxy; the next request is served in the new mode."""
     from recorder.proxy import remote as control
 
-    settings: dict[str, Any] = {"mockrec_mode": str(mode)}
-    if collection:
-        settings["mockrec_collection"] = collection
-    reply = control.send(current_data_dir(), port, {"set": settings})
+    reply = control.switch_mode(current_data_dir(), port, mode, collection)
     serving = f", serving {reply['collection']}" if reply.get("collection") else ""
     typer.echo(f"proxy now in {reply['mode']} mode{serving}")
 

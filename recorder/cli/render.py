@@ -253,8 +253,7 @@ def follow(log: HistoryStore, after: int, as_json: bool, interval: float = 0.1) 
     """Print calls newer than `after` as they are logged, until Ctrl-C."""
     console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
     while True:
-        fresh = sorted((e for e in _newer(log, after)), key=lambda e: e.id or 0)
-        for entry in fresh:
+        for entry in log.newer_than(after):
             if as_json:
                 sys.stdout.write(json.dumps(call_summary(entry)) + "\n")
             else:
@@ -262,12 +261,3 @@ def follow(log: HistoryStore, after: int, as_json: bool, interval: float = 0.1) 
             after = max(after, entry.id or 0)
         sys.stdout.flush()
         _pause.wait(interval)
-
-
-def _newer(log: HistoryStore, after: int) -> list[HistoryEntry]:
-    newer = []
-    for entry in log.entries():
-        if (entry.id or 0) <= after:
-            break
-        newer.append(entry)
-    return newer

@@ -177,7 +177,7 @@ def unique(name: str, taken: Iterable[str]) -> str:
     return UniqueNames(taken)(name)
 
 
-def promote(entries: list[HistoryEntry], collection: Collection, options: PromoteOptions,
+def promote(entries: Iterable[HistoryEntry], collection: Collection, options: PromoteOptions,
             new_ids: Callable[[int], list[int]]) -> PromoteResult:
     """Add `entries` to `collection` in place; `new_ids(n)` hands out example ids."""
     result = PromoteResult()
@@ -250,3 +250,33 @@ def select_entries(history: HistoryStore, specs: list[tuple[list[int], bool]],
 def fresh_collection_name(store: CollectionStore) -> str:
     base = datetime.now().strftime("promoted-%Y%m%d-%H%M%S")
     return unique(base, store.names()).replace(" (", "-").rstrip(")")
+
+
+def check_template(template: str | None) -> None:
+    if template is not None and not template.startswith("/"):
+        raise MockrecError(f"--template {template!r} must be a path like /users/{{{{userId}}}}")
+
+
+@dataclass
+class Promoted:
+    collection: str
+    created: bool
+    result: PromoteResult
+
+
+def promote_into(store: CollectionStore, collection: str | None, entries: list[HistoryEntry],
+                 options: PromoteOptions,
+                 progress: Callable[[list[HistoryEntry]], Iterable[HistoryEntry]] = list,
+                 ) -> Promoted:
+    """Promote `entries` into `collection` (created if missing; None: a fresh one), in one
+    write; nothing is written when no entry has a response to promote."""
+    check_template(options.template)
+    target = collection or fresh_collection_name(store)
+    created = not store.exists(target)
+    with store.editing(target, create=True) as c:
+        result = promote(progress(entries), c, options,
+                         lambda n: store.new_example_ids(c, n))
+        if not result.examples:
+            raise MockrecError("no entry had a response to promote; nothing was written: "
+                               + "; ".join(result.skipped[:3]))
+    return Promoted(target, created, result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shlex
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from recorder.errors import MockrecError
+from recorder.errors import MockrecError, NotFound
 from recorder.match.matcher import example_path_and_query
 from recorder.models import (
     Collection,
@@ -38,6 +39,11 @@ def parse_edit(text: str, example_id: int) -> Example:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    return validate_edit(doc, example_id)
+
+
+def validate_edit(doc: Any, example_id: int) -> Example:
+    """An edited `example_document` as an example, or a ValueError saying what is wrong."""
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     try:
@@ -46,6 +52,46 @@ def parse_edit(text: str, example_id: int) -> Example:
         raise ValueError(f"missing field {e}") from None
     except (TypeError, ValueError, AttributeError) as e:
         raise ValueError(str(e)) from None
+
+
+def edit_response(document: dict[str, Any], status: str, headers: str,
+                  body: str | None) -> dict[str, Any]:
+    """`document` with the response's status, headers (`Name: value` lines) and body (None:
+    unchanged) replaced, as a person would in `example edit`; `validate_edit` judges it."""
+    edited = copy.deepcopy(document)
+    response = edited["response"]
+    text = status.strip()
+    new_status = int(text) if text.isdigit() else text
+    if (isinstance(new_status, int) and new_status != response.get("status")
+            and response.get("reason") == reason_phrase(response.get("status", 0))):
+        response["reason"] = reason_phrase(new_status)  # the standard phrase follows
+    response["status"] = new_status
+    response["headers"] = [line for line in headers.replace("\r\n", "\n").split("\n")
+                           if line.strip()]
+    if body is not None:
+        response["body"] = {"text": body}
+    return edited
+
+
+def save_example(store: CollectionStore, collection: str, edited: Example) -> None:
+    """Replace the example of the same id in `collection` (a running replay serves it next)."""
+    with store.editing(collection) as c:
+        found = c.find_example(edited.id)
+        if found is None:
+            raise NotFound(f"no example {edited.id} in {collection}")
+        target_request, current = found
+        target_request.examples[target_request.examples.index(current)] = edited
+
+
+def delete_example(store: CollectionStore, example_id: int, collection: str | None) -> str:
+    """Delete an example; a request left without examples goes too. Returns the collection."""
+    owner, _, _ = store.find_example(example_id, collection)
+    with store.editing(owner.name) as c:
+        request, example = c.find_example(example_id)  # type: ignore[misc]
+        request.examples.remove(example)
+        if not request.examples:
+            c.requests.remove(request)
+    return owner.name
 
 
 def edit_example(store: CollectionStore, example_id: int, collection: str | None) -> str:
@@ -70,9 +116,7 @@ def edit_example(store: CollectionStore, example_id: int, collection: str | None
     except ValueError as e:
         raise MockrecError(f"your edit is {e}; example {example_id} is unchanged and your "
                            f"edit is kept in {path}") from None
-    with store.editing(owner.name) as c:
-        target_request, current = c.find_example(example_id)  # type: ignore[misc]
-        target_request.examples[target_request.examples.index(current)] = edited
+    save_example(store, owner.name, edited)
     path.unlink()
     return f"saved example {example_id} in {owner.name}"
 
@@ -85,11 +129,15 @@ def parse_header(text: str) -> tuple[str, str]:
 
 
 def add_example(c: Collection, store: CollectionStore, method: str, path: str, status: int,
-                headers: list[str], body: str, name: str | None) -> Example:
-    """Postman's "mock from scratch": a request (found or new) gets a hand-written example."""
+                headers: list[str], body: str | bytes, name: str | None) -> Example:
+    """Postman's "mock from scratch": a request (found or new) gets a hand-written example.
+
+    A `body` of text starting with @ names a file to read; bytes are the body as is."""
     if not 100 <= status <= 599:
         raise MockrecError(f"--status {status} is not an HTTP status (100-599)")
-    if body.startswith("@"):
+    if isinstance(body, bytes):
+        content = body
+    elif body.startswith("@"):
         try:
             content = Path(body[1:]).expanduser().read_bytes()
         except OSError as e:

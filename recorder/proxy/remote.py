@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.errors import MockrecError, NotFound
+from recorder.modes import Mode, choices
 
 
 def run_dir(data_dir: Path) -> Path:
@@ -85,3 +86,24 @@ def send(data_dir: Path, port: int | None, payload: dict[str, Any]) -> dict[str,
     if not reply.get("ok"):
         raise MockrecError(reply.get("error") or "the proxy did not answer")
     return reply
+
+
+MODES = choices(Mode)
+
+
+def switch_mode(data_dir: Path, port: int | None, mode: str,
+                collection: str | None = None) -> dict[str, Any]:
+    """Switch the proxy on `port` (or the only one running) to `mode`; returns its answer."""
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise MockrecError(f"mode {mode!r} is not {', '.join(MODES)}") from None
+    settings: dict[str, Any] = {"mockrec_mode": str(mode)}
+    if collection:
+        settings["mockrec_collection"] = collection
+    return send(data_dir, port, {"set": settings})
+
+
+def status(data_dir: Path, port: int) -> dict[str, Any]:
+    """The mode and collection of the proxy on `port` (setting nothing)."""
+    return send(data_dir, port, {"set": {}})

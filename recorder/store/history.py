@@ -29,7 +29,7 @@ from tinydb import TinyDB
 from tinydb.table import Document
 
 from recorder.capture import Capture
-from recorder.errors import NotFound
+from recorder.errors import MockrecError, NotFound
 from recorder.models import (
     Header,
     HistoryEntry,
@@ -59,6 +59,26 @@ log = logging.getLogger(__name__)
 def call_log_root(mock: str) -> str:
     """Where a mock's call log lives in the data dir: a history of its own."""
     return f"calls/{mock}"
+
+
+def call_logs(data_dir: Path) -> list[str]:
+    """The mocks (or collections served without a mock) that have a call log."""
+    calls_dir = data_dir / "calls"
+    return sorted(p.name for p in calls_dir.iterdir() if p.is_dir()) if calls_dir.is_dir() else []
+
+
+def open_call_log(data_dir: Path, mock: str | None) -> HistoryStore:
+    """`mock`'s call log; with no name, the only one there is."""
+    names = call_logs(data_dir)
+    if mock is None:
+        if len(names) != 1:
+            raise MockrecError("name the mock: " + (", ".join(names) if names
+                                                    else "no mock has served calls yet"))
+        mock = names[0]
+    elif mock not in names:
+        raise NotFound(f"no calls logged for {mock!r}" + (f" (logged: {', '.join(names)})"
+                                                           if names else ""))
+    return HistoryStore(data_dir, call_log_root(mock))
 
 
 class HistoryStore:
@@ -126,6 +146,26 @@ class HistoryStore:
                     for body in self._file_bodies(doc)
                 ):
                     yield self._entry(entry_id, doc, with_bodies=False)
+
+    def newer_than(self, after: int, search: str | None = None) -> list[HistoryEntry]:
+        """Entries with an id above `after` (containing `search`, if given), oldest first."""
+        newer = []
+        for entry in self.search(search) if search else self.entries():
+            if (entry.id or 0) <= after:
+                break
+            newer.append(entry)
+        return newer[::-1]
+
+    def stamp(self) -> tuple[int, ...]:
+        """Changes whenever an entry is added or removed; costs two `stat` calls."""
+        stamp: list[int] = []
+        for path in (self._counter, *self._segment_paths()[-1:]):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            stamp += [info.st_mtime_ns, info.st_size, info.st_ino]
+        return tuple(stamp)
 
     def count(self) -> int:
         return sum(len(self._read_segment(p)) for p in self._segment_paths())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from recorder.cli import calls, collections, history, interop, mocks, promote, proxy
+from recorder.cli import calls, collections, history, interop, mocks, promote, proxy, ui
 from recorder.cli.common import app
 from recorder.errors import ExitStatus, MockrecError
 
@@ -25,6 +25,7 @@ app.add_typer(interop.import_app, name="import")
 app.add_typer(interop.export_app, name="export")
 app.add_typer(mocks.mock_app, name="mock")
 app.add_typer(mocks.env_app, name="env")
+app.command()(ui.ui)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import queue
 import shutil
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -131,8 +131,8 @@ class HistoryStore:
 
     def search(self, text: str) -> Iterator[HistoryEntry]:
         """Entries whose URL, headers or text bodies contain `text`, ignoring case."""
-        needle = text.lower()
-        escaped = json.dumps(needle)[1:-1]  # as it appears in the stored JSON
+        contains = self._contains(text)
+        escaped = json.dumps(text.lower())[1:-1]
         for path in reversed(self._segment_paths()):
             raw = path.read_text("utf-8", "replace").lower()
             # Most segments are ruled out without parsing; out-of-line bodies need a look.
@@ -140,20 +140,31 @@ class HistoryStore:
                 continue
             docs = self._read_segment(path)
             for entry_id in sorted(docs, reverse=True):
-                doc = docs[entry_id]
-                if escaped in json.dumps(doc).lower() or any(
-                    needle in body.decode("utf-8", "replace").lower()
-                    for body in self._file_bodies(doc)
-                ):
-                    yield self._entry(entry_id, doc, with_bodies=False)
+                if contains(docs[entry_id]):
+                    yield self._entry(entry_id, docs[entry_id], with_bodies=False)
+
+    def _contains(self, text: str) -> Callable[[dict[str, Any]], bool]:
+        needle = text.lower()
+        escaped = json.dumps(needle)[1:-1]  # as it appears in the stored JSON
+
+        def contains(doc: dict[str, Any]) -> bool:
+            return escaped in json.dumps(doc).lower() or any(
+                needle in body.decode("utf-8", "replace").lower()
+                for body in self._file_bodies(doc))
+        return contains
 
     def newer_than(self, after: int, search: str | None = None) -> list[HistoryEntry]:
-        """Entries with an id above `after` (containing `search`, if given), oldest first."""
+        """Entries with an id above `after` (containing `search`, if given), oldest first.
+        Reads only the segments that hold them."""
+        contains = self._contains(search) if search else None
         newer = []
-        for entry in self.search(search) if search else self.entries():
-            if (entry.id or 0) <= after:
-                break
-            newer.append(entry)
+        for path in reversed(self._segment_paths()):
+            docs = self._read_segment(path)
+            for entry_id in sorted(docs, reverse=True):
+                if entry_id <= after:
+                    return newer[::-1]
+                if contains is None or contains(docs[entry_id]):
+                    newer.append(self._entry(entry_id, docs[entry_id], with_bodies=False))
         return newer[::-1]
 
     def stamp(self) -> tuple[int, ...]:

@@ -41,7 +41,7 @@ class Banner:
                    if ctx.options.mockrec_collection else "")
         print(f"mockrec {mode} on {url} ({how})", flush=True)
         print(f"data in {self.config.data_dir}{serving}; `mockrec mode MODE` switches; "
-              "Ctrl-C stops", flush=True)
+              "`mockrec ui` shows it in a browser; Ctrl-C stops", flush=True)
         # Every addon costs a lookup on every event; this one has said its piece.
         ctx.master.addons.remove(self)
 

@@ -129,6 +129,8 @@ class Base(tornado.web.RequestHandler):
 
     def done(self, message: str, url: str) -> None:
         """After a change: say what happened on the next page (Post/Redirect/Get)."""
+        if len(message) > 1000:  # a cookie holds about 4 KB
+            message = message[:1000] + " …"
         self.set_cookie("mockrec_ui_flash", quote(message), httponly=True, samesite="Strict")
         self.redirect(url, status=303)
 

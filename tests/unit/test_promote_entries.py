@@ -123,3 +123,25 @@ def test_template_and_inference():
         "http://api.test/users/{{userId}}/orders/{{orderId}}"]
     assert result.inferred == {"/users/{{userId}}/orders/{{orderId}}": "/users/1/orders/a1b2c3d4"}
     assert len(c2.requests[0].examples) == 2
+
+
+def test_promote_into_a_new_or_existing_collection_in_one_write(tmp_path):
+    from recorder.errors import MockrecError
+    from recorder.promote.entries import promote_into
+    from recorder.store.collection_store import CollectionStore
+
+    store = CollectionStore(tmp_path)
+    first = promote_into(store, None, [entry(1, url="http://api.test/users/1")],
+                         PromoteOptions(infer_templates=True))
+    assert first.created and first.collection.startswith("promoted-")
+    again = promote_into(store, first.collection, [entry(2, url="http://api.test/users/2")],
+                         PromoteOptions(infer_templates=True))
+    assert not again.created
+    c = store.load(first.collection)
+    assert [r.url for r in c.requests] == ["http://api.test/users/{{userId}}"]
+    assert [e.id for e in c.examples] == [1, 2]
+    with pytest.raises(MockrecError, match="must be a path"):
+        promote_into(store, "shop", [entry(3)], PromoteOptions(template="users/{{id}}"))
+    with pytest.raises(MockrecError, match="no entry had a response"):
+        promote_into(store, "shop", [entry(4, status=None)], PromoteOptions())
+    assert not store.exists("shop")  # nothing was written

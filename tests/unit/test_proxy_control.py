@@ -69,3 +69,10 @@ def test_an_error_from_the_proxy_is_one_line(tmp_path):
     remote.run_dir(tmp_path).mkdir()
     with pytest.raises(MockrecError, match="no collection 'x'"):
         asyncio.run(refuse(remote.socket_path(tmp_path, 8124)))
+
+
+def test_switch_mode_refuses_an_unknown_mode_before_asking_any_proxy(tmp_path):
+    with pytest.raises(MockrecError, match="mode 'sideways' is not record, replay, spy"):
+        remote.switch_mode(tmp_path, 1, "sideways")
+    with pytest.raises(NotFound, match="no mockrec proxy is running on port 1"):
+        remote.switch_mode(tmp_path, 1, "spy")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from recorder.errors import NotFound, StoreCorrupt
+from recorder.errors import MockrecError, NotFound, StoreCorrupt
 from recorder.models import HistoryEntry, HistoryFilter, HttpRequest, HttpResponse, Timings
 from recorder.store import history
 from recorder.store.history import HistoryStore, HistoryWriter
@@ -80,6 +80,42 @@ def test_search_looks_at_urls_headers_and_bodies(store):
     assert [e.id for e in store.search("NEEDLE")] == [3, 2]
     assert [e.id for e in store.search("n=1")] == [1]
     assert list(store.search("absent")) == []
+
+
+def test_newer_than_reads_only_what_is_new_oldest_first(store, monkeypatch):
+    store.append([make(i) for i in range(1, history.SEGMENT_SIZE + 3)])
+    newest = history.SEGMENT_SIZE + 2
+    assert [e.id for e in store.newer_than(newest - 3)] == [newest - 2, newest - 1, newest]
+    assert store.newer_than(newest) == []
+    store.append([make(0, b"a needle"), make(0)])
+    assert [e.id for e in store.newer_than(newest, "NEEDLE")] == [newest + 1]
+    read = []
+    parse = store._read_segment
+    monkeypatch.setattr(store, "_read_segment", lambda path: read.append(path) or parse(path))
+    assert [e.id for e in store.newer_than(newest)] == [newest + 1, newest + 2]
+    assert read == [store._segment_path(1)]  # the old segment is not even opened
+
+
+def test_the_stamp_changes_with_every_write_and_only_then(store):
+    empty = store.stamp()
+    store.append([make(1)])
+    one = store.stamp()
+    assert one != empty and store.stamp() == one
+    store.append([make(2)])
+    assert store.stamp() != one
+    two = store.stamp()
+    store.delete([2])
+    assert store.stamp() != two
+
+
+def test_call_logs_by_name(tmp_path):
+    with pytest.raises(MockrecError, match="no mock has served calls yet"):
+        history.open_call_log(tmp_path, None)
+    HistoryStore(tmp_path, history.call_log_root("shop")).append([make(1)])
+    assert history.call_logs(tmp_path) == ["shop"]
+    assert history.open_call_log(tmp_path, None).count() == 1
+    with pytest.raises(NotFound, match=r"no calls logged for 'other' \(logged: shop\)"):
+        history.open_call_log(tmp_path, "other")
 
 
 def test_delete_is_all_or_nothing_and_ids_are_never_reused(store):

@@ -1,0 +1,91 @@
+"""Examples by hand and by form: the checks `example edit` makes, delete, add."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from recorder.errors import MockrecError, NotFound
+from recorder.models import Example, ExampleRequest, ExampleResponse, Request
+from recorder.promote import examples
+from recorder.store.collection_store import CollectionStore
+
+
+@pytest.fixture
+def store(tmp_path) -> CollectionStore:
+    store = CollectionStore(tmp_path)
+    with store.editing("shop", create=True) as c:
+        c.requests.append(Request(1, "GET /users/1", "GET", "/users/1", examples=[
+            Example(1, "200 OK", ExampleRequest("GET", "/users/1"),
+                    ExampleResponse(200, "OK", [("Content-Type", "application/json")],
+                                    b'{"id": 1}')),
+            Example(2, "teapot", ExampleRequest("GET", "/users/1"),
+                    ExampleResponse(418, "I'm a teapot", [], b"\x89PNG\x00binary"))]))
+    return store
+
+
+def document(store, example_id):
+    _, request, example = store.find_example(example_id)
+    return examples.example_document(example, request)
+
+
+def test_a_form_edit_is_judged_as_an_example_edit(store):
+    doc = document(store, 1)
+    edited = examples.validate_edit(
+        examples.edit_response(doc, " 201 ", "Content-Type: text/plain\r\n\r\nX-A: 1\n", "hi"),
+        1)
+    assert edited.response.status == 201 and edited.response.reason == "Created"
+    assert edited.response.headers == [("Content-Type", "text/plain"), ("X-A", "1")]
+    assert edited.response.body == b"hi"
+    assert doc["response"]["status"] == 200  # the document itself is left alone
+    for status, headers, message in [
+        ("abc", "", "status 'abc' is not an HTTP status (100-599)"),
+        ("99", "", "status 99 is not an HTTP status"),
+        ("-1", "", "status '-1' is not an HTTP status"),
+        ("200", "no colon here", "header 'no colon here' is not a 'Name: value' line"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            examples.validate_edit(examples.edit_response(doc, status, headers, None), 1)
+    # The same text through the $EDITOR path says the same.
+    with pytest.raises(ValueError, match="status 'abc' is not an HTTP status"):
+        examples.parse_edit('{"name": "x", "originalRequest": {"method": "GET", "url": "/"},'
+                            ' "response": {"status": "abc"}}', 1)
+
+
+def test_a_hand_set_reason_is_kept_and_a_binary_body_is_kept_when_not_given(store):
+    doc = document(store, 2)
+    doc["response"]["reason"] = "Short and stout"
+    edited = examples.validate_edit(examples.edit_response(doc, "200", "", None), 2)
+    assert edited.response.reason == "Short and stout"
+    assert edited.response.body == b"\x89PNG\x00binary"
+
+
+def test_save_replaces_in_place_and_delete_takes_an_empty_request_along(store):
+    edited = examples.validate_edit(
+        examples.edit_response(document(store, 1), "202", "", "saved"), 1)
+    examples.save_example(store, "shop", edited)
+    assert store.find_example(1)[2].response.body == b"saved"
+    assert [e.id for e in store.load("shop").examples] == [1, 2]
+    with pytest.raises(NotFound):
+        examples.save_example(store, "shop", Example(9, "x", edited.request, edited.response))
+    assert examples.delete_example(store, 1, None) == "shop"
+    assert examples.delete_example(store, 2, "shop") == "shop"
+    assert store.load("shop").requests == []
+    with pytest.raises(NotFound):
+        examples.delete_example(store, 2, None)
+
+
+def test_add_takes_bytes_as_they_are_and_text_with_at_as_a_file(store, tmp_path):
+    (tmp_path / "body.json").write_text('{"from": "file"}')
+    with store.editing("shop") as c:
+        literal = examples.add_example(c, store, "post", "orders", 201, [], b"@not-a-file",
+                                       None)
+        from_file = examples.add_example(c, store, "GET", "/f", 200, ["X-A: 1"],
+                                         f"@{tmp_path / 'body.json'}", "file")
+        with pytest.raises(MockrecError, match="is not 'Name: value'"):
+            examples.add_example(c, store, "GET", "/f", 200, ["bad"], b"", None)
+    assert literal.response.body == b"@not-a-file" and literal.request.url == "/orders"
+    assert literal.request.method == "POST" and literal.name == "201 Created"
+    assert from_file.response.body == b'{"from": "file"}'
+    assert ("Content-Type", "application/json") in from_file.response.headers

@@ -152,12 +152,15 @@ def urls(browser) -> list[str]:
     return [td.text for td in css_all(browser, "#entries tbody td.url")]
 
 
-def follow(browser, element) -> None:
-    """Click a link or a submit button and wait for the page it leads to."""
+def follow(browser, element, confirm: bool = False) -> None:
+    """Click a link or a submit button (saying yes when it asks), wait for the next page."""
     from selenium.common.exceptions import StaleElementReferenceException
 
     old = css(browser, "html")
     element.click()
+    if confirm:
+        wait_for(browser, lambda: browser.switch_to.alert)
+        browser.switch_to.alert.accept()
 
     def gone() -> bool:
         try:
@@ -171,6 +174,11 @@ def follow(browser, element) -> None:
 
 def submit(browser, button_selector: str) -> None:
     follow(browser, css(browser, button_selector))
+
+
+def paths(browser) -> list[str]:
+    """The paths in the call log's table, top down."""
+    return [td.text for td in css_all(browser, "#calls tbody td.url")]
 
 
 def flash(browser) -> str:
@@ -328,6 +336,32 @@ def test_edit_an_example_and_a_running_replay_serves_it(scene, browser):
     assert after.json() == {"id": 1, "name": "edited in the browser"}
 
 
+def test_add_an_example_by_hand_and_delete_it(scene, browser):
+    mock_request_shop(scene, browser)
+    proxy = replay_proxy(scene)
+    assert httpx.post(proxy.url + "/orders").status_code == 404
+    browser.get(f"{scene.ui.base}/collections/shop")
+    css(browser, "details.add summary").click()
+    form = css(browser, "#add-example")
+    for name, value in (("method", "POST"), ("path", "/orders"), ("status", "201"),
+                        ("headers", "X-Made: by hand"), ("body", '{"order": "new"}')):
+        field = form.find_element("css selector", f"[name={name}]")
+        field.clear()
+        field.send_keys(value)
+    submit(browser, "#add-example button[type=submit]")
+    assert "added example" in flash(browser) and "to shop" in flash(browser)
+    made = httpx.post(proxy.url + "/orders")  # served by the running replay at once
+    assert made.status_code == 201 and made.json() == {"order": "new"}
+    assert made.headers["x-made"] == "by hand"
+
+    # Deleting asks first, then the example (and its request, now empty) are gone.
+    follow(browser, css(browser, "form.danger-zone button"), confirm=True)
+    assert "deleted example" in flash(browser)
+    assert browser.current_url == f"{scene.ui.base}/collections/shop"
+    assert [r.method for r in CollectionStore(scene.data).load("shop").requests] == ["GET"]
+    assert httpx.post(proxy.url + "/orders").status_code == 404
+
+
 def test_live_call_log_and_why_a_404_matched_nothing(scene, browser):
     mock_request_shop(scene, browser)
     proxy = replay_proxy(scene)
@@ -336,15 +370,14 @@ def test_live_call_log_and_why_a_404_matched_nothing(scene, browser):
     wait_for(browser, lambda: css(browser, "#live").is_displayed()
              and css(browser, "#live").text == "live")
     # The call just made is listed, or arrives (the call log is written within ~0.2 s).
-    wait_for(browser, lambda: css_all(browser, "#calls tbody tr"))
-    seen = len(css_all(browser, "#calls tbody tr"))
+    wait_for(browser, lambda: paths(browser)[:1] == ["/users/2"])
+    seen = paths(browser)
     browser.execute_script("window.sameDocument = true")
     # Calls made now appear at the top, without a reload.
     assert httpx.get(proxy.url + "/users/7").status_code in (200, 201)
     assert httpx.get(proxy.url + "/nothing/here?x=1").status_code == 404
-    wait_for(browser, lambda: len(css_all(browser, "#calls tbody tr")) >= seen + 2)
-    paths = [td.text for td in css_all(browser, "#calls tbody td.url")]
-    assert paths[:2] == ["/nothing/here?x=1", "/users/7"]
+    wait_for(browser, lambda: len(paths(browser)) == len(seen) + 2)
+    assert paths(browser) == ["/nothing/here?x=1", "/users/7", *seen]
     assert browser.execute_script("return window.sameDocument") is True
     first = css(browser, "#calls tbody tr")
     assert first.find_element("css selector", "td.status").text == "404"
@@ -354,7 +387,7 @@ def test_live_call_log_and_why_a_404_matched_nothing(scene, browser):
     search = css(browser, "input[name=q]")
     search.send_keys("nothing")
     submit(browser, "form.filters button[type=submit]")
-    assert [td.text for td in css_all(browser, "#calls tbody td.url")] == ["/nothing/here?x=1"]
+    assert paths(browser) == ["/nothing/here?x=1"]
 
     # The 404's detail says why nothing matched: the closest examples and where they failed.
     follow(browser, css(browser, "#calls tbody td.url a"))

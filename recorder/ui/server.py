@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class UiState:
     listen_host: str
     port: int = 0
     hosts: frozenset[str] = field(default_factory=frozenset)
+    stopping: bool = False  # live streams end at their next look
     _history: HistoryStore | None = None
 
     @property
@@ -103,7 +105,7 @@ class Base(tornado.web.RequestHandler):
         if in_url is not None and method == "GET":
             if not security.same_token(in_url, ui.token):
                 raise tornado.web.HTTPError(403, reason="Wrong token")
-            self.set_cookie(ui.cookie, ui.token, httponly=True, samesite="Strict")
+            self.set_cookie(ui.cookie, ui.token, httponly=True, samesite="Lax")
             rest = [(k, v) for k, vs in self.request.query_arguments.items() if k != "token"
                     for v in vs]
             query = urlencode([(k, v.decode()) for k, v in rest])
@@ -131,7 +133,7 @@ class Base(tornado.web.RequestHandler):
         """After a change: say what happened on the next page (Post/Redirect/Get)."""
         if len(message) > 1000:  # a cookie holds about 4 KB
             message = message[:1000] + " …"
-        self.set_cookie("mockrec_ui_flash", quote(message), httponly=True, samesite="Strict")
+        self.set_cookie("mockrec_ui_flash", quote(message), httponly=True, samesite="Lax")
         self.redirect(url, status=303)
 
     def arg(self, name: str, default: str = "") -> str:
@@ -499,7 +501,7 @@ class CallEvents(Base):
         try:
             self.write("retry: 1000\n\n")
             await self.flush()
-            while not self.closed:
+            while not self.closed and not self.state.stopping:
                 now = log.stamp()
                 if now != stamp:  # two stat calls; the log is read only when it changed
                     stamp = now
@@ -624,7 +626,12 @@ async def _serve(data_dir: Path, port: int, listen_host: str, out: TextIO) -> No
         out.write(f"warning: listening on {listen_host}, beyond this machine: anyone with the "
                   "token can read and change your data\n")
     out.flush()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        server.stop()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    ui.stopping = True
+    await asyncio.sleep(POLL_SECONDS * 2)  # live streams end
+    await server.close_all_connections()

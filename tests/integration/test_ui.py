@@ -483,7 +483,7 @@ def test_the_printed_url_sets_a_cookie_and_drops_the_token_from_the_address(bare
         assert first.status_code == 302 and first.headers["location"] == "/history?path=%2Fa"
         cookie = first.headers["set-cookie"]
         assert cookie.startswith(f"mockrec_ui_{bare_ui.port}={bare_ui.token};")
-        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
         page = client.get("/history")  # the cookie, as a browser keeps it
         assert page.status_code == 200
         assert "default-src 'none'" in page.headers["content-security-policy"]

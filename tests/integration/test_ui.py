@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TEXT, RunningProxy, UpstreamServer, wait_for_entries
+from conftest import PNG, TEXT, RunningProxy, UpstreamServer, wait_for_entries
 
 from recorder.proxy import remote
 from recorder.store.collection_store import CollectionStore
@@ -418,6 +418,26 @@ def test_switch_a_running_proxy_to_spy(scene, browser):
     assert answer.status_code == 200 and answer.json()["path"] == "/spy-only"
     entries = wait_for_entries(HistoryStore(scene.data), 7)
     assert entries[-1].request.url.endswith("/spy-only?x=1") and entries[-1].mode == "spy"
+
+
+def test_mock_request_one_entry_into_an_existing_collection(scene, browser):
+    from selenium.webdriver.support.select import Select
+
+    mock_request_shop(scene, browser)
+    proxy = replay_proxy(scene)
+    png = next(e.id for e in HistoryStore(scene.data).entries() if e.request.path == "/png")
+    browser.get(f"{scene.ui.base}/history/{png}")
+    css(browser, "#promote-one summary").click()
+    Select(css(browser, "#promote-one select[name=collection]")).select_by_visible_text("shop")
+    assert not css(browser, "#promote-one [data-new-name]").is_displayed()
+    submit(browser, "#promote-one [data-promote]")
+    assert flash(browser).startswith("updated collection shop (")
+    assert "): 1 example, 1 new request" in flash(browser)
+    (example,) = [e for e in CollectionStore(scene.data).load("shop").examples
+                  if e.source_entry == png]
+    assert example.response.body == PNG
+    served = httpx.get(proxy.url + "/png")  # whatever the mode, an example answers
+    assert served.content == PNG and served.headers["content-type"] == "image/png"
 
 
 def test_pages_fit_1280_and_400_wide_and_load_nothing_from_elsewhere(scene, browser):

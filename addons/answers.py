@@ -19,23 +19,28 @@ def json_response(status: int, body: dict,
                               [(b"Content-Type", b"application/json"), *headers])
 
 
-def wire_headers(example: Example, cors: bool) -> tuple[list[tuple[bytes, bytes]], bool]:
+# An example's headers as sent, whether the length goes in, whether any value has templates.
+Wire = tuple[list[tuple[bytes, bytes]], bool, bool]
+
+
+def wire_headers(example: Example, cors: bool) -> Wire:
     """The example's headers as sent (no Content-Length: it is computed per answer),
     with `Access-Control-Allow-Origin: *` added under CORS unless it has its own,
-    and whether the length goes in (not with Transfer-Encoding)."""
+    whether the length goes in (not with Transfer-Encoding), and whether a value
+    holds `{{...}}` to fill per request."""
     fields = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
               for k, v in example.response.headers if k.lower() != "content-length"]
     names = {k.lower() for k, _ in fields}
     if cors and b"access-control-allow-origin" not in names:
         fields.append((b"Access-Control-Allow-Origin", b"*"))
-    return fields, b"transfer-encoding" not in names
+    return fields, b"transfer-encoding" not in names, any(b"{{" in v for _, v in fields)
 
 
-def example_response(example: Example, wire: tuple[list[tuple[bytes, bytes]], bool],
-                     body: bytes, head_only: bool) -> http.Response:
+def example_response(example: Example, wire: Wire, body: bytes,
+                     head_only: bool) -> http.Response:
     """The example as sent: `wire` headers in order, `body` (templates filled), its length."""
     answer = example.response
-    fields, with_length = wire
+    fields, with_length, _ = wire
     if with_length:
         fields = [*fields, (b"Content-Length", str(len(body)).encode())]
     now = time.time()

@@ -21,6 +21,7 @@ from mitmproxy import ctx, exceptions, hooks, http
 
 from addons import metadata, options
 from addons.answers import (
+    Wire,
     example_response,
     json_response,
     mark_answered,
@@ -38,7 +39,7 @@ from recorder.errors import MockrecError
 from recorder.match.matcher import Incoming, Matcher, MatchSettings, Outcome
 from recorder.models import Collection, wire_text
 from recorder.modes import Mode, choices
-from recorder.serve import delays, templating
+from recorder.serve import delays, dynamic, templating
 from recorder.settings import ReplaySettings
 from recorder.store.collection_store import CollectionStore
 from recorder.store.files import file_key
@@ -62,7 +63,7 @@ class Replay:
         self.control = ControlSocket()
         self.quota = Quota()
         self.call_log = CallLog()
-        self._wire: dict[int, tuple[list[tuple[bytes, bytes]], bool]] = {}
+        self._wire: dict[int, Wire] = {}
         self._running = False
         self.config = ReplaySettings()
         self.mode, self.on_miss, self.cors = Mode.REPLAY, self.config.on_miss, True
@@ -140,6 +141,10 @@ class Replay:
             raise exceptions.OptionsError(str(e)) from None
         self.matcher = Matcher(self.collection, variables)
         self._wire = {}  # examples' headers as bytes, made on first use
+        if any(dynamic.needs_faker(e.response.body) or any(
+                dynamic.needs_faker(v) for _, v in e.response.headers)
+               for e in self.collection.examples):
+            dynamic.warm_up()  # Faker's import, in a thread, before the first answer needs it
 
     def _refresh(self) -> None:
         """Serve an edit (mockrec example edit, or by hand) on the next request."""
@@ -233,11 +238,17 @@ class Replay:
             return self._reply(flow, not_found(outcome))
         match = outcome.match
         example = match.example
-        body = templating.fill(example.response.body, incoming,
-                               {**self.matcher.variables, **match.captures}, self.rng)
         wire = self._wire.get(example.id)
         if wire is None:
             wire = self._wire[example.id] = wire_headers(example, self.cors)
+        body = example.response.body
+        if wire[2] or templating.has_templates(body):  # dynamic: fill it for this request
+            filler = templating.Filler(incoming, {**self.matcher.variables, **match.captures},
+                                       self.rng)
+            body = filler.body(body, next((v for k, v in example.response.headers
+                                           if k.lower() == "content-type"), ""))
+            if wire[2]:
+                wire = (filler.headers(wire[0]), wire[1], False)
         response = example_response(example, wire, body, head_only=req.method == "HEAD")
         flow.metadata[metadata.EXAMPLE] = {"id": example.id, "name": example.name}
         # The delay counts from the request's arrival, so time spent queued behind

@@ -182,6 +182,9 @@ class ExampleRequest:
     url: str
     headers: list[Header] = field(default_factory=list)
     body: bytes = b""
+    # How Postman saved the body: "json" (`options.raw.language`), "graphql" (the body is
+    # then the {"query", "variables"} JSON Postman sends), other raw languages, or "".
+    language: str = ""
 
 
 def reason_phrase(status: int) -> str:
@@ -207,6 +210,7 @@ class Example:
     request: ExampleRequest
     response: ExampleResponse
     source_entry: int | None = None  # the history entry it was promoted from
+    postman_id: str | None = None  # the example's id in the Postman collection it came from
 
 
 @dataclass

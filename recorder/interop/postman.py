@@ -1,14 +1,20 @@
 """Postman Collection v2.1 (and v2.0) in and out: folders, requests, saved examples, variables.
 
-Import keeps what mockrec models (folder, name, method, URL, headers, body, status,
-reason, variables) and counts what it leaves out; export writes v2.1 that
-Postman and newman read. A body that is not UTF-8 travels base64 in
-`_mockrec_body_base64`, a field Postman ignores, so export then import is exact.
+Import keeps what mockrec models (folder, name, method, URL, headers, body and how
+Postman saved it, status, reason, variables, the examples' ids) and counts what it
+leaves out; export writes v2.1 that Postman and newman read. A body that is not
+UTF-8 travels base64 in `_mockrec_body_base64`, a field Postman ignores, so export
+then import is exact.
+
+A GraphQL body (`body.mode: graphql`) is kept as the JSON Postman sends for it,
+`{"query": ..., "variables": ...}`, with language "graphql", and exported back as
+a GraphQL body.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,20 +108,58 @@ def _headers(rows: Any, where: str, drop: set[str] = frozenset()) -> list[Header
     return headers
 
 
-def _request_body(body: Any, where: str) -> bytes:
+GRAPHQL_HEAD = '{"query": '
+GRAPHQL_MIDDLE = ', "variables": '
+
+
+def graphql_body(query: str, variables: str) -> bytes:
+    """The JSON Postman sends for a GraphQL body. The variables are JSON text that may
+    hold `{{...}}`, so they go in as written (and come back out by `graphql_parts`)."""
+    return (GRAPHQL_HEAD + json.dumps(query, ensure_ascii=False) + GRAPHQL_MIDDLE
+            + (variables.strip() or "{}") + "}").encode()
+
+
+def graphql_parts(body: bytes) -> tuple[str, str] | None:
+    """(query, variables text) of a body `graphql_body` made, else None."""
+    text = body.decode("utf-8", "replace")
+    if not text.startswith(GRAPHQL_HEAD) or not text.endswith("}"):
+        return None
+    try:
+        query, end = json.JSONDecoder().raw_decode(text, len(GRAPHQL_HEAD))
+    except ValueError:
+        return None
+    if not isinstance(query, str) or not text.startswith(GRAPHQL_MIDDLE, end):
+        return None
+    variables = text[end + len(GRAPHQL_MIDDLE):-1]
+    return query, "" if variables == "{}" else variables
+
+
+def _request_body(body: Any, where: str) -> tuple[bytes, str]:
+    """The body's bytes, and how Postman saved it (the language: json, graphql, ...)."""
     if not body:
-        return b""
+        return b"", ""
     _expect(body, dict, where)
     mode = body.get("mode")
     if mode == "raw":
-        return str(body.get("raw") or "").encode()
+        options = body.get("options")
+        raw_options = options.get("raw") if isinstance(options, dict) else None
+        language = raw_options.get("language") if isinstance(raw_options, dict) else None
+        raw = str(body.get("raw") or "").encode()
+        return raw, str(language or "") if raw else ""
+    if mode == "graphql":
+        graphql = body.get("graphql") or {}
+        _expect(graphql, dict, f"{where}.graphql")
+        variables = graphql.get("variables") or ""
+        if not isinstance(variables, str):  # some exporters write the object itself
+            variables = json.dumps(variables)
+        return graphql_body(str(graphql.get("query") or ""), variables), "graphql"
     pairs = body.get(mode) if mode in ("urlencoded", "formdata") else None
     if isinstance(pairs, list):
         fields = [p for p in pairs if isinstance(p, dict) and not p.get("disabled")
                   and p.get("type", "text") == "text"]
         return "&".join(f"{quote(str(p.get('key', '')))}={quote(str(p.get('value', '')))}"
-                        for p in fields).encode()
-    return b""
+                        for p in fields).encode(), ""
+    return b"", ""
 
 
 def _response_body(example: dict, where: str) -> bytes:
@@ -183,6 +227,9 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
             code = ex.get("code", 200)
             if not isinstance(code, int) or not 100 <= code <= 599:
                 raise PostmanError(f"{where}.code: {code!r} is not an HTTP status")
+            body, language = _request_body(original.get("body"),
+                                           f"{where}.originalRequest.body")
+            postman_id = ex.get("id")
             request.examples.append(Example(
                 id=0,  # given below, once the whole file has been read
                 name=str(ex.get("name") or f"{code} {ex.get('status') or ''}".strip()),
@@ -191,11 +238,13 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
                     url=url_text(original.get("url"), f"{where}.originalRequest.url")
                     or request.url,
                     headers=_headers(original.get("header"), f"{where}.originalRequest.header"),
-                    body=_request_body(original.get("body"), f"{where}.originalRequest.body")),
+                    body=body, language=language),
                 response=ExampleResponse(
                     status=code, reason=str(ex.get("status") or ""),
                     headers=_headers(ex.get("header"), f"{where}.header", IMPORT_DROPPED),
                     body=_response_body(ex, where)),
+                # kept, so that `x-mock-response-id` finds it and export writes it back
+                postman_id=None if postman_id in (None, "") else str(postman_id),
             ))
         collection.requests.append(request)
     # Only a file that read whole takes ids: a refused import leaves the data dir as it was.
@@ -237,19 +286,29 @@ def _header_rows(headers: list[Header]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in headers]
 
 
-def _request_doc(method: str, url: str, headers: list[Header], body: bytes) -> dict[str, Any]:
+def _request_doc(method: str, url: str, headers: list[Header], body: bytes,
+                 language: str = "") -> dict[str, Any]:
     doc: dict[str, Any] = {"method": method, "header": _header_rows(headers),
                            "url": url_object(url)}
     if body:
-        doc["body"] = {"mode": "raw", "raw": body.decode("utf-8", "replace")}
+        parts = graphql_parts(body) if language == "graphql" else None
+        if parts is not None:
+            doc["body"] = {"mode": "graphql",
+                           "graphql": {"query": parts[0], "variables": parts[1]}}
+        else:
+            doc["body"] = {"mode": "raw", "raw": body.decode("utf-8", "replace")}
+            if language:
+                doc["body"]["options"] = {"raw": {"language": "json" if language == "graphql"
+                                                  else language}}
     return doc
 
 
 def _example_doc(e: Example) -> dict[str, Any]:
-    doc: dict[str, Any] = {
+    doc: dict[str, Any] = {"id": e.postman_id} if e.postman_id is not None else {}
+    doc |= {
         "name": e.name,
         "originalRequest": _request_doc(e.request.method, e.request.url, e.request.headers,
-                                        e.request.body),
+                                        e.request.body, e.request.language),
         "status": e.response.reason,
         "code": e.response.status,
         "header": _header_rows(e.response.headers),
@@ -282,7 +341,8 @@ def from_collection(c: Collection) -> dict[str, Any]:
         folder_items(r.folder).append({
             "name": r.name,
             "request": _request_doc(r.method, r.url, first.request.headers if first else [],
-                                    first.request.body if first else b""),
+                                    first.request.body if first else b"",
+                                    first.request.language if first else ""),
             "response": [_example_doc(e) for e in r.examples],
         })
     return {

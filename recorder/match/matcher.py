@@ -2,13 +2,15 @@
 
 For each example of the collection:
 1. the method must be the request's;
-2. `x-mock-response-code` keeps examples with that status; `x-mock-response-id`
-   and `x-mock-response-name` pick one at once;
+2. `x-mock-response-code` keeps examples with that status; then
+   `x-mock-response-id` and `x-mock-response-name` pick one at once;
 3. path score from 100, the first step that fits wins (PATH_STEPS);
 4. query score (`query_score`);
-5. body and headers, when asked: examples that differ are dropped; an equal
-   body adds 5 even when not asked;
-6. the highest score wins; ties go to status 200, then the lowest id.
+5. body and headers, when asked (the request's `x-mock-match-request-*` headers
+   win over the mock's settings): examples that differ are dropped; an equal
+   body adds 5 even when not asked (recorder/match/bodies.py compares bodies);
+6. the highest score wins; ties go to status 200, then Postman's order: by
+   Postman's example id for imported examples, then by mockrec's id.
 
 A step that drops an example says why (`Miss`), and the 404's `details` are
 those reasons for the closest examples: the explanation is the algorithm's own
@@ -18,7 +20,7 @@ collection of 10,000 examples as fast as one of 10.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from recorder.match import templates as paths
+from recorder.match.bodies import BodyPattern, RequestBody, example_body
 from recorder.models import Collection, Example, Header, Request
 
 VARIABLE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
@@ -89,6 +92,7 @@ class Match:
     score: float
     captures: dict[str, str]
     path_step: str
+    rank: int = 0  # Postman's order among ties
 
 
 @dataclass
@@ -166,11 +170,15 @@ PATH_STEPS: list[PathStep] = [
     ("trailing slash and case", 15,
      lambda t, p: [s.lower() for s in _strip_slash(t)] == [s.lower() for s in _strip_slash(p)]),
     ("wildcards", 20, _wildcards),
+    # Not in Postman's table: a trailing slash is forgiven at every other step, so
+    # here too, for the same 5 on top of the wildcards' 20.
+    ("trailing slash and wildcards", 25,
+     lambda t, p: _wildcards(_strip_slash(t), _strip_slash(p))),
     ("ID-like segments", 21, _ids_equal),
     ("trailing slash and IDs", 25, lambda t, p: _ids_equal(_strip_slash(t), _strip_slash(p))),
     ("similar path", 30, _similar),
 ]
-STRICT_LAST = "wildcards"
+STRICT_LAST = "trailing slash and wildcards"
 
 
 def path_score(template: list[str], path: list[str],
@@ -217,23 +225,21 @@ def query_score(expected: list[tuple[str, str]], actual: list[tuple[str, str]]) 
 
 # -- step 5: bodies and headers -------------------------------------------------------------
 
-def comparable_body(body: bytes, content_type: str) -> Any:
-    """JSON as parsed JSON, forms as sorted pairs, anything else as bytes."""
-    if not body:
-        return b""
-    if "json" in content_type:
-        try:
-            return ("json", json.loads(body))
-        except ValueError:
-            return body
-    if "x-www-form-urlencoded" in content_type:
-        return ("form", sorted(parse_qsl(body.decode("utf-8", "replace"),
-                                         keep_blank_values=True)))
-    return body
-
-
 def _content_type(headers: list[Header]) -> str:
     return next((v for k, v in headers if k.lower() == "content-type"), "").lower()
+
+
+def _switch(value: str | None) -> bool | None:
+    """An `x-mock-match-request-body` value: true, false, or None (not said)."""
+    value = (value or "").strip().lower()
+    return True if value == "true" else False if value == "false" else None
+
+
+def _header_list(value: str) -> list[str]:
+    """An `x-mock-match-request-headers` value: names, or none for `false`."""
+    if value.strip().lower() == "false":
+        return []
+    return [h.strip().lower() for h in value.split(",") if h.strip()]
 
 
 # -- the index and the algorithm ---------------------------------------------------------------
@@ -244,8 +250,15 @@ class Indexed:
     request: Request
     segments: list[str]
     query: list[tuple[str, str]]
-    body: Any
+    body: BodyPattern
     headers: dict[str, str]
+    rank: int = 0  # Postman's order among ties: lower first
+
+
+def postman_order(example: Example) -> tuple:
+    """Ties go to the first example by id, as Postman sorts them: Postman's own ids
+    for imported examples (as text), then mockrec's ids for the others."""
+    return (example.postman_id is None, example.postman_id or "", example.id)
 
 
 def resolve(text: str, variables: dict[str, str]) -> str:
@@ -277,23 +290,33 @@ class Matcher:
         self.variables = {**collection.variables, **(variables or {})}
         self.by_method: dict[str, list[Indexed]] = {}
         self.by_id: dict[int, Indexed] = {}
+        self.by_postman_id: dict[str, Indexed] = {}
         self._exact: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
         self._shape: dict[tuple[str, int], list[Indexed]] = {}
-        for request in collection.requests:
-            for example in request.examples:
-                self._add(Indexed(example, request, *self._parse(example)))
+        items = [Indexed(example, request, *self._parse(example))
+                 for request in collection.requests for example in request.examples]
+        for rank, item in enumerate(sorted(items, key=lambda i: postman_order(i.example))):
+            item.rank = rank
+        for item in items:
+            self._add(item)
 
-    def _parse(self, example: Example) -> tuple[list[str], list[tuple[str, str]], Any,
+    def _parse(self, example: Example) -> tuple[list[str], list[tuple[str, str]], BodyPattern,
                                                 dict[str, str]]:
         path, query = example_path_and_query(resolve(example.request.url, self.variables))
         headers = {k.lower(): resolve(v, self.variables) for k, v in example.request.headers}
-        body = comparable_body(example.request.body, _content_type(example.request.headers))
-        return paths.split(path), query, body, headers
+        body = example.request.body
+        if b"{{" in body:  # what a Postman user sends has its variables filled in
+            with contextlib.suppress(UnicodeDecodeError):
+                body = resolve(body.decode("utf-8"), self.variables).encode("utf-8")
+        pattern = example_body(body, headers.get("content-type", ""), example.request.language)
+        return paths.split(path), query, pattern, headers
 
     def _add(self, item: Indexed) -> None:
         method = item.example.request.method.upper()
         self.by_method.setdefault(method, []).append(item)
         self.by_id[item.example.id] = item
+        if item.example.postman_id:
+            self.by_postman_id.setdefault(item.example.postman_id, item)
         norm = tuple(s.lower() for s in _strip_slash(item.segments))
         self._exact.setdefault((method, norm), []).append(item)
         self._shape.setdefault((method, len(norm)), []).append(item)
@@ -303,27 +326,47 @@ class Matcher:
 
     # -- the algorithm ------------------------------------------------------------------
 
+    def find_id(self, wanted: str) -> Indexed | None:
+        """The example a `x-mock-response-id` names: a Postman id from the imported
+        collection, Postman's UID form of it (`<owner>-<id>`), or mockrec's own id."""
+        wanted = wanted.strip()
+        if (item := self.by_postman_id.get(wanted)) is not None:
+            return item
+        owner, _, rest = wanted.partition("-")
+        if owner.isdigit() and (item := self.by_postman_id.get(rest)) is not None:
+            return item
+        return self.by_id.get(int(wanted)) if wanted.isdigit() else None
+
     def match(self, incoming: Incoming, settings: MatchSettings | None = None) -> Outcome:
         settings = settings or MatchSettings()
         same_method = self.by_method.get(incoming.method, [])
-        # Step 2: the request can ask for an example by status, id or name.
-        if (wanted_id := incoming.header("x-mock-response-id")) is not None:
-            item = next((i for i in same_method if str(i.example.id) == wanted_id.strip()), None)
-            return self._picked(item, f"no {incoming.method} example has id {wanted_id}")
+        # Step 2: the request can ask for an example by status, then id or name.
         code = incoming.header("x-mock-response-code")
+        code = code.strip() if code is not None else None
+        if (wanted_id := incoming.header("x-mock-response-id")) is not None:
+            item = self.find_id(wanted_id)
+            if item is None or item.example.request.method.upper() != incoming.method:
+                return self._picked(None, f"no {incoming.method} example has id {wanted_id}")
+            if code is not None and str(item.example.response.status) != code:
+                return self._picked(None, f"example {wanted_id} has status "
+                                          f"{item.example.response.status}, not {code}")
+            return self._picked(item, "")
         if (wanted_name := incoming.header("x-mock-response-name")) is not None:
             named = [i for i in same_method if i.example.name == wanted_name
-                     and (code is None or str(i.example.response.status) == code.strip())]
-            named.sort(key=lambda i: (i.example.response.status != 200, i.example.id))
+                     and (code is None or str(i.example.response.status) == code)]
+            named.sort(key=lambda i: (i.example.response.status != 200, i.rank))
             return self._picked(named[0] if named else None,
-                                f"no {incoming.method} example is named {wanted_name!r}")
-        match_body = settings.match_body or (
-            (incoming.header("x-mock-match-request-body") or "").lower() == "true")
-        match_headers = settings.match_headers + [
-            h.strip().lower() for h in (incoming.header("x-mock-match-request-headers")
-                                        or "").split(",") if h.strip()]
+                                f"no {incoming.method} example is named {wanted_name!r}"
+                                + (f" with status {code}" if code is not None else ""))
+        # The request's headers win over the mock's settings (Postman's precedence).
+        match_body = _switch(incoming.header("x-mock-match-request-body"))
+        if match_body is None:
+            match_body = settings.match_body
+        asked_headers = incoming.header("x-mock-match-request-headers")
+        match_headers = (settings.match_headers if asked_headers is None
+                         else _header_list(asked_headers))
         request_segments = paths.split(incoming.path)
-        request_body = comparable_body(incoming.body, _content_type(incoming.headers))
+        request_body = RequestBody(incoming.body)
         request_headers = incoming.by_name
 
         best: Match | None = None
@@ -365,13 +408,13 @@ class Matcher:
     def _picked(self, item: Indexed | None, message: str) -> Outcome:
         if item is None:
             return Outcome(None, [], message)
-        return Outcome(Match(item.example, item.request, 100, {}, "header"))
+        return Outcome(Match(item.example, item.request, 100, {}, "header", item.rank))
 
-    def _score(self, item: Indexed, incoming: Incoming, segments: list[str], body: Any,
+    def _score(self, item: Indexed, incoming: Incoming, segments: list[str], body: RequestBody,
                headers: dict[str, str], code: str | None, match_body: bool,
                match_headers: list[str], strict: bool, misses: list[Miss]) -> Match | None:
         example = item.example
-        if code is not None and str(example.response.status) != code.strip():
+        if code is not None and str(example.response.status) != code:
             misses.append(Miss(example, item.request, "x-mock-response-code",
                                f"status is {example.response.status}, not {code}", 0.5))
             return None
@@ -388,16 +431,16 @@ class Matcher:
                 misses.append(Miss(example, item.request, "headers",
                                    f"header {name} differs", 2))
                 return None
-        body_equal = item.body == body
+        body_equal = item.body.fits(body)
         if match_body and not body_equal:
             misses.append(Miss(example, item.request, "body", "body differs", 2))
             return None
         if body_equal:
             score += 5
-        return Match(example, item.request, score, captures, step)
+        return Match(example, item.request, score, captures, step, item.rank)
 
 
 def _better(a: Match, b: Match) -> bool:
     def key(m: Match) -> tuple:
-        return (m.score, m.example.response.status == 200, -m.example.id)
+        return (m.score, m.example.response.status == 200, -m.rank)
     return key(a) > key(b)

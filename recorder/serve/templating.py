@@ -1,15 +1,19 @@
-"""Dynamic responses: `{{...}}` in an example's body, filled per request.
+"""Dynamic responses: `{{...}}` in an example's body and headers, filled per request.
 
     {{userId}}                    a wildcard captured from the path, or a variable
                                   (environment first, then the collection)
-    {{$guid}} {{$randomUUID}} {{$timestamp}} {{$isoTimestamp}} {{$randomInt}} ...
-                                  Postman's dynamic variables (DYNAMIC below)
-    {{$body 'user.name' 'anon'}}  a field of the request's JSON (or form) body
+    {{$guid}} {{$randomJobTitle}} {{$randomLatitude}} ...
+                                  Postman's 118 dynamic variables (recorder/serve/dynamic.py)
+    {{$body}}                     the request's body, as sent
+    {{$body 'user.name' 'anon'}}  a field of the request's JSON (or form) body; `a\\.b`
+                                  names the key `a.b`
     {{$queryParams 'page'}}       a query parameter
     {{$headers 'X-Id'}}           a request header
     {{$pathSegments '1'}}         a path segment, from 0
 
 Unknown templates stay as written; a body that is not UTF-8 text is never touched.
+In a JSON body, a value filled inside a string is escaped as JSON, so the body
+stays valid JSON; outside strings it goes in as it is (numbers stay numbers).
 """
 
 from __future__ import annotations
@@ -17,81 +21,23 @@ from __future__ import annotations
 import json
 import random
 import re
-import string
-import time
-import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from recorder.match.bodies import JsonStrings
 from recorder.match.matcher import Incoming
+from recorder.serve import dynamic
 
 TEMPLATE = re.compile(r"\{\{\s*(\$?[A-Za-z_][\w.-]*)((?:\s+'[^']*')*)\s*\}\}")
 ARGUMENT = re.compile(r"'([^']*)'")
-
-FIRST = ["Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Radia",
-         "Tim", "Frances", "Edsger", "Katherine", "Donald", "Hedy", "Guido"]
-LAST = ["Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Ritchie", "Liskov",
-        "Thompson", "Perlman", "Berners-Lee", "Allen", "Dijkstra", "Johnson", "Knuth"]
-WORDS = ["alpha", "bravo", "cobalt", "delta", "ember", "falcon", "granite", "harbor",
-         "indigo", "juniper", "kepler", "lumen", "meadow", "nimbus", "orbit", "prism"]
-CITIES = ["Lisbon", "Nairobi", "Osaka", "Quito", "Tallinn", "Utrecht", "Vancouver", "Wellington"]
-COUNTRIES = ["Portugal", "Kenya", "Japan", "Ecuador", "Estonia", "Netherlands", "Canada",
-             "New Zealand"]
-COLORS = ["red", "green", "blue", "orange", "purple", "teal", "yellow", "black"]
-DOMAINS = ["example.com", "example.org", "example.net"]
+UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
+DYNAMIC = dynamic.DYNAMIC
 
 
-def _pick(items: list[str]) -> Callable[[random.Random], str]:
-    return lambda rng: rng.choice(items)
-
-
-def _digits(n: int) -> Callable[[random.Random], str]:
-    return lambda rng: "".join(rng.choice(string.digits) for _ in range(n))
-
-
-def _full_name(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-
-
-def _email(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST).lower()}.{rng.choice(LAST).lower()}@{rng.choice(DOMAINS)}"
-
-
-DYNAMIC: dict[str, Callable[[random.Random], str]] = {
-    "$guid": lambda rng: str(uuid.uuid4()),
-    "$randomUUID": lambda rng: str(uuid.uuid4()),
-    "$timestamp": lambda rng: str(int(time.time())),
-    "$isoTimestamp": lambda rng: datetime.now(UTC).isoformat(timespec="milliseconds")
-    .replace("+00:00", "Z"),
-    "$randomInt": lambda rng: str(rng.randint(0, 1000)),
-    "$randomBoolean": lambda rng: rng.choice(["true", "false"]),
-    "$randomFirstName": _pick(FIRST),
-    "$randomLastName": _pick(LAST),
-    "$randomFullName": _full_name,
-    "$randomUserName": lambda rng: f"{rng.choice(FIRST).lower()}{rng.randint(1, 99)}",
-    "$randomEmail": _email,
-    "$randomExampleEmail": _email,
-    "$randomWord": _pick(WORDS),
-    "$randomWords": lambda rng: " ".join(rng.choice(WORDS) for _ in range(3)),
-    "$randomCity": _pick(CITIES),
-    "$randomCountry": _pick(COUNTRIES),
-    "$randomStreetAddress": lambda rng: f"{rng.randint(1, 999)} {rng.choice(WORDS).title()} St",
-    "$randomPhoneNumber": lambda rng: f"{_digits(3)(rng)}-{_digits(3)(rng)}-{_digits(4)(rng)}",
-    "$randomColor": _pick(COLORS),
-    "$randomAlphaNumeric": lambda rng: rng.choice(string.ascii_lowercase + string.digits),
-    "$randomIP": lambda rng: ".".join(str(rng.randint(1, 254)) for _ in range(4)),
-    "$randomUrl": lambda rng: f"https://{rng.choice(WORDS)}.{rng.choice(DOMAINS)}",
-    "$randomDomainName": lambda rng: f"{rng.choice(WORDS)}.{rng.choice(DOMAINS)}",
-    "$randomCompanyName": lambda rng: f"{rng.choice(LAST)} {rng.choice(['Labs', 'Inc', 'Ltd'])}",
-    "$randomPrice": lambda rng: f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}",
-    "$randomLoremWord": _pick(WORDS),
-}
-
-
-def _json_path(doc: Any, dotted: str) -> Any:
-    for part in dotted.split(".") if dotted else []:
+def _json_path(doc: Any, path: str) -> Any:
+    """object-path's dotted path (`a.0.b`); `a\\.b` is the key `a.b`."""
+    for part in UNESCAPED_DOT.split(path):
+        part = part.replace("\\.", ".")
         if isinstance(doc, dict) and part in doc:
             doc = doc[part]
         elif isinstance(doc, list) and part.isdigit() and int(part) < len(doc):
@@ -128,6 +74,8 @@ class RequestHelpers:
         default = args[1] if len(args) > 1 else None
         value: Any = None
         if name == "$body":
+            if not key:  # the whole body, as it was sent
+                return self.incoming.body.decode("utf-8", "replace")
             value = _json_path(self.body(), key)
         elif name == "$queryParams":
             value = next((v for k, v in self.incoming.query if k == key), None)
@@ -148,26 +96,65 @@ def has_templates(body: bytes) -> bool:
     return b"{{" in body
 
 
+class Filler:
+    """Fills the templates of one answer (its body and headers) for one request."""
+
+    def __init__(self, incoming: Incoming, values: dict[str, str],
+                 rng: random.Random | None = None):
+        self.values = values
+        self.rng = rng or random.Random()
+        self.helpers = RequestHelpers(incoming)
+
+    def value(self, name: str, args: list[str]) -> str | None:
+        if name in HELPERS:
+            return self.helpers.call(name, args)
+        if name in DYNAMIC:
+            return DYNAMIC[name](self.rng)
+        return self.values.get(name)
+
+    def text(self, text: str, json_strings: bool = False) -> str:
+        """`text` with its templates filled; with `json_strings`, values that land inside
+        a JSON string are escaped as JSON."""
+        strings = JsonStrings(text) if json_strings else None
+
+        def replace(match: re.Match[str]) -> str:
+            value = self.value(match.group(1), ARGUMENT.findall(match.group(2) or ""))
+            if strings is not None:
+                inside = strings.inside_at(match.start())
+                strings.pos = match.end()
+                if value is not None and inside:
+                    value = json.dumps(value, ensure_ascii=False)[1:-1]
+            return match.group(0) if value is None else value
+
+        return TEMPLATE.sub(replace, text)
+
+    def body(self, body: bytes, content_type: str = "") -> bytes:
+        if not has_templates(body):
+            return body
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body
+        return self.text(text, "json" in content_type.lower()).encode("utf-8")
+
+    def headers(self, fields: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """Header values filled; a filled line break becomes a space (one header, one line)."""
+        out = []
+        for name, raw in fields:
+            if b"{{" in raw:
+                value = self.text(raw.decode("utf-8", "surrogateescape"))
+                raw = LINE_BREAKS.sub(" ", value).encode("utf-8", "surrogateescape")
+            out.append((name, raw))
+        return out
+
+
+LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
 def fill(body: bytes, incoming: Incoming, values: dict[str, str],
-         rng: random.Random | None = None) -> bytes:
-    """The body with its templates filled; `values` are captures and variables."""
+         rng: random.Random | None = None, content_type: str = "") -> bytes:
+    """The body with its templates filled; `values` are captures and variables.
+    A JSON `content_type` keeps the body valid JSON (values inside strings escaped)."""
     if not has_templates(body):
         return body
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body
-    rng = rng or random.Random()
-    helpers = RequestHelpers(incoming)
-
-    def replace(match: re.Match[str]) -> str:
-        name, args = match.group(1), ARGUMENT.findall(match.group(2) or "")
-        if name in HELPERS:
-            value = helpers.call(name, args)
-        elif name in DYNAMIC:
-            value = DYNAMIC[name](rng)
-        else:
-            value = values.get(name)
-        return match.group(0) if value is None else value
-
-    return TEMPLATE.sub(replace, text).encode("utf-8")
+    return Filler(incoming, values, rng).body(body, content_type)

@@ -189,16 +189,22 @@ def collection_doc(c: Collection) -> dict[str, dict[str, Any]]:
 
 
 def example_doc(e: Example, request_id: int) -> dict[str, Any]:
+    original: dict[str, Any] = {"method": e.request.method, "url": e.request.url,
+                                "headers": _headers_doc(e.request.headers),
+                                "body": body_doc(e.request.body)}
+    if e.request.language:  # how Postman saved the body: json, graphql, ...
+        original["language"] = e.request.language
+    source: dict[str, Any] = {"history": e.source_entry}
+    if e.postman_id is not None:  # the id the example had in the Postman collection
+        source["postman"] = e.postman_id
     return {
         "request": request_id,
         "name": e.name,
-        "originalRequest": {"method": e.request.method, "url": e.request.url,
-                            "headers": _headers_doc(e.request.headers),
-                            "body": body_doc(e.request.body)},
+        "originalRequest": original,
         "response": {"status": e.response.status, "reason": e.response.reason,
                      "headers": _headers_doc(e.response.headers),
                      "body": body_doc(e.response.body)},
-        "source": {"history": e.source_entry},
+        "source": source,
     }
 
 
@@ -208,16 +214,20 @@ def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
     status = resp["status"]
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise ValueError(f"status {status!r} is not an HTTP status (100-599)")
+    source = doc.get("source") or {}
+    postman_id = source.get("postman")
     return Example(
         id=example_id,
         name=str(doc["name"]),
         request=ExampleRequest(method=str(req["method"]).upper(), url=str(req["url"]),
                                headers=_pairs(req.get("headers", [])),
-                               body=body_bytes(req.get("body", {}))),
+                               body=body_bytes(req.get("body", {})),
+                               language=str(req.get("language") or "")),
         response=ExampleResponse(status=status, reason=str(resp.get("reason", "")),
                                  headers=_pairs(resp.get("headers", [])),
                                  body=body_bytes(resp.get("body", {}))),
-        source_entry=(doc.get("source") or {}).get("history"),
+        source_entry=source.get("history"),
+        postman_id=None if postman_id is None else str(postman_id),
     )
 
 

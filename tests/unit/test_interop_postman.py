@@ -138,9 +138,11 @@ def test_cli_import_export_round_trip(tmp_path, capsys, monkeypatch):
 
 
 def _own_request(example: Example, variables: dict[str, str]) -> tuple[str, dict, bytes]:
+    """The request a Postman user sends for the example: its variables filled in."""
     path, query = example_path_and_query(resolve(example.request.url, variables))
     target = path + ("?" + urlencode(query, safe="{}$:,<>%") if query else "")
-    return target, dict(example.request.headers), example.request.body
+    body = resolve(example.request.body.decode(), variables).encode()
+    return target, dict(example.request.headers), body
 
 
 @pytest.mark.parametrize("key", FILES)

@@ -202,11 +202,10 @@ def example_body(body: bytes, content_type: str = "", language: str = "") -> Bod
     content_type, language = content_type.lower(), language.lower()
     if language == "graphql":
         try:
-            doc = json.loads(text)
-            variables, wild = _wild_strings(doc.get("variables") or {})
-            query, query_wild = _wild_strings(graphql_query(doc.get("query", "")))
-            return BodyPattern("graphql", {"query": query, "variables": variables},
-                               wild or query_wild)
+            doc, wild = parse_json_template(text)
+            query = doc.get("query", "")
+            return BodyPattern("graphql", {"query": graphql_query(query),
+                                           "variables": doc.get("variables") or {}}, wild)
         except (ValueError, AttributeError):
             pass
     if "json" in content_type or language in ("json", "graphql"):

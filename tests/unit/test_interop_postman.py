@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from urllib.parse import urlencode
 
@@ -12,7 +13,7 @@ from conftest import FIXTURES
 
 from recorder.cli import main
 from recorder.interop import postman
-from recorder.match.matcher import example_path_and_query, resolve
+from recorder.match.matcher import Incoming, Matcher, example_path_and_query, resolve
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
 from recorder.store.collection_store import CollectionStore
 
@@ -170,3 +171,156 @@ def test_every_imported_example_comes_back_for_its_own_request(key, tmp_path, st
             assert r.status_code == example.response.status, (example.name, target)
             if b"{{" not in example.response.body:  # templates are filled per request
                 assert r.content == example.response.body, (example.name, target)
+
+
+# -- Postman fidelity with the real collections: request in, example chosen out --------------
+
+def imported(key: str, start: int = 1) -> Collection:
+    return postman.to_collection(postman.load(FIXTURES / FILES[key]), key, ids_from(start))[0]
+
+
+def choose(matcher: Matcher, method: str, target: str, headers=(), body=b"") -> Example | None:
+    outcome = matcher.match(Incoming.from_target(method, target, list(headers), body))
+    return outcome.match.example if outcome.match else None
+
+
+ADYEN_ENV = {"YOUR_MERCHANT_ACCOUNT": "TestMerchant", "X-API-Key": "test_key"}
+
+
+def postman_sends(example: Example, variables: dict[str, str]) -> bytes:
+    """The body Postman sends for an example: variables resolved, `{{$guid}}` generated."""
+    text = example.request.body.decode().replace("{{$guid}}", str(uuid.uuid4()))
+    return resolve(text, variables).encode()
+
+
+def adyen_payments(collection: Collection) -> list[Example]:
+    return [e for e in collection.examples
+            if e.request.method == "POST" and e.request.url == "{{baseUrl}}/payments"]
+
+
+def test_adyen_payments_are_found_by_their_request_bodies():
+    """Adyen's collection saves its bodies with `{{$guid}}` and `{{YOUR_MERCHANT_ACCOUNT}}`;
+    imported with an environment setting its variables, each POST /payments example is
+    found by the body a Postman user sends for it."""
+    adyen = imported("adyen")
+    matcher = Matcher(adyen, ADYEN_ENV)
+    payments = adyen_payments(adyen)
+    assert len(payments) == 10
+    assert all(e.request.language == "json" for e in payments)
+    found = [choose(matcher, "POST", "/v72/payments",
+                    [("Content-Type", "application/json"), ("x-mock-match-request-body", "true")],
+                    postman_sends(e, {**adyen.variables, **ADYEN_ENV})) for e in payments]
+    assert sum(f is not None and f.id == e.id for f, e in zip(found, payments, strict=True)) >= 9
+    # another merchant account is not any of them
+    other = postman_sends(payments[0], {**adyen.variables, "YOUR_MERCHANT_ACCOUNT": "Other"})
+    assert choose(matcher, "POST", "/v72/payments",
+                  [("Content-Type", "application/json"), ("x-mock-match-request-body", "true")],
+                  other) is None
+
+
+PETS_500 = "fa7b67e0-1762-4ba7-a41d-709755ec9f0a"
+PETS_201 = "48049d1c-026c-402d-8a96-bc60c7555336"
+
+
+@pytest.mark.parametrize("headers, chosen", [
+    ([("x-mock-response-id", PETS_500)], PETS_500),  # the id in the Postman file
+    ([("x-mock-response-id", f"8812345-{PETS_500}")], PETS_500),  # its UID form
+    ([("x-mock-response-id", "4")], PETS_500),  # mockrec's id of it
+    ([("x-mock-response-code", "201"), ("x-mock-response-id", PETS_500)], None),
+    ([("x-mock-response-id", "d714dc3e-4759-4e5b-88e3-c0a65cb1769b")], None),  # a GET one
+    ([], PETS_201),  # 201 and 500 tie, no 200: the first by Postman's id
+    ([("x-mock-response-name", "unexpected error")], PETS_500),
+])
+def test_petstore_example_ids(headers, chosen):
+    pets = imported("petstore")
+    assert {e.postman_id for e in pets.examples} >= {PETS_201, PETS_500}
+    assert next(e.id for e in pets.examples if e.postman_id == PETS_500) == 4
+    picked = choose(Matcher(pets), "POST", "/v1/pets", headers)
+    assert (picked.postman_id if picked else None) == chosen
+
+
+def test_ties_follow_postmans_ids_not_the_files_order():
+    doc = postman.load(FIXTURES / FILES["petstore"])
+    create = next(item for item in doc["item"][0]["item"] if item["name"] == "Create a pet")
+    create["response"].reverse()  # the 500 now comes first, and gets the lower mockrec id
+    pets, _ = postman.to_collection(doc, "p", ids_from())
+    errors = [e for e in pets.examples if e.postman_id == PETS_500]
+    created = [e for e in pets.examples if e.postman_id == PETS_201]
+    assert errors[0].id < created[0].id
+    assert choose(Matcher(pets), "POST", "/v1/pets").postman_id == PETS_201
+
+
+@pytest.mark.parametrize("headers, status", [
+    ([], 200),  # 200 and 401 tie: the 200
+    ([("x-mock-response-code", "401")], 401),
+    ([("x-mock-response-name", "401")], 401),
+    ([("x-mock-response-code", "401"), ("x-mock-response-name", "200")], None),
+    ([("x-mock-response-code", "404")], None),
+])
+def test_postman_echo_basic_auth(headers, status):
+    picked = choose(Matcher(imported("echo")), "GET", "/basic-auth", headers)
+    assert (picked.response.status if picked else None) == status
+
+
+def exported_examples(doc: dict) -> list[dict]:
+    def walk(items: list[dict]):
+        for item in items:
+            yield from walk(item["item"]) if "item" in item else item["response"]
+    return list(walk(doc["item"]))
+
+
+def test_postman_ids_and_body_languages_are_exported_back():
+    ids = [r.get("id") for r in exported_examples(postman.from_collection(imported("petstore")))]
+    assert PETS_500 in ids and PETS_201 in ids and None not in ids
+    payment = next(r for r in exported_examples(postman.from_collection(imported("adyen")))
+                   if r["originalRequest"]["url"]["raw"] == "{{baseUrl}}/payments")
+    assert payment["originalRequest"]["body"]["options"] == {"raw": {"language": "json"}}
+    # promoted examples have no Postman id, and export invents none
+    assert all("id" not in r for r in exported_examples(postman.from_collection(sample())))
+
+
+GRAPHQL_DOC = {
+    "info": {"name": "gql", "schema": postman.SCHEMA_21},
+    "item": [{"name": "User", "request": {"method": "POST", "url": "{{baseUrl}}/graphql"},
+              "response": [{
+                  "id": "5b2e0f3a-user", "name": "user", "code": 200, "status": "OK",
+                  "body": '{"data": {"user": {"name": "Ada"}}}',
+                  "originalRequest": {
+                      "method": "POST", "url": "{{baseUrl}}/graphql",
+                      "header": [],
+                      "body": {"mode": "graphql", "graphql": {
+                          "query": "query User($id: ID!) {\n  user(id: $id) { name }\n}",
+                          "variables": '{\n  "id": {{userId}}\n}'}}}}]}],
+}
+
+
+def test_graphql_bodies_are_kept_matched_and_exported_as_graphql():
+    c, _ = postman.to_collection(json.loads(json.dumps(GRAPHQL_DOC)), "gql", ids_from())
+    example = c.examples[0]
+    assert example.request.language == "graphql" and example.postman_id == "5b2e0f3a-user"
+    assert json.loads(example.request.body.replace(b"{{userId}}", b"7")) == {
+        "query": "query User($id: ID!) {\n  user(id: $id) { name }\n}", "variables": {"id": 7}}
+    matcher = Matcher(c)
+    sent = json.dumps({"query": "query User($id: ID!) { user(id: $id) { name } }",
+                       "variables": {"id": 42}, "operationName": "User"}).encode()
+    body_on = [("Content-Type", "application/json"), ("x-mock-match-request-body", "true")]
+    assert choose(matcher, "POST", "/graphql", body_on, sent) is example
+    assert choose(matcher, "POST", "/graphql", body_on, b'{"query": "{ me { id } }"}') is None
+    exported = postman.from_collection(c)
+    original = exported["item"][0]["response"][0]["originalRequest"]
+    assert original["body"] == {"mode": "graphql", "graphql": GRAPHQL_DOC["item"][0][
+        "response"][0]["originalRequest"]["body"]["graphql"]}
+    again, _ = postman.to_collection(json.loads(json.dumps(exported)), "gql", ids_from())
+    assert again == c
+
+
+def test_ids_and_languages_survive_the_collection_file(tmp_path):
+    store = CollectionStore(tmp_path)
+    with store.editing("gql", create=True) as c:
+        loaded, _ = postman.to_collection(json.loads(json.dumps(GRAPHQL_DOC)), "gql",
+                                          lambda n: store.new_example_ids(c, n))
+        c.requests, c.variables = loaded.requests, loaded.variables
+    back = store.load("gql")
+    assert back.examples == loaded.examples
+    assert back.examples[0].postman_id == "5b2e0f3a-user"
+    assert back.examples[0].request.language == "graphql"

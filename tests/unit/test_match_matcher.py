@@ -48,6 +48,12 @@ def ask(matcher: Matcher, method: str, target: str, headers=(), body=b"", **sett
      79, "ID-like segments"),
     ("/users/12/", "/users/7", 75, "trailing slash and IDs"),
     ("/customers/profile", "/customers/profiles", 70, "similar path"),
+    # the README's own example: a typo is still served by the similar-path step
+    ("/users/1", "/userz/1", 70, "similar path"),
+    # a trailing slash is forgiven with wildcards too, for 5 more (20 + 5)
+    ("/users/{{id}}", "/users/5/", 75, "trailing slash and wildcards"),
+    ("/users/{{id}}/", "/users/5", 75, "trailing slash and wildcards"),
+    ("/users/:id/posts", "/users/5/posts/", 75, "trailing slash and wildcards"),
 ])
 def test_path_steps(template, path, score, step):
     assert path_score(split(template), split(path))[:2] == (score, step)
@@ -62,6 +68,7 @@ def test_path_misses(template, path):
 
 def test_strict_stops_after_wildcards():
     assert path_score(split("/users/{{id}}"), split("/users/7"), strict=True)[0] == 80
+    assert path_score(split("/users/{{id}}"), split("/users/7/"), strict=True)[0] == 75
     assert path_score(split("/users/12"), split("/users/7"), strict=True) is None
 
 
@@ -100,6 +107,11 @@ def test_response_code_header_keeps_that_status():
     assert ask(m, "GET", "/u") == 1
     assert ask(m, "GET", "/u", [("x-mock-response-code", "500")]) == 2
     assert ask(m, "GET", "/u", [("x-mock-response-code", "404")]) is None
+
+
+def test_wildcard_captures_survive_a_trailing_slash():
+    assert path_score(split("/users/{{userId}}"), split("/users/7/"))[2] == {"userId": "7"}
+    assert path_score(split("/users/{{userId}}"), split("/users//")) is None
 
 
 def test_response_id_and_name_pick_at_once():
@@ -238,3 +250,174 @@ def test_a_target_is_a_path_and_a_query_whatever_it_looks_like():
     assert (incoming.method, incoming.path, incoming.query) == (
         "GET", "//[host/x", [("a", "1"), ("b", "")])
     assert Incoming.from_target("GET", "", [], b"").path == "/"
+
+
+# -- Postman fidelity: one table per documented rule, request in, example chosen out ---------
+
+def postman_collection(*specs, variables=None) -> Collection:
+    """specs: (id, postman_id, method, url, status, name[, body, headers, language])."""
+    c = Collection("p", variables=variables or {})
+    for n, (example_id, postman_id, method, url, status, name, *rest) in enumerate(specs, 1):
+        body = rest[0] if rest else b""
+        headers = rest[1] if len(rest) > 1 else []
+        language = rest[2] if len(rest) > 2 else ""
+        c.requests.append(Request(n, f"{method} {url}", method, url, examples=[
+            Example(example_id, name, ExampleRequest(method, url, headers, body, language),
+                    ExampleResponse(status, "", [], f"example {example_id}".encode()),
+                    postman_id=postman_id)]))
+    return c
+
+
+PRECEDENCE = Matcher(postman_collection(
+    (1, "8f1c-a", "GET", "/users/1", 200, "ok"),
+    (2, "8f1c-b", "GET", "/users/1", 404, "missing"),
+    (3, None, "GET", "/users/1", 500, "missing"),
+    (4, "8f1c-d", "POST", "/users", 201, "made"),
+))
+
+
+@pytest.mark.parametrize("headers, chosen", [
+    ([("x-mock-response-id", "8f1c-b")], 2),  # Postman's own id, kept on import
+    ([("x-mock-response-id", "12345678-8f1c-b")], 2),  # Postman's UID: <owner>-<id>
+    ([("x-mock-response-id", "3")], 3),  # mockrec's integer ids keep working
+    ([("x-mock-response-id", "nope")], None),
+    ([("x-mock-response-id", "8f1c-d")], None),  # a POST example: the method comes first
+    # x-mock-response-code filters before the id and the name pick
+    ([("x-mock-response-code", "404"), ("x-mock-response-id", "8f1c-a")], None),
+    ([("x-mock-response-code", "200"), ("x-mock-response-id", "8f1c-a")], 1),
+    ([("x-mock-response-code", "500"), ("x-mock-response-name", "missing")], 3),
+    ([("x-mock-response-code", "200"), ("x-mock-response-name", "missing")], None),
+    # a name held by several: none with 200, so Postman's order: its ids, then ours
+    ([("x-mock-response-name", "missing")], 2),
+    ([("x-mock-response-code", "404")], 2),
+    ([], 1),
+])
+def test_header_precedence(headers, chosen):
+    assert ask(PRECEDENCE, "GET", "/users/1", headers) == chosen
+
+
+JSON_TYPE = [("Content-Type", "application/json")]
+BODIES = Matcher(postman_collection(
+    (1, None, "POST", "/pay", 200, "card", b'{"method": "card"}', JSON_TYPE),
+    (2, None, "POST", "/pay", 200, "ideal", b'{"method": "ideal"}', JSON_TYPE),
+))
+
+
+@pytest.mark.parametrize("headers, settings, chosen", [
+    ([("x-mock-match-request-body", "true")], {}, None),
+    ([], {"match_body": True}, None),
+    # the request's header wins over the mock's setting, both ways
+    ([("x-mock-match-request-body", "false")], {"match_body": True}, 1),
+    ([("x-mock-match-request-body", "FALSE")], {"match_body": True}, 1),
+    ([("x-mock-match-request-body", "true")], {"match_body": False}, None),
+])
+def test_body_matching_switch(headers, settings, chosen):
+    assert ask(BODIES, "POST", "/pay", [*JSON_TYPE, *headers], b'{"method": "other"}',
+               **settings) == chosen
+
+
+HEADERS = Matcher(postman_collection(
+    (1, None, "GET", "/h", 200, "en", b"", [("Accept-Language", "en"), ("X-Tenant", "a")]),
+    (2, None, "GET", "/h", 200, "fr", b"", [("Accept-Language", "fr"), ("X-Tenant", "b")]),
+))
+
+
+@pytest.mark.parametrize("headers, settings, chosen", [
+    ([("Accept-Language", "fr"), ("X-Tenant", "a")], {"match_headers": ["x-tenant"]}, 1),
+    # the request's list replaces the mock's: x-tenant is no longer compared
+    ([("Accept-Language", "fr"), ("X-Tenant", "a"),
+      ("x-mock-match-request-headers", "accept-language")], {"match_headers": ["x-tenant"]}, 2),
+    ([("Accept-Language", "de"), ("X-Tenant", "a"),
+      ("x-mock-match-request-headers", "accept-language")], {"match_headers": ["x-tenant"]},
+     None),
+    ([("Accept-Language", "de"), ("X-Tenant", "c"), ("x-mock-match-request-headers", "false")],
+     {"match_headers": ["x-tenant"]}, 1),
+])
+def test_header_matching_list(headers, settings, chosen):
+    assert ask(HEADERS, "GET", "/h", headers, **settings) == chosen
+
+
+SAVED = Matcher(postman_collection(
+    # raw body saved as JSON (options.raw.language), no Content-Type row
+    (1, None, "POST", "/orders", 201, "json", b'{\n  "item": "book",\n  "qty": 2\n}', [],
+     "json"),
+    (2, None, "POST", "/orders", 201, "text", b'{"item": "pen", "qty": 1}', [], "text"),
+    # a GraphQL body, as Postman sends it
+    (3, None, "POST", "/graphql", 200, "user", b'{"query": "query User($id: ID!) {\\n  user(id:'
+     b' $id) { name }\\n}", "variables": {"id": "{{userId}}"}}', [], "graphql"),
+    (4, None, "POST", "/graphql", 200, "posts", b'{"query": "{ posts { title } }", '
+     b'"variables": {}}', [], "graphql"),
+    # unresolved variables and dynamic ones match any value, also unquoted or in part
+    (5, None, "POST", "/payments", 200, "guid", b'{"reference": "{{$guid}}", "amount": '
+     b'{{$randomInt}}, "note": "order-{{orderId}}", "merchant": "{{merchant}}"}', JSON_TYPE),
+    (6, None, "POST", "/form", 200, "form", b"user={{name}}&plan=pro",
+     [("Content-Type", "application/x-www-form-urlencoded")]),
+    (7, None, "POST", "/text", 200, "text", b"hello {{name}}!", [("Content-Type", "text/plain")]),
+), {"merchant": "TestMerchant"})
+
+
+@pytest.mark.parametrize("target, body, headers, chosen", [
+    # JSON by its saved language: whitespace and key order do not matter, no Content-Type
+    ("/orders", b'{"qty":2,"item":"book"}', [], 1),
+    ("/orders", b'{"qty":2,"item":"book"}', JSON_TYPE, 1),
+    ("/orders", b'{"qty": 3, "item": "book"}', [], None),
+    ("/orders", b'{"item": "pen", "qty": 1}', [], 2),  # text: byte for byte
+    ("/orders", b'{"item":"pen","qty":1}', [], None),
+    # GraphQL: query (whitespace aside) and variables; operationName and the like ignored
+    ("/graphql", b'{"query": "query User($id: ID!) { user(id: $id) { name } }", '
+                 b'"variables": {"id": "42"}, "operationName": "User"}', JSON_TYPE, 3),
+    ("/graphql", b'{"query": "{ posts { title } }"}', JSON_TYPE, 4),
+    ("/graphql", b'{"query": "{ posts { body } }"}', JSON_TYPE, None),
+    # wildcards in example bodies; known variables resolved ({{merchant}})
+    ("/payments", b'{"reference": "0b6e4c0e-3bd4-4b53-9d73-4a3c7bb21c0b", "amount": 12, '
+                  b'"note": "order-77", "merchant": "TestMerchant"}', JSON_TYPE, 5),
+    ("/payments", b'{"reference": 5, "amount": "x", "note": "order-", '
+                  b'"merchant": "TestMerchant"}', JSON_TYPE, 5),
+    ("/payments", b'{"reference": "r", "amount": 1, "note": "order-1", "merchant": "Other"}',
+     JSON_TYPE, None),
+    ("/payments", b'{"reference": "r", "amount": 1, "note": "invoice-1", '
+                  b'"merchant": "TestMerchant"}', JSON_TYPE, None),
+    ("/payments", b'{"reference": "r", "amount": 1, "merchant": "TestMerchant"}', JSON_TYPE,
+     None),
+    ("/form", b"plan=pro&user=ada", [("Content-Type", "application/x-www-form-urlencoded")], 6),
+    ("/form", b"plan=free&user=ada", [("Content-Type", "application/x-www-form-urlencoded")],
+     None),
+    ("/text", b"hello world!", [], 7),
+    ("/text", b"goodbye world!", [], None),
+])
+def test_body_matching_as_postman_saves_bodies(target, body, headers, chosen):
+    assert ask(SAVED, "POST", target, [*headers, ("x-mock-match-request-body", "true")],
+               body) == chosen
+
+
+def test_an_equal_json_body_adds_five_without_a_content_type():
+    m = Matcher(postman_collection(
+        (1, None, "POST", "/o", 201, "plain", b"", []),
+        (2, None, "POST", "/o", 201, "json", b'{"a": 1}', [], "json")))
+    assert ask(m, "POST", "/o", [], b'{ "a" : 1 }') == 2
+    assert ask(m, "POST", "/o", [], b'{"a": 2}') == 1
+
+
+@pytest.mark.parametrize("specs, chosen", [
+    # no 200 among the tied: Postman sorts them by its example id
+    ([(1, "fa7b67e0", 500, "error"), (2, "48049d1c", 201, "created")], 2),
+    ([(1, "48049d1c", 201, "created"), (2, "fa7b67e0", 500, "error")], 1),
+    # a 200 goes first wherever it is
+    ([(1, "0001", 500, "error"), (2, "ffff", 200, "ok")], 2),
+    # mockrec's own examples (no Postman id) by mockrec's id, after imported ones
+    ([(1, None, 500, "mine"), (2, "zzzz", 404, "imported")], 2),
+    ([(3, None, 500, "later"), (2, None, 404, "earlier")], 2),
+])
+def test_ties_without_a_200_go_in_postmans_order(specs, chosen):
+    m = Matcher(postman_collection(*[(i, pid, "POST", "/pets", status, name)
+                                     for i, pid, status, name in specs]))
+    assert ask(m, "POST", "/pets") == chosen
+
+
+def test_wildcards_forgive_a_trailing_slash_in_matching():
+    m = Matcher(postman_collection((1, None, "GET", "/users/{{id}}", 200, "user"),
+                                   (2, None, "GET", "/users", 200, "list")))
+    assert ask(m, "GET", "/users/5/") == 1
+    assert ask(m, "GET", "/users/") == 2
+    outcome = m.match(Incoming.from_target("GET", "/users/5/", [], b""))
+    assert outcome.match.captures == {"id": "5"} and outcome.match.score == 75 + 10 + 5

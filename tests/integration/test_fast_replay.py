@@ -9,16 +9,18 @@ the fast path does not take must still be answered as before.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import select
 import socket
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import UpstreamServer
+from conftest import FIXTURES, UpstreamServer
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.context import Context
@@ -34,6 +36,8 @@ from addons.fastpath import selector as stamping
 from addons.fastpath.layer import FastReplayLayer
 from addons.replay import Replay
 from recorder.cli import main
+from recorder.match.matcher import resolve
+from recorder.store.collection_store import CollectionStore
 from recorder.store.history import HistoryStore
 
 EXAMPLES = [
@@ -109,6 +113,7 @@ RAW_REQUESTS = [
 
 
 DEAD = "http://127.0.0.1:9"  # replay never needs its upstream
+ADYEN = "postman-adyen-CheckoutService-v72.postman_collection.json"
 
 
 def mock(start_proxy, data: Path, *args: str):
@@ -557,3 +562,164 @@ def test_a_failure_in_the_layer_closes_the_connection_rather_than_hang_it(layer_
     assert [type(c) for c in got] == [commands.CloseConnection]
     assert "fast path failed" in caplog.text
     assert list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0]))) == []
+
+
+# -- Postman fidelity: the rules hold alike on the fast path and on mitmproxy's ---------------
+
+def _example(postman_id: str, name: str, code: int, method: str, url: str, body: str = "",
+             request_body: dict | None = None, headers: list | None = None,
+             request_headers: list | None = None) -> dict:
+    return {"id": postman_id, "name": name, "code": code, "status": "",
+            "header": headers or [], "body": body,
+            "originalRequest": {"method": method, "url": url, "header": request_headers or [],
+                                **({"body": request_body} if request_body else {})}}
+
+
+def _item(name: str, method: str, url: str, *examples: dict) -> dict:
+    return {"name": name, "request": {"method": method, "url": url}, "response": list(examples)}
+
+
+JSON_ROW = [{"key": "Content-Type", "value": "application/json"}]
+FIDELITY = {
+    "info": {"name": "fidelity",
+             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"},
+    "variable": [{"key": "host", "value": "http://collection.test"}],
+    "item": [
+        _item("Team", "GET", "{{baseUrl}}/teams/{{teamId}}", _example(
+            "c1-team", "team", 200, "GET", "{{baseUrl}}/teams/{{teamId}}",
+            '{"team": "{{teamId}}"}', headers=[
+                *JSON_ROW, {"key": "Location", "value": "{{host}}/teams/{{teamId}}"}])),
+        _item("User", "GET", "{{baseUrl}}/users/{{id}}", _example(
+            "c2-user", "user", 200, "GET", "{{baseUrl}}/users/{{id}}",
+            '{"id": {{id}}, "lat": {{$randomLatitude}}, "job": "{{$randomJobTitle}}", '
+            '"q": "{{$queryParams \'q\'}}"}', headers=[
+                *JSON_ROW, {"key": "X-Request-Id", "value": "{{$guid}}"},
+                {"key": "Location", "value": "{{host}}/users/{{id}}"}])),
+        _item("Create order", "POST", "{{baseUrl}}/orders",
+              _example("b2-created", "created", 201, "POST", "{{baseUrl}}/orders",
+                       '{"order": "created"}', {"mode": "raw", "raw": '{\n  "item": "book",\n'
+                       '  "qty": 2\n}', "options": {"raw": {"language": "json"}}},
+                       request_headers=[{"key": "X-Tenant", "value": "acme"}]),
+              _example("b1-conflict", "conflict", 409, "POST", "{{baseUrl}}/orders",
+                       '{"order": "conflict"}', {"mode": "raw", "raw": '{"item": "pen"}',
+                                                 "options": {"raw": {"language": "json"}}},
+                       request_headers=[{"key": "X-Tenant", "value": "acme"}])),
+        _item("Pets", "POST", "{{baseUrl}}/pets",
+              _example("fa7b67e0", "error", 500, "POST", "{{baseUrl}}/pets", "error"),
+              _example("48049d1c", "created", 201, "POST", "{{baseUrl}}/pets", "created")),
+        _item("GraphQL", "POST", "{{baseUrl}}/graphql", _example(
+            "d1-gql", "user", 200, "POST", "{{baseUrl}}/graphql", '{"data": {"user": "Ada"}}',
+            {"mode": "graphql", "graphql": {"query": "query User($id: ID!) {\n  user(id: $id)"
+                                                     " { name }\n}",
+                                            "variables": '{"id": {{userId}}}'}})),
+        _item("Echo", "POST", "{{baseUrl}}/echo", _example(
+            "e1-echo", "echo", 200, "POST", "{{baseUrl}}/echo",
+            "raw={{$body}} dotted={{$body 'a\\.a'}} nested={{$body 'a.a' 'none'}}")),
+    ],
+}
+def http1(method: str, path: str, *headers: str, body: bytes = b"") -> bytes:
+    head = [f"{method} {path} HTTP/1.1", "Host: x", *headers]
+    if method != "GET":
+        head.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+FIDELITY_REQUESTS = [
+    # JSON saved by Postman (language json, no Content-Type row), other whitespace
+    (http1("POST", "/orders", "X-Tenant: acme", body=b'{"qty":2,  "item":"book"}'),
+     b"201", b'{"order": "created"}'),
+    # --match-body is on: another body is no example's...
+    (http1("POST", "/orders", "X-Tenant: acme", body=b'{"item": "x"}'),
+     b"404", b"mockRequestNotFoundError"),
+    # ...unless the request turns body matching off: both fit, neither is a 200, so
+    # Postman's id order decides (b1-conflict before b2-created)
+    (http1("POST", "/orders", "X-Tenant: acme", "x-mock-match-request-body: false",
+           body=b'{"item": "x"}'), b"409", b'{"order": "conflict"}'),
+    # --match-headers x-tenant; the request's list replaces it
+    (http1("POST", "/orders", "X-Tenant: other", body=b'{"item": "pen"}'),
+     b"404", b"mockRequestNotFoundError"),
+    (http1("POST", "/orders", "X-Tenant: other", "x-mock-match-request-headers: accept",
+           body=b'{"item": "pen"}'), b"409", b'{"order": "conflict"}'),
+    # Postman's example ids, and its UID form; the status filters first
+    (http1("POST", "/orders", "x-mock-response-id: 12345678-b1-conflict"),
+     b"409", b'{"order": "conflict"}'),
+    (http1("POST", "/orders", "x-mock-response-code: 201", "x-mock-response-id: b1-conflict"),
+     b"404", b"mockRequestNotFoundError"),
+    # a tie with no 200: Postman's id order (48049d1c before fa7b67e0), not the file's
+    (http1("POST", "/pets"), b"201", b"created"),
+    # a wildcard forgives a trailing slash; variables (the environment's first) in headers
+    (http1("GET", "/teams/7/"), b"200", b'{"team": "7"}'),
+    # GraphQL: the query whitespace aside, variables any value for {{userId}}
+    (http1("POST", "/graphql", "Content-Type: application/json", body=json.dumps({
+        "query": "query User($id: ID!) { user(id: $id) { name } }", "variables": {"id": 5},
+        "operationName": "User"}).encode()), b"200", b'{"data": {"user": "Ada"}}'),
+    # {{$body}} is the body as sent; 'a\.a' is the key a.a. Postman's docs: with body
+    # matching on, a contextual answer needs `x-mock-match-request-body: false`
+    (http1("POST", "/echo", body=b'{"a.a": 1, "a": {"a": "n"}}'),
+     b"404", b"mockRequestNotFoundError"),
+    (http1("POST", "/echo", "x-mock-match-request-body: false",
+           body=b'{"a.a": 1, "a": {"a": "n"}}'),
+     b"200", b'raw={"a.a": 1, "a": {"a": "n"}} dotted=1 nested=n'),
+]
+
+
+@pytest.fixture(scope="module")
+def fidelity(data, tmp_path_factory) -> Path:
+    """The Postman collection above, and Adyen's, imported beside the `api` collection."""
+    work = tmp_path_factory.mktemp("fidelity")
+    (work / "fidelity.json").write_text(json.dumps(FIDELITY))
+    for command in (["import", "postman", str(work / "fidelity.json")],
+                    ["import", "postman", str(FIXTURES / ADYEN), "--collection", "adyen"],
+                    ["env", "set", "fid", "host=http://env.test"],
+                    ["env", "set", "adyen", "YOUR_MERCHANT_ACCOUNT=TestMerchant"]):
+        assert main(["--data-dir", str(data), *command]) == 0
+    return data
+
+
+def both_paths(start_proxy, data: Path, collection: str, *args: str):
+    return [start_proxy(collection, "--upstream", DEAD, *args, *extra, data_dir=data,
+                        command="replay")
+            for extra in ((), ("--set", "mockrec_fast_replay=false"))]
+
+
+def test_postman_rules_hold_alike_on_both_paths(fidelity, start_proxy):
+    fast, usual = both_paths(start_proxy, fidelity, "fidelity", "--env", "fid", "--match-body",
+                             "--match-headers", "x-tenant")
+    for raw, status, body in FIDELITY_REQUESTS:
+        ours, theirs = exchange(fast.url, raw), exchange(usual.url, raw)
+        assert ours == theirs, raw
+        head, _, got = ours.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 " + status), (raw, head)
+        assert body in got, (raw, got)
+    team = exchange(fast.url, http1("GET", "/teams/7/"))
+    assert b"\r\nLocation: http://env.test/teams/7\r\n" in team  # the environment wins
+    # dynamic values: Postman's types, filled on both paths (values differ, so not bytes)
+    for proxy in (fast, usual):
+        answers = [httpx.get(proxy.url + "/users/5/?q=hi%22there") for _ in range(2)]
+        for r in answers:
+            assert r.status_code == 200 and r.headers["location"] == "http://env.test/users/5"
+            doc = r.json()  # valid JSON: numbers bare, text in quotes and escaped
+            assert doc["id"] == 5 and isinstance(doc["lat"], float) and -90 <= doc["lat"] <= 90
+            assert isinstance(doc["job"], str) and doc["job"] and doc["q"] == 'hi"there'
+            assert re.fullmatch(r"[0-9a-f-]{36}", r.headers["x-request-id"])
+        assert answers[0].headers["x-request-id"] != answers[1].headers["x-request-id"]
+
+
+def test_adyens_payments_are_found_by_their_bodies_on_both_paths(fidelity, start_proxy):
+    """Acceptance: Adyen's collection imported with an environment setting its variables;
+    each POST /payments example answers the body a Postman user sends for it."""
+    collection = CollectionStore(fidelity).load("adyen")
+    payments = [e for e in collection.examples
+                if e.request.method == "POST" and e.request.url == "{{baseUrl}}/payments"]
+    assert len(payments) == 10
+    variables = {**collection.variables, "YOUR_MERCHANT_ACCOUNT": "TestMerchant"}
+    for proxy in both_paths(start_proxy, fidelity, "adyen", "--env", "adyen"):
+        found = 0
+        with httpx.Client(base_url=proxy.url) as client:
+            for example in payments:
+                body = resolve(example.request.body.decode().replace(
+                    "{{$guid}}", str(uuid.uuid4())), variables)
+                r = client.post("/v72/payments", content=body, headers={
+                    "Content-Type": "application/json", "x-mock-match-request-body": "true"})
+                found += r.status_code == 200 and r.content == example.response.body
+        assert found >= 9, proxy

@@ -191,10 +191,13 @@ class BodyPattern:
             self.value, sorted(sent, key=lambda pair: pair[0]), strict=True))
 
 
+EMPTY = BodyPattern("empty", b"")
+
+
 def example_body(body: bytes, content_type: str = "", language: str = "") -> BodyPattern:
     """Read an example's request body (variables already resolved) into a pattern."""
     if not body:
-        return BodyPattern("empty", b"")
+        return EMPTY
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

@@ -293,10 +293,11 @@ class Matcher:
         self.by_postman_id: dict[str, Indexed] = {}
         self._exact: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
         self._shape: dict[tuple[str, int], list[Indexed]] = {}
-        items = [Indexed(example, request, *self._parse(example))
+        items = [Indexed(example, request, *self._parse(example), example.id)
                  for request in collection.requests for example in request.examples]
-        for rank, item in enumerate(sorted(items, key=lambda i: postman_order(i.example))):
-            item.rank = rank
+        if any(item.example.postman_id is not None for item in items):
+            for rank, item in enumerate(sorted(items, key=lambda i: postman_order(i.example))):
+                item.rank = rank
         for item in items:
             self._add(item)
 

@@ -225,10 +225,6 @@ def query_score(expected: list[tuple[str, str]], actual: list[tuple[str, str]]) 
 
 # -- step 5: bodies and headers -------------------------------------------------------------
 
-def _content_type(headers: list[Header]) -> str:
-    return next((v for k, v in headers if k.lower() == "content-type"), "").lower()
-
-
 def _switch(value: str | None) -> bool | None:
     """An `x-mock-match-request-body` value: true, false, or None (not said)."""
     value = (value or "").strip().lower()

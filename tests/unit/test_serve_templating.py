@@ -148,6 +148,11 @@ print("faker" in sys.modules)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "True"]
+    # a proxy whose examples need it imports it ahead, in a thread
+    warm = ("import sys; from recorder.serve import dynamic; dynamic.warm_up().join(); "
+            "print('faker' in sys.modules, dynamic.warm_up())")
+    assert subprocess.run([sys.executable, "-c", warm], capture_output=True, text=True,
+                          check=True).stdout.split() == ["True", "None"]
     assert dynamic.needs_faker(b'{"c": "{{$randomCity}}"}')
     assert not dynamic.needs_faker(b'{"id": "{{$guid}}", "t": {{$timestamp}}}')
 

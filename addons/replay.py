@@ -270,17 +270,19 @@ class Replay:
             return self._reply_or_fault(flow, not_found(outcome), fault)
         match = outcome.match
         example = match.example
+        if fault is None and self.fault is not None and (
+                self.fault_rate >= 100 or self.fault_rng.random() * 100 < self.fault_rate):
+            fault = self.fault
         if match.sequence is not None:
-            served = self._step(match.sequence)
+            # A fault the request asked for, or --fault's, spoils the answer that was
+            # due without using it up: a retry gets it. An example's own fault is its
+            # answer at its position.
+            served = self._step(match.sequence, move=fault is None)
             if served is None:
                 return self._reply_or_fault(flow, sequence_over(match.sequence, match), fault)
             example = served
-        if fault is None:
-            if example.fault:
-                fault = parse_fault(example.fault)
-            elif self.fault is not None and (self.fault_rate >= 100 or
-                                             self.fault_rng.random() * 100 < self.fault_rate):
-                fault = self.fault
+        if fault is None and example.fault:
+            fault = parse_fault(example.fault)
         body = templating.fill(example.response.body, incoming,
                                {**self.matcher.variables, **match.captures}, self.rng)
         wire = self._wire.get(example.id)
@@ -307,20 +309,21 @@ class Replay:
             return response, remaining
         return mark_answered(flow, response, cors_done=True)
 
-    def _step(self, sequence: Sequence) -> Example | None:
-        """The member of `sequence` this request gets; None when it is over (404 end)."""
+    def _step(self, sequence: Sequence, move: bool = True) -> Example | None:
+        """The member of `sequence` this request gets, the next one if `move`, else the
+        one due now (it stays due); None when the sequence is over (404 end)."""
         members = sequence.members
         count = self.positions.get(sequence.key, 0) + 1
-        if count <= len(members):
+        if count > len(members):
+            end = self.sequence_end
+            if end == SequenceEnd.NOT_FOUND:
+                return None
+            if end != SequenceEnd.CYCLE:
+                return members[-1]
+            count = 1
+        if move:
             self.positions[sequence.key] = count
-            return members[count - 1]
-        end = self.sequence_end
-        if end == SequenceEnd.CYCLE:
-            self.positions[sequence.key] = 1
-            return members[0]
-        if end == SequenceEnd.NOT_FOUND:
-            return None
-        return members[-1]
+        return members[count - 1]
 
     def _reply_or_fault(self, flow: http.HTTPFlow, response: http.Response,
                         fault: Fault | None) -> faults.Faulted | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from recorder.serve.faults import Fault, parse_fault, parse_rate, parse_seed, slow_pieces
@@ -38,6 +40,7 @@ def test_slow_pieces_spread_the_body_over_the_time():
     pieces = slow_pieces(body, 1000)
     assert b"".join(p for _, p in pieces) == body
     assert len(pieces) == 20  # one every 50 ms
-    assert pieces[-1][0] == 1.0 and all(a < b for (a, _), (b, _) in zip(pieces, pieces[1:]))
+    assert pieces[-1][0] == 1.0 and all(
+        a[0] < b[0] for a, b in itertools.pairwise(pieces))
     assert slow_pieces(b"ab", 1000) == [(0.5, b"a"), (1.0, b"b")]  # no more pieces than bytes
     assert slow_pieces(b"", 300) == [(0.3, b"")]  # nothing to send: it just takes its time

@@ -6,6 +6,7 @@ addon of its own: every addon costs a lookup on every mitmproxy event.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from mitmproxy import ctx, http
@@ -48,7 +49,14 @@ class CallLog:
         if writer is None:
             return
         name = self.target[1]  # type: ignore[index]
-        taken = Capture.from_flow(flow, self.mode, {
-            "mock": name, "example": flow.metadata.get(metadata.EXAMPLE),
-            "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)})
+        notes = {"mock": name, "example": flow.metadata.get(metadata.EXAMPLE),
+                 "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)}
+        fault = flow.metadata.get(metadata.FAULT)
+        if fault is not None:
+            notes["fault"] = fault
+        taken = Capture.from_flow(flow, self.mode, notes)
+        if fault is not None:  # the same whichever path carried it out
+            taken = taken._replace(
+                error=None if flow.response else f"mockrec fault: {fault}",
+                error_time=None if flow.response else time.time())
         writer.submit(taken)

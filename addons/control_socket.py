@@ -1,4 +1,5 @@
-"""The proxy's end of `mockrec mode`: a Unix socket that sets mockrec_* options live."""
+"""The proxy's end of `mockrec mode` and `mockrec reset`: a Unix socket that sets
+mockrec_* options live, or rewinds sequences and quotas."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions
@@ -18,9 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class ControlSocket:
-    def __init__(self) -> None:
+    def __init__(self, on_reset: Callable[[], None] = lambda: None) -> None:
         self.server: asyncio.AbstractServer | None = None
         self.path: Path | None = None
+        self.on_reset = on_reset
 
     async def start(self, data_dir: Path) -> None:
         addrs = ctx.master.addons.get("proxyserver").listen_addrs()
@@ -46,7 +49,12 @@ class ControlSocket:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = json.loads(await reader.readline() or b"{}")
-            reply = self.apply(request.get("set", {}))
+            if request.get("reset"):
+                self.on_reset()
+                reply = {"ok": True, "mode": ctx.options.mockrec_mode,
+                         "collection": ctx.options.mockrec_collection, "reset": True}
+            else:
+                reply = self.apply(request.get("set", {}))
         except ValueError as e:
             reply = {"ok": False, "error": f"bad control request: {e}"}
         writer.write(json.dumps(reply).encode() + b"\n")

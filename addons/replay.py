@@ -19,7 +19,7 @@ from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, hooks, http
 
-from addons import metadata, options
+from addons import faults, metadata, options
 from addons.answers import (
     Wire,
     example_response,
@@ -36,11 +36,13 @@ from addons.quota import Quota
 from addons.record import Record
 from addons.upstream import UpstreamErrors
 from recorder.errors import MockrecError
-from recorder.match.matcher import Incoming, Matcher, MatchSettings, Outcome
-from recorder.models import Collection, wire_text
+from recorder.match.matcher import Incoming, Matcher, MatchSettings, Outcome, Sequence
+from recorder.models import Collection, Example, wire_text
 from recorder.modes import Mode, choices
 from recorder.serve import delays, dynamic, templating
-from recorder.settings import ReplaySettings
+from recorder.serve.faults import HEADER as FAULT_HEADER
+from recorder.serve.faults import Fault, parse_fault, parse_rate, parse_seed
+from recorder.settings import ReplaySettings, SequenceEnd
 from recorder.store.collection_store import CollectionStore
 from recorder.store.files import file_key
 from recorder.store.mocks import EnvironmentStore, hash_key
@@ -60,7 +62,13 @@ class Replay:
         self.profile: delays.Profile | None = None
         self.settings = MatchSettings()
         self.rng = random.Random()
-        self.control = ControlSocket()
+        self.control = ControlSocket(self.reset)
+        # How many requests each sequence answered (by Sequence.key), in this process.
+        self.positions: dict[tuple[int, int], int] = {}
+        self.sequence_end = SequenceEnd.LAST.value
+        self.fault: Fault | None = None  # --fault, for --fault-rate percent of the answers
+        self.fault_rate = 100.0
+        self.fault_rng = random.Random()
         self.quota = Quota()
         self.call_log = CallLog()
         self._wire: dict[int, Wire] = {}
@@ -88,6 +96,12 @@ class Replay:
                 self.delay_ms = delays.parse_delay(opts.mockrec_delay)
             if "mockrec_profile" in updated:
                 self.profile = delays.parse_profile(opts.mockrec_profile)
+            if updated & {"mockrec_fault", "mockrec_fault_rate"}:
+                self.fault = parse_fault(opts.mockrec_fault) if opts.mockrec_fault else None
+                self.fault_rate = parse_rate(opts.mockrec_fault_rate)
+            if "mockrec_seed" in updated:
+                seed = parse_seed(opts.mockrec_seed)
+                self.rng, self.fault_rng = random.Random(seed), random.Random(seed)
         except ValueError as e:
             raise exceptions.OptionsError(str(e)) from None
         # Read on every request: taken once here (an option lookup is about 1 us).
@@ -99,6 +113,7 @@ class Replay:
         s = self.config = ReplaySettings.from_options(opts)
         self.mode, self.on_miss, self.cors = mode, s.on_miss, s.cors
         self.api_key, self.api_key_sha256 = s.api_key, s.api_key_sha256
+        self.sequence_end = s.sequence_end
         # The fast path serves pure replay; a connection opened in another mode stays
         # mitmproxy's, one opened in replay is handed over when the mode changes.
         self.fast = opts.mockrec_fast_replay and self.mode.fast_path(self.on_miss)
@@ -184,8 +199,18 @@ class Replay:
         mark_answered(flow, response, cors_done=True)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(metadata.CALL) and not flow.response:
+        if (flow.metadata.get(metadata.CALL) and not flow.response
+                and metadata.FAULT not in flow.metadata):  # a fault logs itself: fault_done
             self.call_log.log(flow)
+
+    def fault_done(self, flow: http.HTTPFlow) -> None:
+        """A fault was carried out (or given up on): log the call."""
+        self.call_log.log(flow)
+
+    def reset(self) -> None:
+        """`mockrec reset`: every sequence starts over, and the quotas are full again."""
+        self.positions.clear()
+        self.quota.reset()
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         # Not `async def`: most requests need no delay, and a coroutine per request
@@ -194,11 +219,14 @@ class Replay:
             return
         later = self.answer(flow)
         if later is not None:
+            if type(later) is faults.Faulted:
+                return faults.carry_out(flow, later, self.fault_done)
             return self._answer_later(flow, *later)
 
-    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
-        """Answer `flow` now (flow.response), or say with what after how many seconds;
-        None with no response: it goes upstream (spy, --on-miss, other modes)."""
+    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | faults.Faulted | None:
+        """Answer `flow` now (flow.response), or say with what after how many seconds,
+        or with which fault (a `Faulted`); None with no response: it goes upstream
+        (spy, --on-miss, other modes)."""
         try:
             return self._answer(flow)
         except Exception as e:  # a bug of ours: say so, rather than pass it upstream
@@ -210,7 +238,8 @@ class Replay:
             }}))
             return None
 
-    def _answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
+    def _answer(self, flow: http.HTTPFlow
+                ) -> tuple[http.Response, float] | faults.Faulted | None:
         mode = self.mode
         if not mode.answers():
             return
@@ -230,14 +259,35 @@ class Replay:
                 "name": "authenticationError",
                 "message": "This mock is private: send its API key in the x-api-key header.",
             }}))
+        asked = incoming.header(FAULT_HEADER)
+        fault = None
+        if asked is not None:
+            try:
+                fault = parse_fault(asked)
+            except ValueError as e:
+                return self._reply(flow, json_response(400, {"error": {
+                    "name": "badFaultHeader", "message": f"{FAULT_HEADER}: {e}"}}))
         outcome = (self.matcher.match(incoming, self.settings) if self.matcher is not None
                    else Outcome(None, [], "no collection is loaded (set mockrec_collection)"))
         if outcome.match is None:
             if mode.forwards_miss(self.on_miss):
                 return  # to the upstream; the record addon decides whether to keep it
-            return self._reply(flow, not_found(outcome))
+            return self._reply_or_fault(flow, not_found(outcome), fault)
         match = outcome.match
         example = match.example
+        if fault is None and self.fault is not None and (
+                self.fault_rate >= 100 or self.fault_rng.random() * 100 < self.fault_rate):
+            fault = self.fault
+        if match.sequence is not None:
+            # A fault the request asked for, or --fault's, spoils the answer that was
+            # due without using it up: a retry gets it. An example's own fault is its
+            # answer at its position.
+            served = self._step(match.sequence, move=fault is None)
+            if served is None:
+                return self._reply_or_fault(flow, sequence_over(match.sequence, match), fault)
+            example = served
+        if fault is None and example.fault:
+            fault = parse_fault(example.fault)
         wire = self._wire.get(example.id)
         if wire is None:
             wire = self._wire[example.id] = wire_headers(example, self.cors)
@@ -249,16 +299,56 @@ class Replay:
                                            if k.lower() == "content-type"), ""))
             if wire[2]:
                 wire = (filler.headers(wire[0]), wire[1], False)
+        if fault is not None and fault.kind == "empty":
+            body = b""
         response = example_response(example, wire, body, head_only=req.method == "HEAD")
-        flow.metadata[metadata.EXAMPLE] = {"id": example.id, "name": example.name}
+        flow.metadata[metadata.EXAMPLE] = (
+            {"id": example.id, "name": example.name} if example.sequence is None else
+            {"id": example.id, "name": example.name, "sequence": example.sequence})
         # The delay counts from the request's arrival, so time spent queued behind
         # other requests is part of it rather than added to it.
         seconds = self._delay(incoming, len(body))
         flow.metadata[metadata.DELAY_MS] = round(seconds * 1000)
         remaining = seconds - (time.time() - (req.timestamp_start or time.time()))
+        if fault is not None:
+            flow.metadata[metadata.FAULT] = str(fault)
+            if not fault.answers or fault.kind == "slow-body":
+                if fault.kind == "slow-body":
+                    response.headers["Connection"] = "close"  # it closes after the body
+                return faults.Faulted(fault, response, max(0.0, remaining))
         if remaining > 0:
             return response, remaining
         return mark_answered(flow, response, cors_done=True)
+
+    def _step(self, sequence: Sequence, move: bool = True) -> Example | None:
+        """The member of `sequence` this request gets, the next one if `move`, else the
+        one due now (it stays due); None when the sequence is over (404 end)."""
+        members = sequence.members
+        count = self.positions.get(sequence.key, 0) + 1
+        if count > len(members):
+            end = self.sequence_end
+            if end == SequenceEnd.NOT_FOUND:
+                return None
+            if end != SequenceEnd.CYCLE:
+                return members[-1]
+            count = 1
+        if move:
+            self.positions[sequence.key] = count
+        return members[count - 1]
+
+    def _reply_or_fault(self, flow: http.HTTPFlow, response: http.Response,
+                        fault: Fault | None) -> faults.Faulted | None:
+        """One of mockrec's own answers (a 404), spoilt by the request's fault if it asks."""
+        if fault is None or fault.kind == "empty":
+            if fault is not None:
+                flow.metadata[metadata.FAULT] = str(fault)
+                response.content = b""
+            return self._reply(flow, response)
+        flow.metadata[metadata.FAULT] = str(fault)
+        flow.metadata[metadata.CALL] = True
+        if fault.kind == "slow-body":
+            response.headers["Connection"] = "close"
+        return faults.Faulted(fault, response, 0.0)
 
     async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
                             seconds: float) -> None:
@@ -298,6 +388,16 @@ class Replay:
         if self.profile is not None:
             return self.profile.seconds(size, self.rng)
         return self.delay_ms / 1000
+
+
+def sequence_over(sequence: Sequence, match) -> http.Response:
+    return json_response(404, {"error": {
+        "name": "mockRequestNotFoundError",
+        "header": "No matching requests",
+        "message": f"the {len(sequence.members)} answers of the sequence of {match.request.name} "
+                   "were all given (--sequence-end 404); `mockrec reset` rewinds it.",
+        "details": [],
+    }})
 
 
 def forwarding_addons() -> list:

@@ -211,6 +211,15 @@ class Example:
     response: ExampleResponse
     source_entry: int | None = None  # the history entry it was promoted from
     postman_id: str | None = None  # the example's id in the Postman collection it came from
+    # Its position in a sequence (1, 2, 3 ...): examples of one request with the same
+    # `sequence_key` and a position answer in that order, one per matching request.
+    sequence: int | None = None
+    fault: str = ""  # answer with this fault instead (recorder/serve/faults.py)
+
+    @property
+    def sequence_key(self) -> tuple[str, str, bytes]:
+        """What the examples of one sequence share: the concrete request."""
+        return self.request.method.upper(), self.request.url, self.request.body
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 
 from recorder.errors import MockrecError
 from recorder.modes import OnMiss
-from recorder.serve import delays
+from recorder.serve import delays, faults
 
 OPTION_PREFIX = "mockrec_"
 
@@ -50,6 +50,14 @@ def parse_rate(text: str) -> int:
     if not value.isdigit():
         raise MockrecError(f"rate limit {text!r} is not N/min, like 60/min")
     return int(value)
+
+
+class SequenceEnd(StrEnum):
+    """What a sequence answers once its last position was served."""
+
+    LAST = "last"  # the last again
+    CYCLE = "cycle"  # the first again
+    NOT_FOUND = "404"
 
 
 def _non_negative(value: int) -> None:
@@ -99,6 +107,21 @@ class ReplaySettings:
     mock: str = setting(
         "", "Name of the mock, for its call log; empty: the collection's name.",
         cli=False, stored=False)
+    sequence_end: str = setting(
+        SequenceEnd.LAST.value, "After a sequence's last answer (recorded repeats answer in "
+        "order): answer the last again, start over (cycle), or answer 404.",
+        choices=SequenceEnd)
+    fault: str = setting(
+        "", "Answer matched requests with a fault: reset, close, empty, garbage or "
+        "slow-body:MS; a share of them with --fault-rate.", check=faults.check_fault,
+        metavar="KIND")
+    fault_rate: str = setting(
+        "100", "Percent of matched answers that get --fault.", check=faults.parse_rate,
+        metavar="P")
+    seed: str = setting(
+        "", "Seed of the random source of --fault-rate and of {{$random...}} values, for "
+        "runs that repeat; empty: a new one each run.", check=faults.parse_seed,
+        metavar="N")
 
     # -- derived views --------------------------------------------------------------------
 
@@ -154,6 +177,8 @@ class ReplaySettings:
                     f.metadata["check"](value)
             except ValueError as e:
                 raise MockrecError(f"--{f.name.replace('_', '-')}: {e}") from None
+        if not self.fault and faults.parse_rate(self.fault_rate) != 100:
+            raise MockrecError("--fault-rate needs --fault KIND: the fault to answer with")
 
     def stored(self) -> dict[str, Any]:
         """What a named mock's file keeps: every field but the unstored ones."""

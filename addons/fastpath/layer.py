@@ -31,6 +31,7 @@ Delays are honest under a burst, which takes two things here:
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Protocol
@@ -41,9 +42,11 @@ from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
 
+from addons import faults
 from addons.fastpath.outbox import Pending, outbox
 from addons.fastpath.selector import arrival_time
 from recorder.modes import Mode
+from recorder.serve.faults import GARBAGE, slow_pieces
 
 MAX_HEAD = 64 * 1024  # longer heads go to mitmproxy, which answers them properly
 MAX_BODY = 1024 * 1024  # bigger bodies too: mitmproxy streams and limits them
@@ -70,15 +73,19 @@ class Answerer(Protocol):
     mode: Mode
     on_miss: str
 
-    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
-        """Answer now (flow.response), or with what after how many seconds; None: the
-        request is not mockrec's to answer (hand it to mitmproxy)."""
+    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | faults.Faulted | None:
+        """Answer now (flow.response), or with what after how many seconds, or with a
+        fault (the layer carries it out); None: the request is not mockrec's to answer
+        (hand it to mitmproxy)."""
 
     def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
         """A delayed answer is due: make it the flow's response."""
 
     def response(self, flow: http.HTTPFlow) -> None:
         """The answer went out: log the call (as mitmproxy's response event would)."""
+
+    def fault_done(self, flow: http.HTTPFlow) -> None:
+        """A fault was carried out: log the call."""
 
 
 class FastReplayLayer(layer.Layer):
@@ -93,6 +100,10 @@ class FastReplayLayer(layer.Layer):
         self.buffer = bytearray()
         self.arrived = 0.0  # when the buffer's first byte arrived
         self.waiting: Pending | None = None  # an answer waiting out its delay
+        # A fault being carried out: its flow and what to send when (monotonic time;
+        # empty bytes: nothing), after which the connection ends.
+        self.faulting: tuple[http.HTTPFlow, faults.Faulted,
+                             collections.deque[tuple[float, bytes]]] | None = None
         self.wakeup: commands.RequestWakeup | None = None  # asked for, to go on after it
         self.client_closed = False
         self.done = False
@@ -114,6 +125,11 @@ class FastReplayLayer(layer.Layer):
 
     def _handle(self, event: events.Event) -> layer.CommandGenerator[None]:
         client = self.context.client
+        if self.faulting is not None:  # the connection ends with the fault
+            if isinstance(event, events.Wakeup) and event.command is self.wakeup:
+                self.wakeup = None
+                yield from self._fault_steps()
+            return
         if isinstance(event, events.DataReceived) and event.connection is client:
             arrived = arrival_time(client.peername)
             if not self.buffer:
@@ -179,6 +195,9 @@ class FastReplayLayer(layer.Layer):
             del self.buffer[:size]
             if self.buffer:
                 self.arrived = time.time()  # pipelined: here by now, at the latest
+            if type(later) is faults.Faulted:
+                yield from self._fault(flow, later)
+                return
             if later is not None:
                 replay.settle(flow, later[0])
             response = flow.response
@@ -202,6 +221,48 @@ class FastReplayLayer(layer.Layer):
                 yield from self._act_after(pending)  # mitmproxy sends it
             else:
                 outbox().add(pending, transport)
+
+    def _fault(self, flow: http.HTTPFlow, faulted: faults.Faulted
+               ) -> layer.CommandGenerator[None]:
+        """Carry a fault out with the layer's own commands, in timed steps."""
+        fault, response = faulted.fault, faulted.response
+        start = time.monotonic() + faulted.seconds
+        steps: collections.deque[tuple[float, bytes]] = collections.deque()
+        if fault.kind == "garbage":
+            steps.append((start, GARBAGE))
+        elif fault.kind == "slow-body":
+            body = b"" if flow.request.method == "HEAD" else response.raw_content or b""
+            steps.append((start, faults.slow_head(response)))
+            steps.extend((start + at, piece) for at, piece in slow_pieces(body, fault.ms))
+        else:
+            steps.append((start, b""))
+        self.buffer.clear()  # what came after it is never answered
+        self.faulting = (flow, faulted, steps)
+        yield from self._fault_steps()
+
+    def _fault_steps(self) -> layer.CommandGenerator[None]:
+        assert self.faulting is not None
+        flow, faulted, steps = self.faulting
+        client = self.context.client
+        while steps and steps[0][0] <= time.monotonic():
+            data = steps.popleft()[1]
+            if data:
+                if faulted.fault.kind == "slow-body" and flow.response is None:
+                    flow.response = faulted.response  # the head goes now
+                    flow.response.timestamp_start = time.time()
+                yield commands.SendData(client, data)
+        if steps:
+            self.wakeup = commands.RequestWakeup(max(0.0, steps[0][0] - time.monotonic()))
+            yield self.wakeup
+            return
+        if flow.response is not None:
+            flow.response.timestamp_end = time.time()
+        if faulted.fault.kind == "reset" and not faults.reset(self.transport()):
+            faults.warn_once("reset", "cannot reach the connection's socket: a reset fault "
+                                      "closes the connection instead")
+        self.faulting = None
+        self.replay.fault_done(flow)
+        yield from self._close()
 
     def transport(self) -> asyncio.BaseTransport | None:
         """The client's asyncio transport, for the outbox; None if it cannot be had."""

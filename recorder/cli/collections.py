@@ -90,7 +90,9 @@ def example_list(collection: InCollection = None, as_json: AsJson = False) -> No
         print_json(rows)
     else:
         print_table(("ID", "COLLECTION", "REQUEST", "EXAMPLE", "STATUS"),
-                     [(str(r["id"]), r["collection"], r["request"], r["name"], str(r["status"]))
+                     [(str(r["id"]), r["collection"], r["request"],
+                       r["name"] + (f" [{r['sequence']}]" if r["sequence"] is not None else "")
+                       + (f" [fault {r['fault']}]" if r["fault"] else ""), str(r["status"]))
                       for r in rows])
 
 
@@ -105,13 +107,31 @@ def example_show(
     print_json(examples.example_document(example, request))
 
 
+Sequence = Annotated[int | None, typer.Option(
+    "--sequence", metavar="N", help="Its position in a sequence: the examples of one request "
+    "with positions answer in turn, 1, 2, 3 ...")]
+Fault = Annotated[str | None, typer.Option(
+    "--fault", metavar="KIND", help="Answer with a fault instead: reset, close, empty, "
+    "garbage or slow-body:MS ('' for none).")]
+
+
 @example_app.command("edit")
 def example_edit(
     example_id: Annotated[int, typer.Argument(metavar="ID")],
     collection: InCollection = None,
+    sequence: Sequence = None,
+    no_sequence: Annotated[bool, typer.Option(
+        "--no-sequence", help="Take it out of its sequence.")] = False,
+    fault: Fault = None,
 ) -> None:
-    """Open the example in $EDITOR; a valid save replaces it, anything else keeps it."""
-    message = examples.edit_example(collection_store(), example_id, collection)
+    """Open the example in $EDITOR (a valid save replaces it, anything else keeps it);
+    with --sequence, --no-sequence or --fault, set just that, without an editor."""
+    store = collection_store()
+    if sequence is not None or no_sequence or fault is not None:
+        message = examples.set_example(store, example_id, collection, sequence, fault,
+                                       no_sequence)
+    else:
+        message = examples.edit_example(store, example_id, collection)
     typer.echo(message)
 
 
@@ -150,9 +170,12 @@ def example_add(
         "--header", "-H", help="Response header 'Name: value' (repeatable).")] = None,
     body: Annotated[str, typer.Option(help="Response body, or @FILE to read one.")] = "",
     name: Annotated[str | None, typer.Option(help="Example name.")] = None,
+    sequence: Sequence = None,
+    fault: Fault = None,
 ) -> None:
     """Write an example by hand, for an API that does not exist yet."""
     store = collection_store()
     with store.editing(collection, create=True) as c:
-        example = examples.add_example(c, store, method, path, status, header or [], body, name)
+        example = examples.add_example(c, store, method, path, status, header or [], body, name,
+                                       sequence, fault)
     typer.echo(f"added example {example.id} ({example.name}) to {collection}")

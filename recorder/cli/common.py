@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from recorder.cli import render
 from recorder.models import HistoryEntry
@@ -72,7 +73,7 @@ def print_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     for column in columns:
         table.add_column(column, justify="right" if column in ("ID", "MS", "SIZE") else "left")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # as written: "[1]" is no markup
     console().print(table)
 
 

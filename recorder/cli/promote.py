@@ -37,6 +37,9 @@ def promote(
         "--infer-templates", help="Turn ID-like path segments into wildcards.")] = False,
     keep_secrets: Annotated[bool, typer.Option(
         "--keep-secrets", help="Keep Authorization, cookies and API keys.")] = False,
+    no_sequence: Annotated[bool, typer.Option(
+        "--no-sequence", help="Repeats of a request with different answers stay plain "
+        "examples, rather than a sequence replayed in order.")] = False,
     as_json: AsJson = False,
 ) -> None:
     """Turn history entries into examples ("Mock Request")."""
@@ -48,7 +51,7 @@ def promote(
         raise MockrecError(str(e)) from None
     options = promoting.PromoteOptions(request_name=request, example_name=name,
                                        template=template, infer_templates=infer_templates,
-                                       keep_secrets=keep_secrets)
+                                       keep_secrets=keep_secrets, sequence=not no_sequence)
     promoting.check_template(template)
     entries = promoting.select_entries(history_store(), specs, filters)
     store = collection_store()

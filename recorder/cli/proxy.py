@@ -123,6 +123,18 @@ def switch_mode(
     typer.echo(f"proxy now in {reply['mode']} mode{serving}")
 
 
+def reset(
+    port: Annotated[int | None, typer.Option(
+        help="Port of the proxy to rewind [default: the only one running].")] = None,
+) -> None:
+    """Rewind a running proxy: every sequence starts over, quotas are full again."""
+    from recorder.proxy import remote as control
+
+    reply = control.send(current_data_dir(), port, {"reset": True})
+    serving = f" serving {reply['collection']}" if reply.get("collection") else ""
+    typer.echo(f"rewound the proxy{serving}: sequences start over, quotas are full again")
+
+
 def cert(
     confdir: Annotated[Path, typer.Option(help="mitmproxy's configuration directory.")] = Path(
         "~/.mitmproxy"),

@@ -154,13 +154,14 @@ def promote_json(name: str, created: bool, result: PromoteResult) -> dict[str, A
     return {
         "collection": name,
         "created": created,
-        "examples": [{"id": e.id, "name": e.name, "entry": e.source_entry}
-                     for e in result.examples],
+        "examples": [{"id": e.id, "name": e.name, "entry": e.source_entry,
+                      "sequence": e.sequence} for e in result.examples],
         "new_requests": [{"id": r.id, "name": r.name} for r in result.new_requests],
         "redacted": dict(result.redacted),
         "inferred_templates": result.inferred,
         "skipped": result.skipped,
         "untemplated": result.untemplated,
+        "sequences": result.sequences,
     }
 
 
@@ -174,6 +175,9 @@ def promote_text(name: str, created: bool, result: PromoteResult, path: Path) ->
         lines.append(f"  ... and {new - 20} more")
     for template, example in result.inferred.items():
         lines.append(f"inferred template {template} (from {example})")
+    if result.sequences:
+        lines.append(f"{result.sequences} sequence{'s' * (result.sequences != 1)}: repeats "
+                     "of a request with different answers replay in order (--no-sequence: not)")
     if result.untemplated:
         lines.append(f"{result.untemplated} entries did not fit --template and keep their path")
     if summary := result.redaction_summary():
@@ -190,7 +194,7 @@ def collection_summary(c: Collection) -> dict[str, Any]:
 def example_summary(c: Collection, r: Request, e: Example) -> dict[str, Any]:
     return {"id": e.id, "collection": c.name, "request": r.name, "method": r.method,
             "url": r.url, "name": e.name, "status": e.response.status,
-            "entry": e.source_entry}
+            "entry": e.source_entry, "sequence": e.sequence, "fault": e.fault}
 
 
 def collection_detail(c: Collection) -> dict[str, Any]:
@@ -201,9 +205,16 @@ def collection_detail(c: Collection) -> dict[str, Any]:
         "requests": [{"id": r.id, "name": r.name, "method": r.method, "url": r.url,
                       "folder": r.folder,
                       "examples": [{"id": e.id, "name": e.name, "status": e.response.status,
-                                    "entry": e.source_entry} for e in r.examples]}
+                                    "entry": e.source_entry, "sequence": e.sequence,
+                                    "fault": e.fault} for e in r.examples]}
                      for r in c.requests],
     }
+
+
+def example_marks(e: Example) -> str:
+    """`  [sequence 2]  [fault reset]`, what an example has beyond its answer."""
+    return ((f"  [sequence {e.sequence}]" if e.sequence is not None else "")
+            + (f"  [fault {e.fault}]" if e.fault else ""))
 
 
 def collection_text(c: Collection) -> str:
@@ -212,7 +223,7 @@ def collection_text(c: Collection) -> str:
         lines.append("tags: " + ", ".join(t.name for t in c.tags))
     for r in c.requests:
         lines.append(f"  {r.name}  ({r.method} {r.url})")
-        lines += [f"    #{e.id}  {e.name}" for e in r.examples]
+        lines += [f"    #{e.id}  {e.name}{example_marks(e)}" for e in r.examples]
     return "\n".join(lines)
 
 
@@ -237,6 +248,8 @@ def call_summary(entry: HistoryEntry) -> dict[str, Any]:
         "status": entry.response.status if entry.response else None,
         "example": example,
         "matched": example["name"] if example else "No matching requests",
+        "sequence": example.get("sequence") if example else None,  # the position served
+        "fault": entry.notes.get("fault"),
         "delay_ms": entry.notes.get("delay_ms", 0),
         "error": entry.error,
     }
@@ -244,8 +257,10 @@ def call_summary(entry: HistoryEntry) -> dict[str, Any]:
 
 def call_row(entry: HistoryEntry) -> tuple[str, ...]:
     call = call_summary(entry)
+    matched = call["matched"] + (f" [{call['sequence']}]" if call["sequence"] else "") + (
+        f" [fault {call['fault']}]" if call["fault"] else "")
     return (str(call["id"]), _local(entry.timings.start), call["method"], call["path"],
-            str(call["status"] or f"error: {call['error']}"), call["matched"],
+            str(call["status"] or f"error: {call['error']}"), matched,
             f"{call['delay_ms']} ms" if call["delay_ms"] else "")
 
 

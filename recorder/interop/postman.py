@@ -4,7 +4,8 @@ Import keeps what mockrec models (folder, name, method, URL, headers, body and h
 Postman saved it, status, reason, variables, the examples' ids) and counts what it
 leaves out; export writes v2.1 that Postman and newman read. A body that is not
 UTF-8 travels base64 in `_mockrec_body_base64`, a field Postman ignores, so export
-then import is exact.
+then import is exact; so do an example's position in a sequence (`_mockrec_sequence`)
+and its fault (`_mockrec_fault`).
 
 A GraphQL body (`body.mode: graphql`) is kept as the JSON Postman sends for it,
 `{"query": ..., "variables": ...}`, with language "graphql", and exported back as
@@ -31,6 +32,7 @@ from recorder.models import (
     Request,
 )
 from recorder.promote.entries import DROPPED_RESPONSE_HEADERS
+from recorder.serve import faults
 
 # Folder names hold slashes (Adyen's "/payments/:id/captures"), so nesting is " / ".
 FOLDER_SEPARATOR = " / "
@@ -173,6 +175,23 @@ def _response_body(example: dict, where: str) -> bytes:
     return body
 
 
+def _sequence(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise PostmanError(f"{where}._mockrec_sequence: {value!r} is not a position (1, 2 ...)")
+    return value
+
+
+def _fault(value: Any, where: str) -> str:
+    if value in (None, ""):
+        return ""
+    try:
+        return str(faults.parse_fault(str(value)))
+    except ValueError as e:
+        raise PostmanError(f"{where}._mockrec_fault: {e}") from None
+
+
 def load(path: Path) -> dict:
     doc = _expect(read_json_file(path), dict, str(path))
     if not isinstance(doc.get("info"), dict) or not isinstance(doc.get("item"), list):
@@ -245,6 +264,8 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
                     body=_response_body(ex, where)),
                 # kept, so that `x-mock-response-id` finds it and export writes it back
                 postman_id=None if postman_id in (None, "") else str(postman_id),
+                sequence=_sequence(ex.get("_mockrec_sequence"), where),
+                fault=_fault(ex.get("_mockrec_fault"), where),
             ))
         collection.requests.append(request)
     # Only a file that read whole takes ids: a refused import leaves the data dir as it was.
@@ -321,6 +342,10 @@ def _example_doc(e: Example) -> dict[str, Any]:
         doc["_mockrec_body_base64"] = base64.b64encode(e.response.body).decode()
     content_type = next((v for k, v in e.response.headers if k.lower() == "content-type"), "")
     doc["_postman_previewlanguage"] = "json" if "json" in content_type else "text"
+    if e.sequence is not None:
+        doc["_mockrec_sequence"] = e.sequence
+    if e.fault:
+        doc["_mockrec_fault"] = e.fault
     return doc
 
 

@@ -16,6 +16,12 @@ A step that drops an example says why (`Miss`), and the 404's `details` are
 those reasons for the closest examples: the explanation is the algorithm's own
 output, not a second algorithm. An index (method, then path) keeps a
 collection of 10,000 examples as fast as one of 10.
+
+A sequence (examples of one request with positions, `Example.sequence`) is
+matched as one candidate, its first position: the match then names the
+`Sequence`, and replay picks the position to serve. So a sequence of 50 costs
+what one example costs. `x-mock-response-code`, `-id` and `-name` see every
+example, and their match names no sequence (they pick directly).
 """
 
 from __future__ import annotations
@@ -63,6 +69,14 @@ class Incoming:
         return self.by_name.get(name.lower())
 
 
+@dataclass(eq=False)
+class Sequence:
+    """Examples that answer in turn: `members` in the order of their positions."""
+
+    key: tuple[int, int]  # request id, lowest example id: the same after a reload
+    members: tuple[Example, ...]
+
+
 @dataclass
 class MatchSettings:
     strict: bool = False
@@ -93,6 +107,7 @@ class Match:
     captures: dict[str, str]
     path_step: str
     rank: int = 0  # Postman's order among ties
+    sequence: Sequence | None = None  # replay picks the member to serve
 
 
 @dataclass
@@ -249,6 +264,23 @@ class Indexed:
     body: BodyPattern
     headers: dict[str, str]
     rank: int = 0  # Postman's order among ties: lower first
+    sequence: Sequence | None = None  # set on a sequence's first member only
+
+
+class Tiers:
+    """Examples by method, and by method and path shape: the candidates of a request."""
+
+    def __init__(self) -> None:
+        self.by_method: dict[str, list[Indexed]] = {}
+        self.exact: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
+        self.shape: dict[tuple[str, int], list[Indexed]] = {}
+
+    def add(self, item: Indexed) -> None:
+        method = item.example.request.method.upper()
+        self.by_method.setdefault(method, []).append(item)
+        norm = tuple(s.lower() for s in _strip_slash(item.segments))
+        self.exact.setdefault((method, norm), []).append(item)
+        self.shape.setdefault((method, len(norm)), []).append(item)
 
 
 def postman_order(example: Example) -> tuple:
@@ -284,18 +316,42 @@ class Matcher:
 
     def __init__(self, collection: Collection, variables: dict[str, str] | None = None):
         self.variables = {**collection.variables, **(variables or {})}
-        self.by_method: dict[str, list[Indexed]] = {}
         self.by_id: dict[int, Indexed] = {}
         self.by_postman_id: dict[str, Indexed] = {}
-        self._exact: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
-        self._shape: dict[tuple[str, int], list[Indexed]] = {}
-        items = [Indexed(example, request, *self._parse(example), example.id)
-                 for request in collection.requests for example in request.examples]
+        self.every = Tiers()  # every example
+        self.sequences: list[Sequence] = []
+        heads: list[Indexed] = []  # every example but a sequence's later positions
+        items: list[Indexed] = []
+        for request in collection.requests:
+            runs: dict[tuple, list[Indexed]] = {}
+            for example in request.examples:
+                item = Indexed(example, request, *self._parse(example), example.id)
+                items.append(item)
+                self.every.add(item)
+                self.by_id[example.id] = item
+                if example.postman_id:
+                    self.by_postman_id.setdefault(example.postman_id, item)
+                if example.sequence is None:
+                    heads.append(item)
+                else:
+                    runs.setdefault(example.sequence_key, []).append(item)
+            for run in runs.values():
+                run.sort(key=lambda i: (i.example.sequence, i.example.id))
+                sequence = Sequence((request.id, min(i.example.id for i in run)),
+                                    tuple(i.example for i in run))
+                run[0].sequence = sequence
+                self.sequences.append(sequence)
+                heads.append(run[0])
         if any(item.example.postman_id is not None for item in items):
             for rank, item in enumerate(sorted(items, key=lambda i: postman_order(i.example))):
                 item.rank = rank
-        for item in items:
-            self._add(item)
+        # What a request is matched against: a sequence counts once.
+        self.heads = self.every
+        if self.sequences:
+            self.heads = Tiers()
+            for item in heads:
+                self.heads.add(item)
+        self.by_method = self.every.by_method
 
     def _parse(self, example: Example) -> tuple[list[str], list[tuple[str, str]], BodyPattern,
                                                 dict[str, str]]:
@@ -307,16 +363,6 @@ class Matcher:
                 body = resolve(body.decode("utf-8"), self.variables).encode("utf-8")
         pattern = example_body(body, headers.get("content-type", ""), example.request.language)
         return paths.split(path), query, pattern, headers
-
-    def _add(self, item: Indexed) -> None:
-        method = item.example.request.method.upper()
-        self.by_method.setdefault(method, []).append(item)
-        self.by_id[item.example.id] = item
-        if item.example.postman_id:
-            self.by_postman_id.setdefault(item.example.postman_id, item)
-        norm = tuple(s.lower() for s in _strip_slash(item.segments))
-        self._exact.setdefault((method, norm), []).append(item)
-        self._shape.setdefault((method, len(norm)), []).append(item)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -336,10 +382,12 @@ class Matcher:
 
     def match(self, incoming: Incoming, settings: MatchSettings | None = None) -> Outcome:
         settings = settings or MatchSettings()
-        same_method = self.by_method.get(incoming.method, [])
+        same_method = self.every.by_method.get(incoming.method, [])
         # Step 2: the request can ask for an example by status, then id or name.
         code = incoming.header("x-mock-response-code")
         code = code.strip() if code is not None else None
+        # A status asked for picks among every example; otherwise a sequence counts once.
+        tiers = self.every if code is not None else self.heads
         if (wanted_id := incoming.header("x-mock-response-id")) is not None:
             item = self.find_id(wanted_id)
             if item is None or item.example.request.method.upper() != incoming.method:
@@ -383,9 +431,9 @@ class Matcher:
         # Candidates in tiers, most likely first; a tier is skipped when even a
         # perfect score there could not reach the best found so far.
         for ceiling, items in (
-            (115, self._exact.get((incoming.method, tuple(s.lower() for s in norm)), [])),
-            (95, self._shape.get((incoming.method, len(norm)), [])),
-            (85, same_method),
+            (115, tiers.exact.get((incoming.method, tuple(s.lower() for s in norm)), [])),
+            (95, tiers.shape.get((incoming.method, len(norm)), [])),
+            (85, tiers.by_method.get(incoming.method, [])),
         ):
             if best is not None and best.score > ceiling:
                 break
@@ -394,7 +442,7 @@ class Matcher:
             consider(fresh)
         if best is not None:
             return Outcome(best)
-        for method, items in self.by_method.items():
+        for method, items in tiers.by_method.items():
             if method != incoming.method:
                 misses.extend(Miss(i.example, i.request, "method",
                                    f"example is {method}, request is {incoming.method}",
@@ -434,7 +482,8 @@ class Matcher:
             return None
         if body_equal:
             score += 5
-        return Match(example, item.request, score, captures, step, item.rank)
+        return Match(example, item.request, score, captures, step, item.rank,
+                     item.sequence if code is None else None)
 
 
 def _better(a: Match, b: Match) -> bool:

@@ -1,9 +1,13 @@
 """Promote ("Mock Request"): history entries become examples in a collection.
 
 Entries with the same method and URL template land in one request as several
-examples. What an example keeps is what replay should serve: secrets redacted
-unless asked otherwise, hop-by-hop and volatile response headers dropped, and
-compressed bodies stored decoded so that any client can read the answer.
+examples. Entries holding the same request (method, URL, body) with different
+responses become a sequence inside it: positions 1, 2, 3 ... in history order, which
+replay answers in that order; a later promote appends to the sequence.
+
+What an example keeps is what replay should serve: secrets redacted unless asked
+otherwise, hop-by-hop and volatile response headers dropped, and compressed bodies
+stored decoded so that any client can read the answer.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class PromoteOptions:
     template: str | None = None  # /users/{{userId}}
     infer_templates: bool = False
     keep_secrets: bool = False
+    sequence: bool = True  # --no-sequence: repeats are plain examples, as before
 
 
 @dataclass
@@ -59,6 +64,7 @@ class PromoteResult:
     inferred: dict[str, str] = field(default_factory=dict)  # template -> an example path
     skipped: list[str] = field(default_factory=list)
     untemplated: int = 0
+    sequences: int = 0  # sequences made or extended
 
     def redaction_summary(self) -> str:
         if not self.redacted:
@@ -191,6 +197,7 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
     request_names = UniqueNames(r.name for r in collection.requests)
     example_names = {r.id: UniqueNames(e.name for e in r.examples) for r in collection.requests}
     next_request_id = max((r.id for r in collection.requests), default=0) + 1
+    before = {r.id: len(r.examples) for r in collection.requests}
     for entry, example_id in zip(usable, new_ids(len(usable)), strict=True):
         url = request_url(entry, options, result)
         request = by_key.get((entry.request.method, url))
@@ -212,7 +219,46 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
                                      redacted=result.redacted)
         request.examples.append(example)
         result.examples.append(example)
+    if options.sequence:
+        touched = {e.id for e in result.examples}
+        for request in collection.requests:
+            if any(e.id in touched for e in request.examples[before.get(request.id, 0):]):
+                result.sequences += number_sequences(request, before.get(request.id, 0))
     return result
+
+
+def number_sequences(request: Request, before: int) -> int:
+    """Give positions to the examples of `request` from this promote (those after the
+    first `before`) that repeat a request with different responses; returns how many
+    sequences were made or extended.
+
+    An earlier sequence of the same request is extended; promoted examples of it from
+    earlier runs (without positions yet) come first. Hand-written examples stay out.
+    """
+    fresh: dict[tuple, list[Example]] = {}
+    for example in request.examples[before:]:
+        fresh.setdefault(example.sequence_key, []).append(example)
+    earlier: dict[tuple, list[Example]] = {}
+    for example in request.examples[:before]:
+        if example.sequence_key in fresh and (example.sequence is not None
+                                              or example.source_entry is not None):
+            earlier.setdefault(example.sequence_key, []).append(example)
+    made = 0
+    for key, new in fresh.items():
+        old = earlier.get(key, [])
+        last = max((e.sequence for e in old if e.sequence is not None), default=None)
+        if last is not None:
+            members, first = new, last + 1
+        else:
+            members, first = old + new, 1
+            answers = {(e.response.status, tuple(e.response.headers), e.response.body)
+                       for e in members}
+            if len(answers) < 2:
+                continue  # the same answer each time: nothing to replay in order
+        for position, example in enumerate(members, first):
+            example.sequence = position
+        made += 1
+    return made
 
 
 # -- choosing what to promote, and where -------------------------------------------------

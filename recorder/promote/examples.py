@@ -23,6 +23,7 @@ from recorder.models import (
     reason_phrase,
 )
 from recorder.promote.entries import unique
+from recorder.serve import faults
 from recorder.store.collection_store import CollectionStore, example_doc, example_from_doc
 
 
@@ -30,6 +31,8 @@ def example_document(example: Example, request: Request) -> dict[str, Any]:
     """What `example show` prints and `example edit` opens: the file's own form."""
     doc = example_doc(example, request.id)
     del doc["request"]
+    # Shown even when unset, so that an edit can set them.
+    doc["sequence"], doc["fault"] = example.sequence, example.fault
     return {"id": example.id, "request": {"name": request.name, "method": request.method,
                                           "url": request.url}, **doc}
 
@@ -128,13 +131,49 @@ def parse_header(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
+def check_sequence(position: int | None) -> int | None:
+    if position is not None and position < 1:
+        raise MockrecError(f"--sequence {position} is not a position: 1, 2, 3 ...")
+    return position
+
+
+def check_fault(text: str | None) -> str | None:
+    """'' clears the fault; anything else must be one."""
+    if not text:
+        return text
+    try:
+        return str(faults.parse_fault(text))
+    except ValueError as e:
+        raise MockrecError(f"--fault: {e}") from None
+
+
+def set_example(store: CollectionStore, example_id: int, collection: str | None,
+                sequence: int | None, fault: str | None, no_sequence: bool = False) -> str:
+    """`example edit ID --sequence N / --no-sequence / --fault KIND`, without an editor."""
+    check_sequence(sequence)
+    fault = check_fault(fault)
+    owner, _, _ = store.find_example(example_id, collection)
+    with store.editing(owner.name) as c:
+        _, example = c.find_example(example_id)  # type: ignore[misc]
+        if sequence is not None or no_sequence:
+            example.sequence = None if no_sequence else sequence
+        if fault is not None:
+            example.fault = fault
+    said = [f"sequence {example.sequence}" if example.sequence is not None else "no sequence",
+            f"fault {example.fault}" if example.fault else "no fault"]
+    return f"example {example_id} in {owner.name}: " + ", ".join(said)
+
+
 def add_example(c: Collection, store: CollectionStore, method: str, path: str, status: int,
-                headers: list[str], body: str | bytes, name: str | None) -> Example:
+                headers: list[str], body: str | bytes, name: str | None,
+                sequence: int | None = None, fault: str | None = None) -> Example:
     """Postman's "mock from scratch": a request (found or new) gets a hand-written example.
 
     A `body` of text starting with @ names a file to read; bytes are the body as is."""
     if not 100 <= status <= 599:
         raise MockrecError(f"--status {status} is not an HTTP status (100-599)")
+    check_sequence(sequence)
+    fault = check_fault(fault)
     if isinstance(body, bytes):
         content = body
     elif body.startswith("@"):
@@ -164,6 +203,7 @@ def add_example(c: Collection, store: CollectionStore, method: str, path: str, s
         name=unique(name or f"{status} {reason}".strip(), (e.name for e in request.examples)),
         request=ExampleRequest(method=method, url=url),
         response=ExampleResponse(status=status, reason=reason, headers=pairs, body=content),
+        sequence=sequence, fault=fault or "",
     )
     request.examples.append(example)
     return example

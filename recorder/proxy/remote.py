@@ -1,4 +1,5 @@
-"""`mockrec mode`: talk to a running proxy through a Unix socket in the data dir.
+"""`mockrec mode` and `mockrec reset`: talk to a running proxy through a Unix socket in
+the data dir (`{"set": {option: value}}` or `{"reset": true}`, one JSON line each way).
 
 The socket opens no network port, and it sits in the data dir, which only its
 owner can enter (0700): no other local user can switch a proxy.

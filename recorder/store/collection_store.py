@@ -34,6 +34,7 @@ from recorder.models import (
     Request,
     Tag,
 )
+from recorder.serve import faults
 from recorder.store.files import (
     AtomicJSONStorage,
     atomic_write,
@@ -197,7 +198,7 @@ def example_doc(e: Example, request_id: int) -> dict[str, Any]:
     source: dict[str, Any] = {"history": e.source_entry}
     if e.postman_id is not None:  # the id the example had in the Postman collection
         source["postman"] = e.postman_id
-    return {
+    doc: dict[str, Any] = {
         "request": request_id,
         "name": e.name,
         "originalRequest": original,
@@ -206,6 +207,12 @@ def example_doc(e: Example, request_id: int) -> dict[str, Any]:
                      "body": body_doc(e.response.body)},
         "source": source,
     }
+    # Only when set, so that files without sequences or faults read as before.
+    if e.sequence is not None:
+        doc["sequence"] = e.sequence
+    if e.fault:
+        doc["fault"] = e.fault
+    return doc
 
 
 def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
@@ -228,7 +235,25 @@ def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
                                  body=body_bytes(resp.get("body", {}))),
         source_entry=source.get("history"),
         postman_id=None if postman_id is None else str(postman_id),
+        sequence=_position(doc.get("sequence")),
+        fault=_fault(doc.get("fault")),
     )
+
+
+def _position(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"sequence {value!r} is not a position (1, 2, 3 ...) or null")
+    return value
+
+
+def _fault(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"fault {value!r} is not text")
+    return str(faults.parse_fault(value))
 
 
 def _pairs(rows: list) -> list[Header]:

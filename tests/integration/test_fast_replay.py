@@ -37,6 +37,7 @@ from addons.fastpath.layer import FastReplayLayer
 from addons.replay import Replay
 from recorder.cli import main
 from recorder.match.matcher import resolve
+from recorder.serve.faults import GARBAGE
 from recorder.store.collection_store import CollectionStore
 from recorder.store.history import HistoryStore
 
@@ -49,6 +50,11 @@ EXAMPLES = [
     ("GET", "/teapot", ["--status", "418", "--body", ""]),
     ("OPTIONS", "/options-example", ["--body", "own options"]),
     ("HEAD", "/a", ["--body", "first"]),
+    # a sequence: both paths step through it alike
+    ("GET", "/seq", ["--body", "one", "--sequence", "1"]),
+    ("GET", "/seq", ["--body", "two", "--sequence", "2"]),
+    ("GET", "/seq", ["--body", "three", "--sequence", "3", "--status", "202"]),
+    ("GET", "/garbled", ["--body", "never", "--fault", "garbage"]),
 ]
 
 
@@ -109,6 +115,15 @@ RAW_REQUESTS = [
     b"OPTIONS /options-example HTTP/1.1\r\nHost: x\r\nAccess-Control-Request-Method: GET\r\n\r\n",
     b"GET /b HTTP/1.1\r\nHost: x\r\nx-mock-response-code: 200\r\n\r\n",
     b"GET //[a/b?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",  # a path, though urlsplit sees a host
+    b"GET /seq HTTP/1.1\r\nHost: x\r\n\r\nGET /seq HTTP/1.1\r\nHost: x\r\n\r\n"
+    b"GET /seq HTTP/1.1\r\nHost: x\r\n\r\nGET /seq HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /seq HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: empty\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: slow-body:200\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: close\r\n\r\n",
+    b"GET /a HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: garbage\r\n\r\n"
+    b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n",  # never answered: the fault ends the connection
+    b"GET /garbled HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /missing HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: slow-body:50\r\n\r\n",
 ]
 
 
@@ -129,17 +144,27 @@ def test_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, start_prox
                         command="replay")
     requests = RAW_REQUESTS if kind == "reverse" else [
         re.sub(rb"(?m)^([A-Z]+) /", rb"\1 http://api.test/", raw) for raw in RAW_REQUESTS]
+    seen = []
     for raw in requests:
         answers = raw.count(b" HTTP/1.")
         ours, theirs = exchange(fast.url, raw, answers), exchange(usual.url, raw, answers)
         assert ours == theirs, raw
-        assert ours.startswith(b"HTTP/1.1 ") and ours.count(b"HTTP/1.1 ") == answers, raw
+        seen.append(ours)
+        if b"fault" not in raw and b"garbled" not in raw:
+            assert ours.startswith(b"HTTP/1.1 ") and ours.count(b"HTTP/1.1 ") == answers, raw
     pipelined = exchange(fast.url, requests[1], 2)
     assert pipelined.index(b"first") < pipelined.index(b"second")
     assert b"X-Order: 1\r\nx-order: 2\r\n" in pipelined  # case, order and repeats kept
     assert exchange(fast.url, requests[4]).startswith(b"HTTP/1.1 418 I'm a Teapot")
     head = exchange(fast.url, requests[2])
     assert b"Content-Length: 5\r\n" in head and head.endswith(b"\r\n\r\n")
+    # the sequence went one, two, three, then three again (--sequence-end last)
+    assert [b.rsplit(b"\r\n\r\n", 1)[-1] for b in seen[11].split(b"HTTP/1.1 ")[1:]] == [
+        b"one", b"two", b"three", b"three"]
+    assert seen[12].startswith(b"HTTP/1.1 202 ") and seen[12].endswith(b"Content-Length: 0\r\n\r\n")
+    assert b"Connection: close\r\n" in seen[13] and seen[13].endswith(b"first")
+    assert seen[14] == b""  # close
+    assert seen[15] == seen[16] == GARBAGE  # and the request after it is never answered
 
 
 def test_pipelined_requests_each_wait_their_delay_from_arrival(data, start_proxy):
@@ -372,6 +397,29 @@ def test_the_layer_hands_over_to_mitmproxy_with_the_unread_bytes(layer_for):
     assert hooks[0].args()[0].request.path == "/upload"
 
 
+def test_the_layer_carries_a_fault_out_with_its_own_commands(layer_for):
+    layer, context = layer_for()
+    got = list(layer.handle_event(events.DataReceived(
+        context.client, b"GET /a HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: garbage\r\n\r\n"
+                        b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n")))
+    assert [type(c) for c in got] == [commands.SendData, commands.CloseConnection]
+    assert got[0].data == GARBAGE  # and /b is never answered
+    layer, context = layer_for()
+    got = list(layer.handle_event(events.DataReceived(
+        context.client, b"GET /a HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: slow-body:100"
+                        b"\r\n\r\n")))
+    assert [type(c) for c in got] == [commands.SendData, commands.RequestWakeup]
+    assert got[0].data.startswith(b"HTTP/1.1 200 OK") and got[0].data.endswith(b"\r\n\r\n")
+    assert 0.04 < got[1].delay <= 0.05  # a piece every 50 ms, without blocking anything
+    pieces, wakeup = [], got[1]
+    while wakeup is not None:
+        time.sleep(wakeup.delay)
+        more = list(layer.handle_event(events.Wakeup(wakeup)))
+        pieces += [c.data for c in more if isinstance(c, commands.SendData)]
+        wakeup = next((c for c in more if isinstance(c, commands.RequestWakeup)), None)
+    assert pieces == [b"fir", b"st"] and isinstance(more[-1], commands.CloseConnection)
+
+
 def test_another_mode_takes_the_connection_to_mitmproxy(layer_for):
     layer, context = layer_for(mockrec_mode="spy")
     got = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0])))
@@ -442,13 +490,17 @@ def test_random_requests_get_the_same_bytes_from_both_paths(data, start_proxy):
     token = st.text(st.characters(min_codepoint=33, max_codepoint=126,
                                   exclude_characters=' :/?#'), min_size=1, max_size=10)
     path = st.lists(st.sampled_from(["users", "a", "b", "upload", "teapot", "7", "x%20y", "",
-                                     "options-example", "{{id}}", "é"]), max_size=3).map(
+                                     "options-example", "{{id}}", "é", "seq", "garbled"]),
+                    max_size=3).map(
         lambda parts: "/" + "/".join(parts))
     query = st.sampled_from(["", "?a=1", "?a=1&a=2", "?=", "?x"])
     header = st.sampled_from([b"", b"x-mock-response-code: 201\r\n", b"Origin: http://o\r\n",
                               b"Access-Control-Request-Method: GET\r\n",
                               b"x-mock-match-request-body: true\r\n",
-                              b"x-mock-response-name: 200 OK\r\n", b"Connection: close\r\n"])
+                              b"x-mock-response-name: 200 OK\r\n", b"Connection: close\r\n",
+                              b"x-mock-response-fault: empty\r\n",
+                              b"x-mock-response-fault: garbage\r\n",
+                              b"x-mock-response-fault: close\r\n"])
 
     @settings(max_examples=300, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
@@ -460,7 +512,7 @@ def test_random_requests_get_the_same_bytes_from_both_paths(data, start_proxy):
                    + b"".join(headers) + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         ours, theirs = exchange(fast.url, request), exchange(usual.url, request)
         assert ours == theirs
-        assert ours.startswith(b"HTTP/1.1 ")
+        assert ours.startswith(b"HTTP/1.1 ") or b"fault" in request or b"garbled" in request
 
     check()
 
@@ -481,7 +533,10 @@ def test_a_head_request_never_gets_a_body_on_either_path(data, start_proxy):
 def test_the_call_log_tells_the_same_of_both_paths(data, start_proxy):
     requests = [b"GET /users/3?x=1 HTTP/1.1\r\nHost: x\r\nX-Trace: t\r\n\r\n",
                 b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
-                b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"]
+                b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /seq HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /seq HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /garbled HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /b HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: slow-body:100\r\n\r\n"]
     logs = {}
     for name, extra in (("fast", ()), ("usual", ("--set", "mockrec_fast_replay=false"))):
         proxy = mock(start_proxy, data, "--delay", "60", "--set", f"mockrec_mock=log-{name}",
@@ -497,14 +552,20 @@ def test_the_call_log_tells_the_same_of_both_paths(data, start_proxy):
     for ours, theirs in zip(logs["fast"], logs["usual"], strict=True):
         assert ours.request == theirs.request
         assert ours.response == theirs.response
-        assert (ours.mode, ours.upstream, ours.error) == (theirs.mode, theirs.upstream, None)
+        assert (ours.mode, ours.upstream, ours.error) == (theirs.mode, theirs.upstream,
+                                                          theirs.error)
         assert {**ours.notes, "mock": ""} == {**theirs.notes, "mock": ""}
-    example, stored, missing = logs["fast"]
+    example, stored, missing, first, second, garbled, slow = logs["fast"]
     assert example.notes["delay_ms"] == 60 and example.notes["example"]["id"] == 1
     assert example.request.url == "http://127.0.0.1:9/users/3?x=1"
     assert example.timings.duration_ms >= 59
     assert stored.request.body == b"hi" and stored.response.status == 201
     assert missing.response.status == 404 and missing.notes["example"] is None
+    assert [first.notes["example"]["sequence"], second.notes["example"]["sequence"]] == [1, 2]
+    assert garbled.notes["fault"] == "garbage" and garbled.response is None
+    assert garbled.error == "mockrec fault: garbage" and garbled.notes["example"]["name"]
+    assert slow.notes["fault"] == "slow-body:100" and slow.response.body == b"second"
+    assert slow.timings.duration_ms >= 150  # its delay, then the body's time
 
 
 def test_watching_from_a_later_switch_takes_in_the_sockets_already_there():

@@ -24,6 +24,10 @@ EXAMPLES = [
     ("GET", "{{baseUrl}}/health", 200, "ok"),
     ("DELETE", "{{baseUrl}}/users/:id", 204, ""),
 ]
+# A sequence: its positions travel in `_mockrec_sequence`, which newman must ignore;
+# newman's one run of the request gets the first position.
+SEQUENCE = [("GET", "{{baseUrl}}/jobs/1", 200, '{"state": "pending"}'),
+            ("GET", "{{baseUrl}}/jobs/1", 200, '{"state": "done"}')]
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +66,10 @@ def test_export_runs_green_in_newman_against_replay(newman, tmp_path, capsys, st
         args = ["--data-dir", str(data), "example", "add", "--collection", "api", method, url,
                 "--status", str(status)]
         assert main([*args, "--body", body] if body else args) == 0
+    for position, (method, url, status, body) in enumerate(SEQUENCE, 1):
+        assert main(["--data-dir", str(data), "example", "add", "--collection", "api", method,
+                     url, "--status", str(status), "--body", body,
+                     "--sequence", str(position)]) == 0
     with CollectionStore(data).editing("api") as c:
         c.variables["baseUrl"] = "https://api.invalid"  # newman overrides it
         for request in c.requests:  # newman needs a value for :id
@@ -72,7 +80,10 @@ def test_export_runs_green_in_newman_against_replay(newman, tmp_path, capsys, st
     assert main(["--data-dir", str(data), "export", "postman", "api", "-o", str(out)]) == 0
     capsys.readouterr()
     exported = json.loads(out.read_text())
-    expected = {f"{m} {u.replace('{{baseUrl}}', '')}": (s, b) for m, u, s, b in EXAMPLES}
+    jobs = next(i for i in exported["item"] if i["name"] == "GET /jobs/1")
+    assert [r["_mockrec_sequence"] for r in jobs["response"]] == [1, 2]
+    expected = {f"{m} {u.replace('{{baseUrl}}', '')}": (s, b)
+                for m, u, s, b in [*EXAMPLES, SEQUENCE[0]]}
     out.write_text(json.dumps(with_assertions(exported, expected)))
 
     proxy = start_proxy("api", "--upstream", "http://127.0.0.1:9", data_dir=data,
@@ -83,7 +94,7 @@ def test_export_runs_green_in_newman_against_replay(newman, tmp_path, capsys, st
         capture_output=True, text=True, timeout=300, env={**os.environ, "NO_COLOR": "1"})
     report = json.loads((tmp_path / "report.json").read_text())
     stats = report["run"]["stats"]
-    assert stats["requests"]["total"] == len(EXAMPLES)
-    assert stats["assertions"] == {"total": 2 * len(EXAMPLES), "pending": 0, "failed": 0}, \
+    assert stats["requests"]["total"] == len(EXAMPLES) + 1
+    assert stats["assertions"] == {"total": 2 * len(EXAMPLES) + 2, "pending": 0, "failed": 0}, \
         result.stdout[-3000:]
     assert result.returncode == 0

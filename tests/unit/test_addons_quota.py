@@ -39,3 +39,10 @@ def test_a_new_configuration_keeps_the_count():
     q.check(), q.check()
     q.configure(ReplaySettings(max_calls=3))
     assert q.check() is None and q.check() is not None
+
+
+def test_reset_fills_the_quota_and_the_rate_limit_again():
+    q = quota(max_calls=1, rate_limit=1)
+    assert q.check() is None and q.check() is not None
+    q.reset()  # `mockrec reset`
+    assert q.check() is None

@@ -72,15 +72,15 @@ def sample() -> Collection:
                                             [("Accept", "application/json")]),
                     ExampleResponse(200, "OK", [("Content-Type", "application/json"),
                                                 ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")],
-                                    b'{"id": 7}')),
+                                    b'{"id": 7}'), sequence=1),
             Example(2, "binary", ExampleRequest("GET", "{{baseUrl}}/users/8"),
                     ExampleResponse(200, "OK", [("Content-Type", "image/png")],
-                                    bytes(range(256))))]),
+                                    bytes(range(256))), sequence=2)]),
         Request(2, "Create", "POST", "http://api.test/users", examples=[
             Example(3, "made", ExampleRequest("POST", "http://api.test/users",
                                               [("Content-Type", "application/json")],
                                               b'{"name": "Ada"}'),
-                    ExampleResponse(201, "Created", [], b""))]),
+                    ExampleResponse(201, "Created", [], b""), fault="slow-body:250")]),
     ]
     return c
 
@@ -91,6 +91,21 @@ def test_export_then_import_is_lossless_for_what_mockrec_models():
     assert exported["info"]["schema"].endswith("v2.1.0/collection.json")
     back, _ = postman.to_collection(json.loads(json.dumps(exported)), "s", ids_from())
     assert back == original
+    # positions and faults travel in fields Postman ignores
+    first = exported["item"][0]["item"][0]["item"][0]["response"]
+    assert [e["_mockrec_sequence"] for e in first] == [1, 2]
+    assert exported["item"][1]["response"][0]["_mockrec_fault"] == "slow-body:250"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("_mockrec_sequence", 0, "not a position"), ("_mockrec_sequence", "2", "not a position"),
+    ("_mockrec_fault", "boom", "not a fault")])
+def test_a_bad_position_or_fault_is_refused_with_its_place(field, value, message):
+    exported = postman.from_collection(sample())
+    exported["item"][1]["response"][0][field] = value
+    with pytest.raises(postman.PostmanError, match=rf"item\[1\]\.response\[0\]\.{field}.*"
+                                                    + message):
+        postman.to_collection(exported, "s", ids_from())
 
 
 @pytest.mark.parametrize("key", FILES)

@@ -421,3 +421,35 @@ def test_wildcards_forgive_a_trailing_slash_in_matching():
     assert ask(m, "GET", "/users/") == 2
     outcome = m.match(Incoming.from_target("GET", "/users/5/", [], b""))
     assert outcome.match.captures == {"id": "5"} and outcome.match.score == 75 + 10 + 5
+
+
+def test_a_sequence_is_one_candidate_and_the_match_names_it():
+    c = collection((1, "GET", "/other", 200, "other"))
+    url = "/cart"
+    members = [Example(10 + n, f"step {n}", ExampleRequest("GET", url),
+                       ExampleResponse(201 if n == 2 else 200, "", [], b"%d" % n), sequence=n)
+               for n in (3, 1, 2)]  # positions, not the list's order, give the order
+    c.requests.append(Request(2, "GET /cart", "GET", url, examples=members))
+    m = Matcher(c)
+    outcome = m.match(Incoming.from_target("GET", "/cart", [], b""))
+    sequence = outcome.match.sequence
+    assert [e.sequence for e in sequence.members] == [1, 2, 3]
+    assert sequence.key == (2, 11) and outcome.match.example.sequence == 1
+    # only the first position is a candidate: a 404 names no other member
+    assert len(m.heads.by_method["GET"]) == 2 and len(m.every.by_method["GET"]) == 4
+    # a status asked for picks among every example, and names no sequence
+    coded = m.match(Incoming.from_target("GET", "/cart", [("x-mock-response-code", "201")], b""))
+    assert coded.match.example.id == 12 and coded.match.sequence is None
+    by_id = m.match(Incoming.from_target("GET", "/x", [("x-mock-response-id", "13")], b""))
+    assert by_id.match.example.id == 13 and by_id.match.sequence is None
+
+
+def test_examples_of_one_request_form_a_sequence_per_concrete_request():
+    c = Collection("c")
+    c.requests.append(Request(1, "GET /carts/:id", "GET", "/carts/:id", examples=[
+        Example(n, "x", ExampleRequest("GET", f"/carts/{cart}"), ExampleResponse(200), sequence=p)
+        for n, cart, p in ((1, 1, 1), (2, 2, 1), (3, 1, 2), (4, 2, 2), (5, 2, 3))]))
+    m = Matcher(c)
+    assert sorted(len(s.members) for s in m.sequences) == [2, 3]
+    two = m.match(Incoming.from_target("GET", "/carts/2", [], b"")).match.sequence
+    assert [e.id for e in two.members] == [2, 4, 5]

@@ -145,3 +145,71 @@ def test_promote_into_a_new_or_existing_collection_in_one_write(tmp_path):
     with pytest.raises(MockrecError, match="no entry had a response"):
         promote_into(store, "shop", [entry(4, status=None)], PromoteOptions())
     assert not store.exists("shop")  # nothing was written
+
+
+# -- sequences ---------------------------------------------------------------------------
+
+def cart(i: int, items: int, method="GET", url="http://api.test/cart", req_body=b""):
+    return entry(i, method=method, url=url, req_body=req_body,
+                 body=b'{"items": %d}' % items)
+
+
+def positions(c: Collection) -> list[list[int | None]]:
+    return [[e.sequence for e in r.examples] for r in c.requests]
+
+
+def test_repeats_with_different_answers_become_a_sequence_in_history_order():
+    c = Collection("c")
+    result = promote([cart(1, 0), cart(2, 0, method="POST"), cart(3, 1),
+                      cart(4, 1, method="POST", req_body=b"x"), cart(5, 2)],
+                     c, PromoteOptions(), ids_from())
+    get, post = c.requests
+    assert [e.source_entry for e in get.examples] == [1, 3, 5]
+    assert [e.sequence for e in get.examples] == [1, 2, 3]
+    # two POSTs with different bodies are different requests: no sequence
+    assert [e.sequence for e in post.examples] == [None, None]
+    assert result.sequences == 1
+
+
+def test_the_same_answer_each_time_is_no_sequence_and_no_sequence_turns_it_off():
+    c = Collection("c")
+    assert promote([cart(1, 0), cart(2, 0)], c, PromoteOptions(), ids_from()).sequences == 0
+    assert positions(c) == [[None, None]]
+    c = Collection("c")
+    promote([cart(1, 0), cart(2, 1)], c, PromoteOptions(sequence=False), ids_from())
+    assert positions(c) == [[None, None]]
+
+
+def test_a_template_holds_one_sequence_per_concrete_request():
+    c = Collection("c")
+    promote([cart(1, 0, url="http://api.test/carts/1"), cart(2, 0, url="http://api.test/carts/2"),
+             cart(3, 1, url="http://api.test/carts/1"), cart(4, 5, url="http://api.test/carts/2"),
+             cart(5, 2, url="http://api.test/carts/1")],
+            c, PromoteOptions(template="/carts/{{cartId}}"), ids_from())
+    (request,) = c.requests
+    assert [(e.request.url[-1], e.sequence) for e in request.examples] == [
+        ("1", 1), ("2", 1), ("1", 2), ("2", 2), ("1", 3)]
+    c = Collection("c")
+    promote([cart(1, 0, url="http://api.test/carts/7"), cart(2, 1, url="http://api.test/carts/7")],
+            c, PromoteOptions(infer_templates=True), ids_from())
+    assert c.requests[0].url.endswith("/carts/{{cartId}}") and positions(c) == [[1, 2]]
+
+
+def test_a_later_promote_appends_to_the_sequence():
+    c = Collection("c")
+    promote([cart(1, 0), cart(2, 1)], c, PromoteOptions(), ids_from())
+    result = promote([cart(3, 2), cart(4, 2)], c, PromoteOptions(), ids_from(3))
+    assert positions(c) == [[1, 2, 3, 4]] and result.sequences == 1
+    # one example first, a different answer later: both runs make the sequence
+    c = Collection("c")
+    promote([cart(1, 0)], c, PromoteOptions(), ids_from())
+    promote([cart(2, 1)], c, PromoteOptions(), ids_from(2))
+    assert positions(c) == [[1, 2]]
+
+
+def test_hand_written_examples_stay_out_of_a_sequence():
+    c = Collection("c")
+    promote([cart(1, 0)], c, PromoteOptions(), ids_from())
+    c.requests[0].examples[0].source_entry = None  # as `example add` writes them
+    promote([cart(2, 1), cart(3, 2)], c, PromoteOptions(), ids_from(2))
+    assert positions(c) == [[None, 1, 2]]

@@ -43,6 +43,11 @@ def test_options_round_trip_through_mitmproxy():
     ({"profile": "lte"}, "profile 'lte'"),
     ({"on_miss": "maybe"}, "--on-miss 'maybe' is not one of 404, forward, record"),
     ({"max_calls": -1}, "--max-calls"),
+    ({"sequence_end": "loop"}, "--sequence-end 'loop' is not one of last, cycle, 404"),
+    ({"fault": "explode"}, "--fault: 'explode' is not a fault"),
+    ({"fault": "reset", "fault_rate": "150"}, "--fault-rate: '150' is not a percent"),
+    ({"fault_rate": "10"}, "--fault-rate needs --fault KIND"),
+    ({"seed": "abc"}, "--seed: 'abc' is not an integer"),
 ])
 def test_with_overrides_checks_every_value(override, message):
     with pytest.raises(MockrecError, match=message):

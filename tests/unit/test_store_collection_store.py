@@ -42,6 +42,35 @@ def test_round_trip_is_exact_and_the_file_is_readable(store):
     assert text.startswith('{\n  "collection"')
 
 
+def test_positions_and_faults_are_kept_and_a_file_without_them_reads_as_before(store):
+    with store.editing("api", create=True) as c:
+        first = add(c, store)
+        second = add(c, store, name="again")
+        c.requests[0].examples[0].sequence = 1
+        c.requests[0].examples[1].sequence = 2
+        c.requests[0].examples[1].fault = "slow-body:300"
+        add(c, store, url="http://api.test/plain")
+    loaded = store.load("api")
+    assert [(e.id, e.sequence, e.fault) for e in loaded.examples] == [
+        (first, 1, ""), (second, 2, "slow-body:300"), (second + 1, None, "")]
+    doc = json.loads(store.path("api").read_text())["examples"]
+    assert doc[str(first)]["sequence"] == 1 and doc[str(second)]["fault"] == "slow-body:300"
+    assert "sequence" not in doc[str(second + 1)] and "fault" not in doc[str(second + 1)]
+
+
+def test_a_bad_position_or_fault_skips_that_example_only(store, caplog):
+    with store.editing("api", create=True) as c:
+        add(c, store)
+        add(c, store, name="two")
+    doc = json.loads(store.path("api").read_text())
+    first, second = sorted(doc["examples"], key=int)
+    doc["examples"][first]["sequence"] = 0
+    doc["examples"][second]["fault"] = "explode"
+    store.path("api").write_text(json.dumps(doc))
+    assert store.load("api").examples == []
+    assert "not a position" in caplog.text and "not a fault" in caplog.text
+
+
 def test_example_ids_are_unique_across_collections(store):
     with store.editing("a", create=True) as a:
         first = add(a, store)

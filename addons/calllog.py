@@ -2,22 +2,69 @@
 
 Part of the replay addon (its response and error hooks call `log`), not an
 addon of its own: every addon costs a lookup on every mitmproxy event.
+
+Beside the log on disk (every run, for `mockrec calls`), the proxy remembers this
+run's calls in memory (`RunCalls`), for the admin API's verification: the newest
+`RUN_CALLS` of them, taken as the same `Capture` the disk log gets, so remembering
+one costs an append.
 """
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
 
 from mitmproxy import ctx, http
 
 from addons import metadata, options
 from recorder.capture import Capture
+from recorder.models import HistoryEntry
 from recorder.store import datadir
 from recorder.store.history import HistoryWriterProcess, call_log_root
+
+RUN_CALLS = 10_000
+
+
+class RunCall:
+    """One call of this run: its capture, and the entry made of it when first asked."""
+
+    __slots__ = ("number", "capture", "_entry")
+
+    def __init__(self, number: int, capture: Capture) -> None:
+        self.number, self.capture, self._entry = number, capture, None
+
+    @property
+    def entry(self) -> HistoryEntry:
+        if self._entry is None:
+            self._entry = self.capture.to_entry()
+            self._entry.id = self.number
+        return self._entry
+
+
+class RunCalls:
+    """This run's calls, oldest first: the newest `keep`, numbered from 1."""
+
+    def __init__(self, keep: int = RUN_CALLS) -> None:
+        self.kept: collections.deque[RunCall] = collections.deque(maxlen=keep)
+        self.made = 0  # since the start, or since `clear`
+
+    def add(self, capture: Capture) -> None:
+        self.made += 1
+        self.kept.append(RunCall(self.made, capture))
+
+    def entries(self) -> list[HistoryEntry]:
+        return [call.entry for call in list(self.kept)]
+
+    def clear(self) -> int:
+        forgotten = self.made
+        self.kept.clear()
+        self.made = 0
+        return forgotten
 
 
 class CallLog:
     def __init__(self) -> None:
+        self.run = RunCalls()
         self.writer: HistoryWriterProcess | None = None
         self.target: tuple[Path, str, int] | None = None  # data dir, mock, calls kept
         self.mode = "replay"
@@ -43,12 +90,18 @@ class CallLog:
                                                keep)
         return self.writer
 
+    def remember(self, flow: http.HTTPFlow) -> None:
+        """A request the proxy forwarded without looking at the examples (record,
+        passthrough): not a call of the mock's log, but one the admin API counts."""
+        self.run.add(Capture.from_flow(flow, self.mode, {
+            "mock": self.target[1] if self.target else None, "example": None}))
+
     def log(self, flow: http.HTTPFlow) -> None:
         writer = self.start()
-        if writer is None:
-            return
-        name = self.target[1]  # type: ignore[index]
         taken = Capture.from_flow(flow, self.mode, {
-            "mock": name, "example": flow.metadata.get(metadata.EXAMPLE),
+            "mock": self.target[1] if self.target else None,
+            "example": flow.metadata.get(metadata.EXAMPLE),
             "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)})
-        writer.submit(taken)
+        self.run.add(taken)
+        if writer is not None:
+            writer.submit(taken)

@@ -25,6 +25,11 @@ class Quota:
     def configure(self, settings: ReplaySettings) -> None:
         self.limit, self.rate = settings.max_calls, settings.rate_limit
 
+    def reset(self) -> None:
+        """Start counting again, as at the proxy's start."""
+        self.calls = 0
+        self.recent.clear()
+
     def check(self) -> http.Response | None:
         """Count one call; the 429 to answer when a limit is reached, else None."""
         limit, rate = self.limit, self.rate

@@ -20,6 +20,7 @@ from collections.abc import Awaitable
 from mitmproxy import ctx, exceptions, hooks, http
 
 from addons import metadata, options
+from addons.admin import ADMIN_PATH, Admin
 from addons.answers import (
     example_response,
     json_response,
@@ -59,9 +60,10 @@ class Replay:
         self.profile: delays.Profile | None = None
         self.settings = MatchSettings()
         self.rng = random.Random()
-        self.control = ControlSocket()
         self.quota = Quota()
         self.call_log = CallLog()
+        self.admin = Admin(self)
+        self.control = ControlSocket(self.admin)
         self._wire: dict[int, tuple[list[tuple[bytes, bytes]], bool]] = {}
         self._running = False
         self.config = ReplaySettings()
@@ -173,27 +175,43 @@ class Replay:
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(metadata.CALL):
             self.call_log.log(flow)
+        elif not flow.metadata.get(metadata.REPLAYED):
+            self.call_log.remember(flow)  # record, passthrough: for the admin API only
 
     def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
         """`response` is the answer, to go out after its delay."""
         mark_answered(flow, response, cors_done=True)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(metadata.CALL) and not flow.response:
+        if flow.response:
+            return
+        if flow.metadata.get(metadata.CALL):
             self.call_log.log(flow)
+        elif not flow.metadata.get(metadata.REPLAYED):
+            self.call_log.remember(flow)
 
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         # Not `async def`: most requests need no delay, and a coroutine per request
         # costs throughput. mitmproxy awaits what a hook returns.
         if flow.response or flow.error or not flow.live:
             return
-        later = self.answer(flow)
+        # The admin API's one cost for other requests: this test (addons/admin.py).
+        if flow.request.data.path.startswith(ADMIN_PATH) and self.admin.wants(flow):
+            return self.admin.serve(flow)
+        later = self._answer_safely(flow)
         if later is not None:
             return self._answer_later(flow, *later)
 
     def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
         """Answer `flow` now (flow.response), or say with what after how many seconds;
-        None with no response: it goes upstream (spy, --on-miss, other modes)."""
+        None with no response: it goes upstream (spy, --on-miss, other modes), or to
+        mitmproxy's path (the fast path's caller hands it over)."""
+        if flow.request.data.path.startswith(ADMIN_PATH) and self.admin.wants(flow):
+            self.admin.answer_now(flow)
+            return None
+        return self._answer_safely(flow)
+
+    def _answer_safely(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | None:
         try:
             return self._answer(flow)
         except Exception as e:  # a bug of ours: say so, rather than pass it upstream
@@ -272,10 +290,13 @@ class Replay:
         return http.Response.make(204, b"", headers)
 
     def _authorized(self, incoming: Incoming) -> bool:
+        return self.key_matches(incoming.header("x-api-key") or "")
+
+    def key_matches(self, given: str) -> bool:
+        """Is `given` this mock's API key? Always, for a public mock."""
         plain, hashed = self.api_key, self.api_key_sha256
         if not plain and not hashed:
             return True
-        given = incoming.header("x-api-key") or ""
         if plain:
             return hmac.compare_digest(given.encode(), plain.encode())
         return hmac.compare_digest(hash_key(given), hashed)

@@ -215,10 +215,15 @@ class Admin:
 
     @staticmethod
     def wants(flow: http.HTTPFlow) -> bool:
-        """An admin request (its path starts with ADMIN_PATH): on the mock URL, or for
-        mockrec.admin through the forward proxy (other hosts' paths are theirs)."""
-        return (isinstance(flow.client_conn.proxy_mode, ReverseMode)
-                or flow.request.host == ADMIN_HOST)
+        """An admin request (its path starts with ADMIN_PATH): on the mock URL, for
+        mockrec.admin through the forward proxy, or sent to the forward proxy's own
+        address (`curl localhost:8080/__mockrec/status`); other hosts' paths are theirs."""
+        req, client = flow.request, flow.client_conn
+        if isinstance(client.proxy_mode, ReverseMode) or req.host == ADMIN_HOST:
+            return True
+        own = client.sockname
+        return bool(own) and req.port == own[1] and req.host in (
+            own[0], "localhost", "127.0.0.1", "::1")
 
     def serve(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Answer an admin request: now, or (writing files) when the returned task is done."""

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -90,12 +91,25 @@ class MockrecProxy:
                 command.append(flag if value else f"--no-{name.replace('_', '-')}")
             else:
                 command += [flag, str(value)]
-        # Two listeners in one proxy: the mock URL (reverse) and a forward proxy.
+        # Two listeners in one proxy: the mock URL (reverse, on the port the OS picks for
+        # --port 0) and a forward proxy. mitmproxy takes two listeners on "port 0" for
+        # one address, so the second gets a port found free just before (and a retry
+        # should another program take it meanwhile).
         command += ["--set", f"mode=reverse:{self.upstream or NO_UPSTREAM}",
-                    "--set", "mode=regular", "--set", f"confdir={self.confdir}", *args]
+                    "--set", f"mode=regular@{_free_port()}", "--set",
+                    f"confdir={self.confdir}", *args]
         return command
 
     def _start(self, args: list[str]) -> subprocess.Popen:
+        for attempt in range(3):
+            try:
+                return self._start_once(args)
+            except MockrecError as e:
+                if attempt == 2 or "already in use" not in str(e).lower():
+                    raise
+        raise AssertionError("not reached")
+
+    def _start_once(self, args: list[str]) -> subprocess.Popen:
         env = {k: v for k, v in os.environ.items()
                if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
         env["PYTHONUNBUFFERED"] = "1"
@@ -148,9 +162,16 @@ class MockrecProxy:
             try:
                 process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                _kill_group(process.pid)
                 process.wait()
+        # Its helpers (the history writers, multiprocessing's resource tracker) finish
+        # on their own once it is gone; none outlives the session.
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _group_alive(process.pid):
+            if time.monotonic() > deadline:
+                _kill_group(process.pid)
+                break
+            time.sleep(0.02)
 
     @property
     def running(self) -> bool:
@@ -272,6 +293,40 @@ def _times(n: int) -> str:
 
 def _query_value(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Does a process of this group still run (zombies, waiting for a parent, do not)?"""
+    if sys.platform.startswith("linux") and os.path.isdir("/proc"):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as f:
+                    state, _, group = f.read().rpartition(b")")[2].split()[:3]
+            except (OSError, ValueError):
+                continue
+            if int(group) == pgid and state != b"Z":
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _die_with_parent():
@@ -408,6 +463,7 @@ class Factory:
         shared = scope != "function"
         table = self.proxies.shared if shared else self._own
         proxy = table.get(key)
+        since = 0  # the output this test is shown on failure: all of a proxy it started
         if proxy is not None and not proxy.running:
             table.pop(key)
             proxy.stop()
@@ -418,11 +474,13 @@ class Factory:
             table[key] = proxy
             if shared and scope != "session":
                 self._stop_with(scope, key, proxy)
-        elif shared:
-            proxy.reset()  # a test of its own: no calls yet, quotas full
-            if proxy.status()["mode"] != chosen:
-                proxy.set_mode(chosen)
-        self.request.node.stash.setdefault(_used_key, []).append((proxy, proxy.output_size()))
+        else:
+            since = proxy.output_size()
+            if shared:
+                proxy.reset()  # a test of its own: no calls yet, quotas full
+                if proxy.status()["mode"] != chosen:
+                    proxy.set_mode(chosen)
+        self.request.node.stash.setdefault(_used_key, []).append((proxy, since))
         self.started.append(proxy)
         return proxy
 

@@ -212,6 +212,31 @@ def test_each_xdist_worker_has_its_own_proxy(pytester, project):
     assert_gone([int(pid) for pid, _ in rows])
 
 
+def test_mockrec_env_sends_a_program_through_the_forward_proxy(pytester, project):
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    data, upstream, confdir = project
+    pytester.makepyfile(test_env=f'''
+        import json
+        import os
+        import subprocess
+
+        def test_curl_over_https(mockrec, mockrec_env):
+            mock = mockrec("shop", data_dir={str(data)!r}, confdir={confdir!r})
+            env = mockrec_env()
+            assert os.environ["HTTPS_PROXY"] == mock.proxy_url == env["https_proxy"]
+            out = subprocess.run(["curl", "-sS", "https://api.shop.test/users/3"],
+                                 capture_output=True, text=True, check=True).stdout
+            assert json.loads(out) == {{"id": "3"}}
+            mock.assert_called("GET", "/users/3", times=1)
+
+        def test_env_is_restored():
+            assert "HTTPS_PROXY" not in os.environ and "SSL_CERT_FILE" not in os.environ
+    ''')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=240)
+    result.assert_outcomes(passed=2)
+
+
 def test_an_interrupted_run_stops_its_proxy(pytester, project):
     data, upstream, confdir = project
     pytester.makepyfile(test_interrupt=f'''

@@ -221,6 +221,8 @@ def test_mockrec_env_sends_a_program_through_the_forward_proxy(pytester, project
         import os
         import subprocess
 
+        BEFORE = {{k: os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "SSL_CERT_FILE")}}
+
         def test_curl_over_https(mockrec, mockrec_env):
             mock = mockrec("shop", data_dir={str(data)!r}, confdir={confdir!r})
             env = mockrec_env()
@@ -231,7 +233,7 @@ def test_mockrec_env_sends_a_program_through_the_forward_proxy(pytester, project
             mock.assert_called("GET", "/users/3", times=1)
 
         def test_env_is_restored():
-            assert "HTTPS_PROXY" not in os.environ and "SSL_CERT_FILE" not in os.environ
+            assert {{k: os.environ.get(k) for k in BEFORE}} == BEFORE
     ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=240)
     result.assert_outcomes(passed=2)

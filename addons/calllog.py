@@ -2,10 +2,16 @@
 
 Part of the replay addon (its response and error hooks call `log`), not an
 addon of its own: every addon costs a lookup on every mitmproxy event.
+
+Beside the log on disk (every run, for `mockrec calls`), the proxy remembers this
+run's calls in memory (`RunCalls`), for the admin API's verification: the newest
+`RUN_CALLS` of them, taken as the same `Capture` the disk log gets, so remembering
+one costs an append.
 """
 
 from __future__ import annotations
 
+import collections
 import time
 from pathlib import Path
 
@@ -13,12 +19,64 @@ from mitmproxy import ctx, http
 
 from addons import metadata, options
 from recorder.capture import Capture
+from recorder.models import HistoryEntry
 from recorder.store import datadir
 from recorder.store.history import HistoryWriterProcess, call_log_root
+
+RUN_CALLS = 10_000
+# What a remembered call keeps of its bodies, so that 10,000 calls of big downloads do
+# not stay in memory: verification looks at request bodies only (`body_contains`).
+KEEP_REQUEST_BODY = 16 * 1024
+KEEP_RESPONSE_BODY = 4 * 1024
+
+
+class RunCall:
+    """One call of this run: its capture, and the entry made of it when first asked."""
+
+    __slots__ = ("number", "capture", "_entry")
+
+    def __init__(self, number: int, capture: Capture) -> None:
+        self.number, self.capture, self._entry = number, capture, None
+
+    @property
+    def entry(self) -> HistoryEntry:
+        if self._entry is None:
+            self._entry = self.capture.to_entry()
+            self._entry.id = self.number
+        return self._entry
+
+
+class RunCalls:
+    """This run's calls, oldest first: the newest `keep`, numbered from 1."""
+
+    def __init__(self, keep: int = RUN_CALLS) -> None:
+        self.kept: collections.deque[RunCall] = collections.deque(maxlen=keep)
+        self.made = 0  # since the start, or since `clear`
+
+    def add(self, capture: Capture) -> None:
+        response = capture.response
+        if len(capture.body) > KEEP_REQUEST_BODY or (
+                response is not None and len(response.body) > KEEP_RESPONSE_BODY):
+            capture = capture._replace(
+                body=capture.body[:KEEP_REQUEST_BODY],
+                response=response and response._replace(
+                    body=b"" if len(response.body) > KEEP_RESPONSE_BODY else response.body))
+        self.made += 1
+        self.kept.append(RunCall(self.made, capture))
+
+    def entries(self) -> list[HistoryEntry]:
+        return [call.entry for call in list(self.kept)]
+
+    def clear(self) -> int:
+        forgotten = self.made
+        self.kept.clear()
+        self.made = 0
+        return forgotten
 
 
 class CallLog:
     def __init__(self) -> None:
+        self.run = RunCalls()
         self.writer: HistoryWriterProcess | None = None
         self.target: tuple[Path, str, int] | None = None  # data dir, mock, calls kept
         self.mode = "replay"
@@ -44,12 +102,16 @@ class CallLog:
                                                keep)
         return self.writer
 
+    def remember(self, flow: http.HTTPFlow) -> None:
+        """A request the proxy forwarded without looking at the examples (record,
+        passthrough): not a call of the mock's log, but one the admin API counts."""
+        self.run.add(Capture.from_flow(flow, self.mode, {
+            "mock": self.target[1] if self.target else None, "example": None}))
+
     def log(self, flow: http.HTTPFlow) -> None:
         writer = self.start()
-        if writer is None:
-            return
-        name = self.target[1]  # type: ignore[index]
-        notes = {"mock": name, "example": flow.metadata.get(metadata.EXAMPLE),
+        notes = {"mock": self.target[1] if self.target else None,
+                 "example": flow.metadata.get(metadata.EXAMPLE),
                  "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)}
         fault = flow.metadata.get(metadata.FAULT)
         if fault is not None:
@@ -59,4 +121,6 @@ class CallLog:
             taken = taken._replace(
                 error=None if flow.response else f"mockrec fault: {fault}",
                 error_time=None if flow.response else time.time())
-        writer.submit(taken)
+        self.run.add(taken)
+        if writer is not None:
+            writer.submit(taken)

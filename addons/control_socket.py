@@ -1,5 +1,6 @@
 """The proxy's end of `mockrec mode` and `mockrec reset`: a Unix socket that sets
-mockrec_* options live, or rewinds sequences and quotas."""
+mockrec_* options live, rewinds sequences and quotas, and runs admin requests without
+HTTP; all are the admin API's operations (addons/admin.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,26 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mitmproxy import ctx, exceptions
+from mitmproxy import ctx
 
+from addons import admin as admin_api
 from recorder.proxy import remote as control
 from recorder.store.files import ensure_private_dir
+
+if TYPE_CHECKING:
+    from addons.admin import Admin
 
 log = logging.getLogger(__name__)
 
 
 class ControlSocket:
-    def __init__(self, on_reset: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, admin: Admin) -> None:
+        self.admin = admin
         self.server: asyncio.AbstractServer | None = None
         self.path: Path | None = None
-        self.on_reset = on_reset
 
     async def start(self, data_dir: Path) -> None:
         addrs = ctx.master.addons.get("proxyserver").listen_addrs()
@@ -46,30 +51,14 @@ class ControlSocket:
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 
+    apply = staticmethod(admin_api.apply)  # `{"set": {...}}`: mockrec_* options, live
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = json.loads(await reader.readline() or b"{}")
-            if request.get("reset"):
-                self.on_reset()
-                reply = {"ok": True, "mode": ctx.options.mockrec_mode,
-                         "collection": ctx.options.mockrec_collection, "reset": True}
-            else:
-                reply = self.apply(request.get("set", {}))
+            reply = await self.admin.control(json.loads(await reader.readline() or b"{}"))
         except ValueError as e:
             reply = {"ok": False, "error": f"bad control request: {e}"}
         writer.write(json.dumps(reply).encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         writer.close()
-
-    @staticmethod
-    def apply(settings: dict) -> dict:
-        unknown = [k for k in settings if not k.startswith("mockrec_")]
-        if unknown:
-            return {"ok": False, "error": f"only mockrec_* options can be set: {unknown}"}
-        try:
-            ctx.options.update(**settings)
-        except (exceptions.OptionsError, KeyError, TypeError) as e:
-            return {"ok": False, "error": str(e).strip("'\"")}
-        return {"ok": True, "mode": ctx.options.mockrec_mode,
-                "collection": ctx.options.mockrec_collection}

@@ -12,6 +12,7 @@ import sys
 
 from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, master, options
 from mitmproxy.addons import dumper, errorcheck, termlog
+from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
 
 from addons.fastpath.selector import stamping_event_loop
 from recorder.errors import MockrecError
@@ -27,19 +28,25 @@ class Banner:
         self.config = config
 
     def running(self) -> None:
-        addrs = ctx.master.addons.get("proxyserver").listen_addrs()
-        if not addrs:
+        servers = [(server.mode, server.listen_addrs)
+                   for server in ctx.master.addons.get("proxyserver").servers]
+        listening = [(mode, addrs[0][:2]) for mode, addrs in servers if addrs]
+        if not listening:
             return
-        host, port = addrs[0][:2]
-        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        if self.config.upstream:
-            how = f"reverse proxy to {self.config.upstream}; point your client at {url}"
-        else:
-            how = f"forward proxy; export HTTP_PROXY={url} HTTPS_PROXY={url}"
         mode = ctx.options.mockrec_mode
+        # One line per listener (a `--set mode=...` can add more): "on" the first, the
+        # mock URL or the proxy; "also on" the others. Tests and the pytest plugin read them.
+        for n, (spec, (host, port)) in enumerate(listening):
+            url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+            if isinstance(spec, ReverseMode):
+                how = f"reverse proxy to {spec.data}; point your client at {url}"
+            elif isinstance(spec, RegularMode):
+                how = f"forward proxy; export HTTP_PROXY={url} HTTPS_PROXY={url}"
+            else:
+                how = f"{spec.type_name} mode"
+            print(f"mockrec {mode} {'also on' if n else 'on'} {url} ({how})", flush=True)
         serving = (f"; serving collection {ctx.options.mockrec_collection}"
                    if ctx.options.mockrec_collection else "")
-        print(f"mockrec {mode} on {url} ({how})", flush=True)
         print(f"data in {self.config.data_dir}{serving}; `mockrec mode MODE` switches; "
               "`mockrec ui` shows it in a browser; Ctrl-C stops", flush=True)
         # Every addon costs a lookup on every event; this one has said its piece.

@@ -20,6 +20,7 @@ from collections.abc import Awaitable
 from mitmproxy import ctx, exceptions, hooks, http
 
 from addons import faults, metadata, options
+from addons.admin import ADMIN_PATH, Admin
 from addons.answers import (
     Wire,
     example_response,
@@ -62,15 +63,16 @@ class Replay:
         self.profile: delays.Profile | None = None
         self.settings = MatchSettings()
         self.rng = random.Random()
-        self.control = ControlSocket(self.reset)
+        self.quota = Quota()
+        self.call_log = CallLog()
+        self.admin = Admin(self)
+        self.control = ControlSocket(self.admin)
         # How many requests each sequence answered (by Sequence.key), in this process.
         self.positions: dict[tuple[int, int], int] = {}
         self.sequence_end = SequenceEnd.LAST.value
         self.fault: Fault | None = None  # --fault, for --fault-rate percent of the answers
         self.fault_rate = 100.0
         self.fault_rng = random.Random()
-        self.quota = Quota()
-        self.call_log = CallLog()
         self._wire: dict[int, Wire] = {}
         self._running = False
         self.config = ReplaySettings()
@@ -193,15 +195,21 @@ class Replay:
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.metadata.get(metadata.CALL):
             self.call_log.log(flow)
+        elif not flow.metadata.get(metadata.REPLAYED):
+            self.call_log.remember(flow)  # record, passthrough: for the admin API only
 
     def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
         """`response` is the answer, to go out after its delay."""
         mark_answered(flow, response, cors_done=True)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if (flow.metadata.get(metadata.CALL) and not flow.response
-                and metadata.FAULT not in flow.metadata):  # a fault logs itself: fault_done
-            self.call_log.log(flow)
+        if flow.response:
+            return
+        if flow.metadata.get(metadata.CALL):
+            if metadata.FAULT not in flow.metadata:  # a fault logs itself: fault_done
+                self.call_log.log(flow)
+        elif not flow.metadata.get(metadata.REPLAYED):
+            self.call_log.remember(flow)
 
     def fault_done(self, flow: http.HTTPFlow) -> None:
         """A fault was carried out (or given up on): log the call."""
@@ -217,7 +225,10 @@ class Replay:
         # costs throughput. mitmproxy awaits what a hook returns.
         if flow.response or flow.error or not flow.live:
             return
-        later = self.answer(flow)
+        # The admin API's one cost for other requests: this test (addons/admin.py).
+        if flow.request.data.path.startswith(ADMIN_PATH) and self.admin.wants(flow):
+            return self.admin.serve(flow)
+        later = self._answer_safely(flow)
         if later is not None:
             if type(later) is faults.Faulted:
                 return faults.carry_out(flow, later, self.fault_done)
@@ -226,7 +237,15 @@ class Replay:
     def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | faults.Faulted | None:
         """Answer `flow` now (flow.response), or say with what after how many seconds,
         or with which fault (a `Faulted`); None with no response: it goes upstream
-        (spy, --on-miss, other modes)."""
+        (spy, --on-miss, other modes), or to mitmproxy's path (the fast path's caller
+        hands it over)."""
+        if flow.request.data.path.startswith(ADMIN_PATH) and self.admin.wants(flow):
+            self.admin.answer_now(flow)
+            return None
+        return self._answer_safely(flow)
+
+    def _answer_safely(self, flow: http.HTTPFlow
+                       ) -> tuple[http.Response, float] | faults.Faulted | None:
         try:
             return self._answer(flow)
         except Exception as e:  # a bug of ours: say so, rather than pass it upstream
@@ -373,10 +392,13 @@ class Replay:
         return http.Response.make(204, b"", headers)
 
     def _authorized(self, incoming: Incoming) -> bool:
+        return self.key_matches(incoming.header("x-api-key") or "")
+
+    def key_matches(self, given: str) -> bool:
+        """Is `given` this mock's API key? Always, for a public mock."""
         plain, hashed = self.api_key, self.api_key_sha256
         if not plain and not hashed:
             return True
-        given = incoming.header("x-api-key") or ""
         if plain:
             return hmac.compare_digest(given.encode(), plain.encode())
         return hmac.compare_digest(hash_key(given), hashed)

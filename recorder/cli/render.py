@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from rich.console import Console
 
 from recorder import encodings
+from recorder.match.verify import call_summary
 from recorder.models import (
     Collection,
     Example,
@@ -235,24 +236,6 @@ def mock_json(m: Mock) -> dict[str, Any]:
 
 _pause = threading.Event()  # never set: a sleep that reads as one in the CLI
 CALL_COLUMNS = ("ID", "TIME", "METHOD", "PATH", "STATUS", "EXAMPLE", "DELAY")
-
-
-def call_summary(entry: HistoryEntry) -> dict[str, Any]:
-    example = entry.notes.get("example")
-    return {
-        "id": entry.id,
-        "time": entry.time.isoformat(timespec="milliseconds"),
-        "mock": entry.notes.get("mock"),
-        "method": entry.request.method,
-        "path": entry.request.path_and_query,
-        "status": entry.response.status if entry.response else None,
-        "example": example,
-        "matched": example["name"] if example else "No matching requests",
-        "sequence": example.get("sequence") if example else None,  # the position served
-        "fault": entry.notes.get("fault"),
-        "delay_ms": entry.notes.get("delay_ms", 0),
-        "error": entry.error,
-    }
 
 
 def call_row(entry: HistoryEntry) -> tuple[str, ...]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -19,12 +22,15 @@ from recorder.models import (
     Example,
     ExampleRequest,
     ExampleResponse,
+    Header,
     Request,
     reason_phrase,
 )
 from recorder.promote.entries import unique
 from recorder.serve import faults
 from recorder.store.collection_store import CollectionStore, example_doc, example_from_doc
+
+METHOD = re.compile(r"[A-Z][A-Z0-9_-]{0,31}")
 
 
 def example_document(example: Example, request: Request) -> dict[str, Any]:
@@ -167,11 +173,9 @@ def set_example(store: CollectionStore, example_id: int, collection: str | None,
 def add_example(c: Collection, store: CollectionStore, method: str, path: str, status: int,
                 headers: list[str], body: str | bytes, name: str | None,
                 sequence: int | None = None, fault: str | None = None) -> Example:
-    """Postman's "mock from scratch": a request (found or new) gets a hand-written example.
-
-    A `body` of text starting with @ names a file to read; bytes are the body as is."""
-    if not 100 <= status <= 599:
-        raise MockrecError(f"--status {status} is not an HTTP status (100-599)")
+    """Postman's "mock from scratch": a request (found or new) gets a hand-written example
+    (`mockrec example add`: headers as 'Name: value'; a `body` of text starting with @
+    names a file to read; bytes are the body as is)."""
     check_sequence(sequence)
     fault = check_fault(fault)
     if isinstance(body, bytes):
@@ -183,30 +187,124 @@ def add_example(c: Collection, store: CollectionStore, method: str, path: str, s
             raise MockrecError(f"cannot read the body file {body[1:]}: {e.strerror}") from None
     else:
         content = body.encode()
-    pairs = [parse_header(h) for h in headers]
+    return new_example(c, store, method, path, status, [parse_header(h) for h in headers],
+                       content, name, sequence=sequence, fault=fault)
+
+
+def new_example(c: Collection, store: CollectionStore, method: str, path: str, status: int,
+                headers: list[Header], content: bytes, name: str | None = None, *,
+                reason: str | None = None, request_name: str | None = None,
+                request_headers: list[Header] | None = None,
+                request_body: bytes = b"", sequence: int | None = None,
+                fault: str | None = None) -> Example:
+    """Add one example to `c` (call inside `store.editing`), with `example add`'s defaults:
+    the request with that method and URL, or a new one; a name like `200 OK`, unique in
+    the request; the status's reason; a Content-Type guessed for a body without one."""
+    if not 100 <= status <= 599:
+        raise MockrecError(f"--status {status} is not an HTTP status (100-599)")
+    pairs = list(headers)
     if content and not any(k.lower() == "content-type" for k, _ in pairs):
         pairs.append(("Content-Type", "application/json" if _is_json(content) else "text/plain"))
     method = method.upper()
+    if not METHOD.fullmatch(method):
+        raise MockrecError(f"method {method!r} is not an HTTP method")
     # A URL, a {{baseUrl}}-style one, or a bare path.
     url = path if urlsplit(path).scheme or path.startswith("{{") else "/" + path.lstrip("/")
     request = next((r for r in c.requests if r.method == method and r.url == url), None)
     if request is None:
         request = Request(id=max((r.id for r in c.requests), default=0) + 1,
-                          name=unique(f"{method} {example_path_and_query(url)[0]}",
+                          name=unique(request_name or f"{method} {example_path_and_query(url)[0]}",
                                       (r.name for r in c.requests)),
                           method=method, url=url)
         c.requests.append(request)
     (example_id,) = store.new_example_ids(c, 1)
-    reason = reason_phrase(status)
+    reason = reason_phrase(status) if reason is None else reason
     example = Example(
         id=example_id,
-        name=unique(name or f"{status} {reason}".strip(), (e.name for e in request.examples)),
-        request=ExampleRequest(method=method, url=url),
+        name=unique(name or f"{status} {reason_phrase(status)}".strip(),
+                    (e.name for e in request.examples)),
+        request=ExampleRequest(method=method, url=url, headers=list(request_headers or []),
+                               body=request_body),
         response=ExampleResponse(status=status, reason=reason, headers=pairs, body=content),
         sequence=sequence, fault=fault or "",
     )
     request.examples.append(example)
     return example
+
+
+def add_example_document(store: CollectionStore, collection: str, doc: Any) -> Example:
+    """Add an example given in the form `example show` prints (the admin API's
+    `POST /__mockrec/examples`). Only `request.method`, `request.url` and
+    `response.status` are needed; the rest defaults as in `example add`. An `id` is
+    ignored: the example gets a new one. ValueError says what is wrong."""
+    if not isinstance(doc, dict):
+        raise ValueError("the example must be a JSON object")
+    request, original = _object(doc, "request"), _object(doc, "originalRequest", {})
+    response = _object(doc, "response")
+    method, url = request.get("method"), request.get("url")
+    if not isinstance(method, str) or not METHOD.fullmatch(method.strip().upper()):
+        raise ValueError("request.method must be an HTTP method like GET")
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("request.url must be a path or URL, like /users/1")
+    status = response.get("status")
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise ValueError(f"response.status {status!r} is not an HTTP status (100-599)")
+    for where, value in (("name", doc.get("name")), ("request.name", request.get("name")),
+                         ("response.reason", response.get("reason"))):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where} must be a string")
+    with store.editing(collection) as c:
+        try:
+            return new_example(
+                c, store, method.strip(), url.strip(), status,
+                _header_lines(response.get("headers"), "response.headers"),
+                _body(response.get("body"), "response.body"), doc.get("name"),
+                reason=response.get("reason"), request_name=request.get("name"),
+                request_headers=_header_lines(original.get("headers"),
+                                              "originalRequest.headers"),
+                request_body=_body(original.get("body"), "originalRequest.body"))
+        except MockrecError as e:
+            raise ValueError(str(e)) from None
+
+
+def _object(doc: dict, key: str, default: dict | None = None) -> dict:
+    value = doc.get(key, default)
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be an object" + (" (it is required)" if default is None
+                                                       and value is None else ""))
+    return value
+
+
+def _header_lines(value: Any, where: str) -> list[Header]:
+    """`["Name: value", ...]` as the file keeps them, or `{"Name": "value"}`."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        value = [f"{k}: {v}" for k, v in value.items() if isinstance(v, str)] if all(
+            isinstance(v, str) for v in value.values()) else None
+    if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+        raise ValueError(f'{where} must be a list of "Name: value" lines')
+    try:
+        return [parse_header(h) for h in value]
+    except MockrecError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _body(value: Any, where: str) -> bytes:
+    """`{"text": ...}` or `{"base64": ...}` as `example show` prints it, or plain text."""
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, dict) and set(value) <= {"text", "base64", "size"} and (
+            isinstance(value.get("text", ""), str) and isinstance(value.get("base64", ""), str)):
+        if "text" in value:
+            return value["text"].encode()
+        try:
+            return base64.b64decode(value.get("base64", ""), validate=True)
+        except (ValueError, binascii.Error):
+            raise ValueError(f"{where}.base64 is not base64") from None
+    raise ValueError(f'{where} must be text, {{"text": ...}} or {{"base64": ...}}')
 
 
 def _is_json(content: bytes) -> bool:

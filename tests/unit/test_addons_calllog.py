@@ -1,11 +1,14 @@
-"""addons/calllog.py: what a replayed flow leaves in the mock's call log."""
+"""addons/calllog.py: what a replayed flow leaves in the mock's call log, and this run's
+calls kept in memory for the admin API."""
 
 import time
 
 from mitmproxy.test import taddons, tflow
 
 from addons import metadata
+from addons.calllog import KEEP_REQUEST_BODY, RunCalls
 from addons.replay import Replay
+from recorder.capture import Capture
 from recorder.store.history import HistoryStore, call_log_root
 
 
@@ -53,3 +56,32 @@ def test_no_call_log_when_its_size_is_zero(tmp_path):
         flow.metadata[metadata.CALL] = True
         replay.response(flow)
         assert replay.call_log.writer is None
+
+def capture(path: str, request_body: bytes = b"", response_body: bytes = b"ok") -> Capture:
+    flow = tflow.tflow(resp=True)
+    flow.request.path = path
+    flow.request.content = request_body
+    flow.response.content = response_body
+    return Capture.from_flow(flow, "replay", {"mock": "m", "example": None})
+
+
+def test_numbered_bounded_and_cleared():
+    run = RunCalls(keep=3)
+    for n in range(5):
+        run.add(capture(f"/n/{n}"))
+    entries = run.entries()
+    assert [e.id for e in entries] == [3, 4, 5] and run.made == 5
+    assert [e.request.path for e in entries] == ["/n/2", "/n/3", "/n/4"]
+    assert run.clear() == 5
+    assert run.entries() == [] and run.made == 0
+    run.add(capture("/again"))
+    assert [e.id for e in run.entries()] == [1]
+
+
+def test_big_bodies_are_not_kept_whole():
+    run = RunCalls()
+    run.add(capture("/upload", b"x" * (KEEP_REQUEST_BODY + 10), b"y" * 1_000_000))
+    run.add(capture("/small", b"needle", b"small answer"))
+    big, small = run.entries()
+    assert big.request.body == b"x" * KEEP_REQUEST_BODY and big.response.body == b""
+    assert small.request.body == b"needle" and small.response.body == b"small answer"

@@ -93,15 +93,17 @@ def test_a_bad_fault_option_is_refused(replay):
 
 def test_the_control_socket_rewinds(tmp_path):
     calls = []
+    replay = Replay()
+    replay.reset = lambda: calls.append("reset")  # what the socket must reach
 
     async def scenario():
-        control = ControlSocket(lambda: calls.append("reset"))
+        control = ControlSocket(replay.admin)
         path = remote.socket_path(tmp_path, 8125)
         path.parent.mkdir()
         server = await asyncio.start_unix_server(control._serve, path=str(path))
         async with server:
             return await asyncio.to_thread(remote.send, tmp_path, 8125, {"reset": True})
 
-    with taddons.context(Replay()):
+    with taddons.context(replay):
         reply = asyncio.run(scenario())
     assert reply["ok"] and reply["reset"] and calls == ["reset"]

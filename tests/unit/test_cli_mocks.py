@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -142,12 +144,17 @@ def test_calls_follow_prints_a_new_call_within_a_second(data, capsys, start_prox
     wait_for_calls(data, "users", 1)
     follower = subprocess.Popen(
         [sys.executable, "-m", "recorder", "--data-dir", str(data), "calls", "--follow",
-         "--json", "--limit", "0"], stdout=subprocess.PIPE, text=True)
+         "--json", "--limit", "1"], stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout],
+                     daemon=True).start()
     try:
-        time.sleep(1.0)  # let it start and read what is there
+        # The backlog's newest call says the follower has read the log: no fixed wait,
+        # and no hang if it never comes.
+        assert json.loads(lines.get(timeout=60))["path"] == "/version"
         sent = time.monotonic()
         httpx.get(proxy.url + "/users/99")
-        line = follower.stdout.readline()
+        line = lines.get(timeout=30)
         assert time.monotonic() - sent < 1.0
         assert json.loads(line)["path"] == "/users/99"
     finally:

@@ -146,7 +146,7 @@ def test_admin_requests_are_not_quota_calls_and_reset_rewinds(shop, start_proxy)
         for _ in range(5):
             assert c.get("/__mockrec/status").status_code == 200
         assert [c.get("/health").status_code for _ in range(3)] == [200, 200, 429]
-        assert c.post("/__mockrec/reset").json() == {"reset": ["quotas"]}
+        assert c.post("/__mockrec/reset").json() == {"reset": ["sequences", "quotas"]}
         assert c.get("/health").status_code == 200
 
 

@@ -238,7 +238,7 @@ class MockrecProxy:
         self.admin("PUT", "mode", {"mode": mode})
 
     def reset(self) -> None:
-        """Forget this run's calls and rewind the quotas (POST /__mockrec/reset)."""
+        """Forget this run's calls and rewind the sequences and quotas (POST /__mockrec/reset)."""
         self.admin("DELETE", "calls")
         self.admin("POST", "reset")
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mitmproxy import ctx, http
+from mitmproxy import ctx, exceptions, http
 
 from addons import metadata, options
 from recorder.capture import Capture
+from recorder.errors import MockrecError
 from recorder.store import datadir
-from recorder.store.history import HistoryWriterProcess, call_log_root
+from recorder.store.history import HistoryStore, HistoryWriterProcess, call_log_root
 
 
 class CallLog:
@@ -28,6 +29,11 @@ class CallLog:
         name = opts.mockrec_mock or opts.mockrec_collection
         target = (options.data_dir(), name, opts.mockrec_call_log) if name else None
         if target != self.target:
+            if target is not None and target[2]:
+                try:  # a damaged call log is said now, not at the first call
+                    HistoryStore(target[0], call_log_root(target[1])).check()
+                except (MockrecError, OSError) as e:
+                    raise exceptions.OptionsError(str(e)) from None
             self.close()  # a new mock or data dir gets its own writer, on its first call
             self.target = target
 

@@ -547,10 +547,11 @@ def _headers(pairs: list[list[str]]) -> list[Header]:
 class _Item:
     """An entry on its way to the disk, with the tag `stored` reports it by."""
 
-    __slots__ = ("entry", "tag")
+    __slots__ = ("entry", "tag", "order")
+    _order = itertools.count()
 
     def __init__(self, entry: HistoryEntry, tag: Any) -> None:
-        self.entry, self.tag = entry, tag
+        self.entry, self.tag, self.order = entry, tag, next(self._order)
 
 
 class HistoryWriter:
@@ -632,7 +633,8 @@ class HistoryWriter:
     def _one_by_one(self, items: list[_Item]) -> list[_Item]:
         """Store entries singly (two in a row stored: the rest in one write); stops at
         two failures in a row, the cause then being no entry's own. Returns what is
-        left, the entries not tried first."""
+        left, those not tried first: the next pass starts with them, so entries that
+        keep failing do not keep the others from being tried."""
         todo = collections.deque(items)
         failed: list[_Item] = []
         fails = oks = 0
@@ -677,7 +679,7 @@ class HistoryWriter:
                       self.store.data_dir)
 
     def _keep_for_recovery(self) -> None:
-        items, self._failed = self._failed, []
+        items, self._failed = sorted(self._failed, key=lambda i: i.order), []
         try:
             path = self.store.save_recovery([i.entry for i in items])
         except Exception as e:

@@ -299,20 +299,40 @@ class HistoryStore:
 
     def save_recovery(self, entries: list[HistoryEntry]) -> Path:
         """Keep entries that could not be stored in a recovery file in the data dir,
-        which `recover` (the next `mockrec record`, `mockrec history recover`) imports."""
+        which `recover` (the next `mockrec record`, `mockrec history recover`) imports.
+
+        Should the data dir not take it (a full disk, permissions), the file goes to
+        a private folder in the system's temp dir, often on another disk, where
+        `recover` looks too."""
         doc = {"mockrec_recovery": 1, "root": self.root_name,
                "entries": [self._document(e, None) for e in entries]}
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        name = (f"{RECOVERY_PREFIX}{self.root_name.replace('/', '+')}@{stamp}-{os.getpid()}-"
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        name = (f"{self._recovery_prefix()}{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-"
                 f"{secrets.token_hex(3)}.json")
-        ensure_private_dir(self.data_dir)
-        path = self.data_dir / name
-        atomic_write(path, json.dumps(doc, separators=(",", ":")).encode())
-        return path
+        try:
+            ensure_private_dir(self.data_dir)
+            atomic_write(self.data_dir / name, data)
+            return self.data_dir / name
+        except OSError as e:
+            elsewhere = _fallback_dir(create=True)
+            if elsewhere is None:
+                raise
+            try:
+                path = elsewhere / f"{_data_dir_tag(self.data_dir)}-{name}"
+                atomic_write(path, data)
+            except OSError:
+                raise e from None
+            return path
 
     def recovery_files(self) -> list[Path]:
-        pattern = f"{RECOVERY_PREFIX}{self.root_name.replace('/', '+')}@*.json"
-        return sorted(self.data_dir.glob(pattern)) if self.data_dir.is_dir() else []
+        pattern = f"{self._recovery_prefix()}*.json"
+        found = sorted(self.data_dir.glob(pattern)) if self.data_dir.is_dir() else []
+        if (elsewhere := _fallback_dir()) is not None:
+            found += sorted(elsewhere.glob(f"{_data_dir_tag(self.data_dir)}-{pattern}"))
+        return found
+
+    def _recovery_prefix(self) -> str:
+        return f"{RECOVERY_PREFIX}{self.root_name.replace('/', '+')}@"
 
     def recover(self) -> int:
         """Import this store's recovery files, then remove them; returns how many
@@ -485,12 +505,39 @@ _TIMINGS = frozenset(("start", "request_end", "response_start", "end"))
 
 
 def recover_all(data_dir: Path) -> dict[str, int]:
-    """Import every recovery file in `data_dir` (the history's and the call logs');
+    """Import every recovery file of `data_dir` (the history's and the call logs');
     returns the entries imported per store."""
-    roots = {p.name[len(RECOVERY_PREFIX):].split("@")[0].replace("+", "/")
-             for p in data_dir.glob(f"{RECOVERY_PREFIX}*.json")} if data_dir.is_dir() else set()
+    files = list(data_dir.glob(f"{RECOVERY_PREFIX}*.json")) if data_dir.is_dir() else []
+    if (elsewhere := _fallback_dir()) is not None:
+        files += elsewhere.glob(f"{_data_dir_tag(data_dir)}-{RECOVERY_PREFIX}*.json")
+    roots = {p.name.partition(RECOVERY_PREFIX)[2].split("@")[0].replace("+", "/")
+             for p in files}
     return {root: HistoryStore(data_dir, root).recover() for root in sorted(roots)
             if root == "history" or root.startswith("calls/")}
+
+
+def _fallback_dir(create: bool = False) -> Path | None:
+    """This user's private folder for recovery files the data dir could not take."""
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    path = Path(tempfile.gettempdir()) / f"mockrec-recovery-{uid}"
+    try:
+        if create:
+            ensure_private_dir(path)
+        st = path.lstat()
+    except OSError:
+        return None
+    # Only a folder of ours that nobody else may write into.
+    if not path.is_dir() or st.st_uid != uid or st.st_mode & 0o077:
+        return None
+    return path
+
+
+def _data_dir_tag(data_dir: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(str(data_dir.absolute()).encode()).hexdigest()[:16]
 
 
 def _segment_problem(data: dict[str, Any]) -> str | None:

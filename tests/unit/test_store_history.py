@@ -473,3 +473,24 @@ def _sid_or_none(pid: int) -> int | None:
         return os.getsid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_a_data_dir_that_cannot_take_the_recovery_file_sends_it_to_the_temp_dir(
+        tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    data = tmp_path / "data"
+    store = HistoryStore(data)
+    fail_writes(monkeypatch, lambda path, data_: path.parent == data)
+    path = store.save_recovery([make(1), make(2, os.urandom(9000))])
+    assert path.parent == tmp_path / "tmp" / f"mockrec-recovery-{os.getuid()}"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    assert store.recovery_files() == [path]
+    assert HistoryStore(tmp_path / "other").recovery_files() == []
+    monkeypatch.undo()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    assert history.recover_all(data) == {"history": 2}
+    assert not path.exists()
+    assert len(store.get(2).request.body) == 9000

@@ -33,7 +33,7 @@ class CallLog:
                 try:  # a damaged call log is said now, not at the first call
                     HistoryStore(target[0], call_log_root(target[1])).check()
                 except (MockrecError, OSError) as e:
-                    raise exceptions.OptionsError(str(e)) from None
+                    raise exceptions.OptionsError(str(e)) from e
             self.close()  # a new mock or data dir gets its own writer, on its first call
             self.target = target
 

@@ -228,6 +228,8 @@ async def _serve(config: ProxyConfig) -> None:
     try:
         master = build_master(config)
     except (exceptions.OptionsError, KeyError) as e:
+        if isinstance(e.__cause__, MockrecError):  # its own exit status (4: damaged file)
+            raise e.__cause__ from None
         raise MockrecError(str(e).strip("'\"")) from None
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_quiet_cancellations)

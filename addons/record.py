@@ -52,7 +52,7 @@ class Record:
                 try:
                     HistoryStore(directory).check()
                 except (MockrecError, OSError) as e:
-                    raise exceptions.OptionsError(str(e)) from None
+                    raise exceptions.OptionsError(str(e)) from e
             if directory != self.directory:
                 self._close_writer()
                 self.directory = directory

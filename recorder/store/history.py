@@ -836,9 +836,9 @@ class HistoryWriterProcess:
                 # Waking on every entry would hand the GIL back and forth once per
                 # request; a short nap lets one send carry a batch.
                 closing = self._closing.wait(self.BATCH_WAIT)
-                batch = self._take()
                 if self._child is None and time.monotonic() >= self._restart_at:
-                    self._restart()
+                    self._restart()  # handing it everything taken so far
+                batch = self._take()
                 if self._child is not None and batch:
                     self._send(("batch", batch))
                 self._read_acks(0)
@@ -920,6 +920,11 @@ class HistoryWriterProcess:
         # it inherits these blocked, and unblocks them once it ignores them.
         blocked = hasattr(signal, "pthread_sigmask")
         if blocked:
+            # Launching multiprocessing's resource tracker unblocks them (it blocks and
+            # unblocks around its own start): have it running before we block.
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
             old = signal.pthread_sigmask(signal.SIG_BLOCK, WRITER_SIGNALS)
         try:
             process.start()

@@ -56,5 +56,6 @@ class CallLog:
         name = self.target[1]  # type: ignore[index]
         taken = Capture.from_flow(flow, self.mode, {
             "mock": name, "example": flow.metadata.get(metadata.EXAMPLE),
-            "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)})
+            "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)},
+            cut=metadata.STOPPING in flow.metadata)
         writer.submit(taken)

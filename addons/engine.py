@@ -15,6 +15,7 @@ from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, http, 
 from mitmproxy.addons import dumper, errorcheck, termlog
 from mitmproxy.proxy.layers.http import HttpErrorHook
 
+from addons import metadata
 from addons.fastpath import outbox as fastpath
 from addons.fastpath.selector import stamping_event_loop
 from recorder.capture import STOPPING
@@ -111,14 +112,14 @@ class Stopper:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._now.wait(), 0.05)
             for cut in self.in_flight:
-                cut.metadata["mockrec_stopping"] = True
+                cut.metadata[metadata.STOPPING] = True
             self._close_connections(proxyserver, keep=set())
             wound_down = loop.time() + 2.0
             while proxyserver.connections and loop.time() < wound_down:
                 await asyncio.sleep(0.02)
             # Cut exchanges mitmproxy did not settle with an error event: settled here.
             for cut in list(self.in_flight):
-                cut.metadata["mockrec_stopping"] = True
+                cut.metadata[metadata.STOPPING] = True
                 if cut.error is None:
                     cut.error = flow.Error(STOPPING)
                 await ctx.master.addons.trigger_event(HttpErrorHook(cut))

@@ -5,3 +5,4 @@ CALL = "mockrec_call"  # the request reached replay: it goes into the call log
 EXAMPLE = "mockrec_example"  # the example that answered: {"id", "name"}
 DELAY_MS = "mockrec_delay_ms"  # how long the answer waited
 TIMED_OUT = "mockrec_timed_out"  # the upstream's answer did not come in time
+STOPPING = "mockrec_stopping"  # cut by the proxy's stop (engine.Stopper): "proxy stopping"

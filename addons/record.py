@@ -67,7 +67,8 @@ class Record:
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not flow.response:
-            self._writer().submit(Capture.from_flow(flow, self.mode().value))
+            self._writer().submit(Capture.from_flow(
+                flow, self.mode().value, cut=metadata.STOPPING in flow.metadata))
 
     @staticmethod
     def mode() -> Mode:

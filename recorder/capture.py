@@ -14,8 +14,8 @@ from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wi
 if TYPE_CHECKING:
     from mitmproxy import http
 
-# The error of an exchange the proxy cut because it was stopping (flow metadata
-# `mockrec_stopping`), whatever mitmproxy says of the closed connection.
+# The error of an exchange the proxy cut because it was stopping, whatever mitmproxy
+# says of the closed connection.
 STOPPING = "proxy stopping"
 
 
@@ -47,12 +47,13 @@ class Capture(NamedTuple):
 
     @classmethod
     def from_flow(cls, flow: http.HTTPFlow, mode: str = "record",
-                  notes: dict | None = None) -> Capture:
-        """Reads fields only: the conversion happens in the writer (`to_entry`)."""
+                  notes: dict | None = None, *, cut: bool = False) -> Capture:
+        """Reads fields only: the conversion happens in the writer (`to_entry`).
+        `cut`: the proxy cut the exchange as it stopped (the error says so)."""
         req, resp = flow.request, flow.response
         peer, server = flow.client_conn.peername, flow.server_conn.address
         error = flow.error.msg if flow.error else None
-        if resp is None and flow.metadata.get("mockrec_stopping"):
+        if cut and resp is None:
             error = STOPPING
         return cls(
             req.method, req.url, req.http_version, req.headers.fields, req.raw_content or b"",

@@ -889,13 +889,17 @@ class HistoryWriterProcess:
             return  # it stopped as asked, everything stored
         how = (f"killed by signal {-code}" if code is not None and code < 0
                else f"exit status {code}" if code is not None else "its pipe broke")
+        count = f"{len(self._unacked)} entr{'y' if len(self._unacked) == 1 else 'ies'}"
+        if self._closing.is_set():
+            log.error("mockrec: the %s writer (pid %s) stopped (%s) before storing %s; the "
+                      "proxy stores them itself", self.store.what, child.process.pid, how, count)
+            return
         quick = time.monotonic() - child.started < 5
         self._deaths = self._deaths + 1 if quick else 1
         delay = 0.0 if self._deaths <= 1 else min(0.5 * 2 ** (self._deaths - 2), 10.0)
         self._restart_at = time.monotonic() + delay
-        log.error("mockrec: the %s writer (pid %s) stopped (%s); %d entr%s it had not "
-                  "stored yet go to a new one", self.store.what, child.process.pid, how,
-                  len(self._unacked), "y" if len(self._unacked) == 1 else "ies")
+        log.error("mockrec: the %s writer (pid %s) stopped (%s); %s it had not stored yet "
+                  "go to a new one", self.store.what, child.process.pid, how, count)
 
     def _restart(self) -> None:
         try:
@@ -922,9 +926,12 @@ class HistoryWriterProcess:
         if blocked:
             # Launching multiprocessing's resource tracker unblocks them (it blocks and
             # unblocks around its own start): have it running before we block.
+            import warnings
             from multiprocessing import resource_tracker
 
-            resource_tracker.ensure_running()
+            with warnings.catch_warnings():  # "died unexpectedly": a kill -9 of our children
+                warnings.simplefilter("ignore")
+                resource_tracker.ensure_running()
             old = signal.pthread_sigmask(signal.SIG_BLOCK, WRITER_SIGNALS)
         try:
             process.start()
@@ -959,9 +966,9 @@ class HistoryWriterProcess:
     def _store_here(self) -> None:
         entries = []
         for seq, blob in self._unacked.items():
-            entry = pickle.loads(blob).to_entry()
-            entry.capture = f"{self._token}:{seq}"
-            entries.append(entry)
+            entry = _entry_of(blob, f"{self._token}:{seq}", self.store)
+            if entry is not None:
+                entries.append(entry)
         try:
             known = self.store.recent_captures(len(entries))
         except Exception:  # the store will say what is wrong with it
@@ -972,6 +979,17 @@ class HistoryWriterProcess:
                 writer.submit(entry)
         writer.close()
         self._unacked.clear()
+
+
+def _entry_of(blob: bytes, key: str, store: HistoryStore) -> HistoryEntry | None:
+    try:
+        entry = pickle.loads(blob).to_entry()
+    except Exception as e:  # a bug of ours; retrying cannot help
+        log.error("mockrec: a capture for the %s could not be read, 1 entry lost: %r",
+                  store.what, e)
+        return None
+    entry.capture = key
+    return entry
 
 
 def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, keep: int,
@@ -1013,12 +1031,11 @@ def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, 
             done = []
             for seq, blob in items:
                 key = f"{token}:{seq}"
-                if key in known:
+                entry = None if key in known else _entry_of(blob, key, store)
+                if entry is None:  # stored already (or unreadable, and said so)
                     done.append(seq)
-                    continue
-                entry = pickle.loads(blob).to_entry()
-                entry.capture = key
-                writer.submit(entry, seq)
+                else:
+                    writer.submit(entry, seq)
             if done:
                 stored(done)
     except (EOFError, OSError):

@@ -494,3 +494,15 @@ def test_a_data_dir_that_cannot_take_the_recovery_file_sends_it_to_the_temp_dir(
     assert history.recover_all(data) == {"history": 2}
     assert not path.exists()
     assert len(store.get(2).request.body) == 9000
+
+
+def test_a_call_log_writer_names_the_call_log(tmp_path, monkeypatch, caplog):
+    log = HistoryStore(tmp_path, history.call_log_root("shop"))
+    fail_writes(monkeypatch, lambda path, data: True)
+    writer = HistoryWriter(log, interval=0.02)
+    writer.submit(make(1))
+    assert writer.close() == 1  # nowhere to keep it: lost, and said with the count
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("could not write the call log of shop" in m for m in messages)
+    assert any("1 call log of shop entry could not be stored, nor kept" in m for m in messages)
+    assert not any("history" in m.split(":")[1] for m in messages)

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import signal
 import sys
+import weakref
 
 from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, http, master, options
 from mitmproxy.addons import dumper, errorcheck, termlog
@@ -64,7 +65,8 @@ class Stopper:
     name = "mockrec_stopper"
 
     def __init__(self) -> None:
-        self.in_flight: set[http.HTTPFlow] = set()
+        # Weak: a flow that never gets its response or error event is not kept alive.
+        self.in_flight: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
         self.stopping = False
         self._task: asyncio.Task | None = None
         self._now = asyncio.Event()
@@ -123,7 +125,6 @@ class Stopper:
                 if cut.error is None:
                     cut.error = flow.Error(STOPPING)
                 await ctx.master.addons.trigger_event(HttpErrorHook(cut))
-            self.in_flight.clear()
         finally:
             ctx.master.shutdown()
 

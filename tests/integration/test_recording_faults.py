@@ -531,9 +531,8 @@ def test_a_damaged_counter_keeps_what_is_recorded_until_the_user_repairs_it(
     assert counter.read_text() == "{oops"  # never written over
     (recovery,) = data.glob("recovery@history@*.json")
     # The next start says what is wrong, in one line, and starts nothing.
-    again = mockrec(data, "record", "--port", "0", "--upstream", upstream.url)
-    assert again.returncode == 4 and again.stderr.count("\n") == 1
-    assert "next-id.json is damaged" in again.stderr
+    code, _, err = run(capsys, data, "record", "--port", "0", "--upstream", upstream.url)
+    assert code == 4 and err.count("\n") == 1 and "next-id.json is damaged" in err
     counter.rename(counter.with_suffix(".broken"))
     code, out, _ = run(capsys, data, "history", "recover")
     assert code == 0 and "imported 10 entries into the history" in out
@@ -601,17 +600,21 @@ def test_damaged_settings_files_are_reported_and_kept(tmp_path, capsys, content)
             assert code == 4, (command, err)
             assert err.count("\n") == 1 and f"{path} is damaged" in err
         if content == "":  # and a proxy does not start on it either
-            result = mockrec(data, *starts[kind], "--port", "0")
-            assert result.returncode == 4, (kind, result.stdout, result.stderr)
-            assert result.stderr.count("\n") == 1 and "is damaged" in result.stderr
+            if kind == "collection":  # read by the proxy itself: a process of its own
+                result = mockrec(data, *starts[kind], "--port", "0")
+                code, err = result.returncode, result.stderr
+            else:  # read before any proxy starts
+                code, _, err = run(capsys, data, *starts[kind], "--port", "0")
+            assert code == 4, (kind, err)
+            assert err.count("\n") == 1 and "is damaged" in err
         assert path.read_text() == content
         path.write_bytes(good)
 
 
 # -- the call log -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
-def test_the_call_log_keeps_every_answered_call_on_a_group_signal(proxies, tmp_path, sig):
+def test_the_call_log_keeps_every_answered_call_on_a_group_signal(proxies, tmp_path):
+    sig = signal.SIGTERM  # as a service manager stops a mock
     data = tmp_path / "data"
     assert mockrec(data, "example", "add", "--collection", "shop", "GET", "/load",
                    "--body", "ok").returncode == 0

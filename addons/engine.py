@@ -10,7 +10,6 @@ import contextlib
 import logging
 import signal
 import sys
-import weakref
 
 from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, http, master, options
 from mitmproxy.addons import dumper, errorcheck, termlog
@@ -60,14 +59,15 @@ class Stopper:
     soon as they are idle); what is still in flight then is cut and recorded with
     the error "proxy stopping". Only then do the addons' `done` hooks run, which
     store every capture. A second signal cuts at once.
+
+    It looks at the connections only when the proxy stops, and leaves the addon
+    chain once the proxy runs (it declares `mockrec_grace`, nothing more): an
+    addon costs a lookup on every event of every request.
     """
 
     name = "mockrec_stopper"
 
     def __init__(self) -> None:
-        # Weak: a flow that never gets its response or error event is not kept alive.
-        self.in_flight: weakref.WeakSet[http.HTTPFlow] = weakref.WeakSet()
-        self.stopping = False
         self._task: asyncio.Task | None = None
         self._now = asyncio.Event()
         self._closed: set[str] = set()
@@ -78,14 +78,8 @@ class Stopper:
             "Seconds exchanges in flight get to finish when the proxy stops (SIGINT, "
             "SIGTERM); those still in flight then are cut and recorded as 'proxy stopping'.")
 
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
-        self.in_flight.add(flow)
-
-    def response(self, flow: http.HTTPFlow) -> None:
-        self.in_flight.discard(flow)
-
-    def error(self, flow: http.HTTPFlow) -> None:
-        self.in_flight.discard(flow)
+    def running(self) -> None:
+        ctx.master.addons.remove(self)  # the signal handler holds on to us
 
     def stop(self) -> None:
         """The signal handler (on the event loop)."""
@@ -97,7 +91,6 @@ class Stopper:
     async def _stop(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            self.stopping = True
             proxyserver = ctx.master.addons.get("proxyserver")
             if proxyserver is None:
                 return
@@ -107,31 +100,28 @@ class Stopper:
                         await server.stop()
             deadline = loop.time() + max(0.0, ctx.options.mockrec_grace)
             while True:
-                busy = self._busy_clients()
+                busy = set(in_flight(proxyserver))
+                busy.update(p.flow.client_conn.id for p in list(fastpath.waiting)
+                            if not p.finished)
                 self._close_connections(proxyserver, keep=busy)
                 if not busy or self._now.is_set() or loop.time() >= deadline:
                     break
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._now.wait(), 0.05)
-            for cut in self.in_flight:
-                cut.metadata[metadata.STOPPING] = True
+            cut = [f for flows in in_flight(proxyserver).values() for f in flows]
+            for exchange in cut:
+                exchange.metadata[metadata.STOPPING] = True
             self._close_connections(proxyserver, keep=set())
             wound_down = loop.time() + 2.0
             while proxyserver.connections and loop.time() < wound_down:
                 await asyncio.sleep(0.02)
-            # Cut exchanges mitmproxy did not settle with an error event: settled here.
-            for cut in list(self.in_flight):
-                cut.metadata[metadata.STOPPING] = True
-                if cut.error is None:
-                    cut.error = flow.Error(STOPPING)
-                await ctx.master.addons.trigger_event(HttpErrorHook(cut))
+            # A cut exchange mitmproxy did not settle with an error event: settled here.
+            for exchange in cut:
+                if exchange.response is None and exchange.error is None:
+                    exchange.error = flow.Error(STOPPING)
+                    await ctx.master.addons.trigger_event(HttpErrorHook(exchange))
         finally:
             ctx.master.shutdown()
-
-    def _busy_clients(self) -> set[str]:
-        busy = {f.client_conn.id for f in self.in_flight}
-        busy.update(p.flow.client_conn.id for p in list(fastpath.waiting) if not p.finished)
-        return busy
 
     def _close_connections(self, proxyserver, keep: set[str]) -> None:
         for handler in list(proxyserver.connections.values()):
@@ -142,6 +132,30 @@ class Stopper:
             if io is not None and io.handler is not None:
                 self._closed.add(client.id)
                 io.handler.cancel("proxy stopping")
+
+
+def in_flight(proxyserver) -> dict[str, list[http.HTTPFlow]]:
+    """The HTTP exchanges under way, by client connection: the streams of the HTTP
+    layers in each connection's layer stack (mitmproxy drops a stream once done)."""
+    found: dict[str, list[http.HTTPFlow]] = {}
+    for handler in list(proxyserver.connections.values()):
+        stack, flows, seen = [handler.layer], [], set()
+        while stack and len(seen) < 100:
+            current = stack.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            streams = getattr(current, "streams", None)
+            if isinstance(streams, dict):
+                flows.extend(f for s in streams.values()
+                              if isinstance(f := getattr(s, "flow", None), http.HTTPFlow))
+            for attr in ("layer", "child_layer", "fallback"):  # NextLayer, layers, fast path
+                child = getattr(current, attr, None)
+                if child is not None and hasattr(child, "handle_event"):
+                    stack.append(child)
+        if flows:
+            found[handler.client.id] = flows
+    return found
 
 
 def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:

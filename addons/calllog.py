@@ -15,13 +15,14 @@ import collections
 import time
 from pathlib import Path
 
-from mitmproxy import ctx, http
+from mitmproxy import ctx, exceptions, http
 
 from addons import metadata, options
 from recorder.capture import Capture
+from recorder.errors import MockrecError
 from recorder.models import HistoryEntry
 from recorder.store import datadir
-from recorder.store.history import HistoryWriterProcess, call_log_root
+from recorder.store.history import HistoryStore, HistoryWriterProcess, call_log_root
 
 RUN_CALLS = 10_000
 # What a remembered call keeps of its bodies, so that 10,000 calls of big downloads do
@@ -87,6 +88,11 @@ class CallLog:
         name = opts.mockrec_mock or opts.mockrec_collection
         target = (options.data_dir(), name, opts.mockrec_call_log) if name else None
         if target != self.target:
+            if target is not None and target[2]:
+                try:  # a damaged call log is said now, not at the first call
+                    HistoryStore(target[0], call_log_root(target[1])).check()
+                except (MockrecError, OSError) as e:
+                    raise exceptions.OptionsError(str(e)) from e
             self.close()  # a new mock or data dir gets its own writer, on its first call
             self.target = target
 
@@ -116,7 +122,8 @@ class CallLog:
         fault = flow.metadata.get(metadata.FAULT)
         if fault is not None:
             notes["fault"] = fault
-        taken = Capture.from_flow(flow, self.mode, notes)
+        taken = Capture.from_flow(flow, self.mode, notes,
+                                  cut=metadata.STOPPING in flow.metadata)
         if fault is not None:  # the same whichever path carried it out
             taken = taken._replace(
                 error=None if flow.response else f"mockrec fault: {fault}",

@@ -6,15 +6,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 
-from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, master, options
+from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, http, master, options
 from mitmproxy.addons import dumper, errorcheck, termlog
+from mitmproxy.proxy.layers.http import HttpErrorHook
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
 
+from addons import metadata
+from addons.fastpath import outbox as fastpath
 from addons.fastpath.selector import stamping_event_loop
+from recorder.capture import STOPPING
 from recorder.errors import MockrecError
 from recorder.proxy.config import ProxyConfig, check_port_free, check_upstream
 
@@ -51,6 +56,120 @@ class Banner:
               "`mockrec ui` shows it in a browser; Ctrl-C stops", flush=True)
         # Every addon costs a lookup on every event; this one has said its piece.
         ctx.master.addons.remove(self)
+
+
+class Stopper:
+    """Stops the proxy on SIGINT/SIGTERM without losing an exchange it answered.
+
+    The listening sockets close at once; exchanges in flight get `mockrec_grace`
+    seconds to finish (idle keep-alive connections close right away, busy ones as
+    soon as they are idle); what is still in flight then is cut and recorded with
+    the error "proxy stopping". Only then do the addons' `done` hooks run, which
+    store every capture. A second signal cuts at once.
+
+    It looks at the connections only when the proxy stops, and leaves the addon
+    chain once the proxy runs (it declares `mockrec_grace`, nothing more): an
+    addon costs a lookup on every event of every request.
+    """
+
+    name = "mockrec_stopper"
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task | None = None
+        self._now = asyncio.Event()
+        self._closed: set[str] = set()
+
+    def load(self, loader) -> None:
+        loader.add_option(
+            "mockrec_grace", float, 3.0,
+            "Seconds exchanges in flight get to finish when the proxy stops (SIGINT, "
+            "SIGTERM); those still in flight then are cut and recorded as 'proxy stopping'.")
+
+    def running(self) -> None:
+        ctx.master.addons.remove(self)  # the signal handler holds on to us
+
+    def stop(self) -> None:
+        """The signal handler (on the event loop)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._stop())
+        else:
+            self._now.set()
+
+    async def _stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            proxyserver = ctx.master.addons.get("proxyserver")
+            if proxyserver is None:
+                return
+            for server in list(proxyserver.servers):
+                with contextlib.suppress(Exception):
+                    if server.is_running:
+                        await server.stop()
+            deadline = loop.time() + max(0.0, ctx.options.mockrec_grace)
+            while True:
+                busy = set(in_flight(proxyserver))
+                busy.update(p.flow.client_conn.id for p in list(fastpath.waiting)
+                            if not p.finished)
+                self._close_connections(proxyserver, keep=busy)
+                if not busy or self._now.is_set() or loop.time() >= deadline:
+                    break
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._now.wait(), 0.05)
+            cut = [f for flows in in_flight(proxyserver).values() for f in flows]
+            for exchange in cut:
+                exchange.metadata[metadata.STOPPING] = True
+            self._close_connections(proxyserver, keep=set())
+            wound_down = loop.time() + 2.0
+            while proxyserver.connections and loop.time() < wound_down:
+                await asyncio.sleep(0.02)
+            # A cut exchange mitmproxy did not settle with an error event: settled here.
+            for exchange in cut:
+                if exchange.response is None and exchange.error is None:
+                    exchange.error = flow.Error(STOPPING)
+                    await ctx.master.addons.trigger_event(HttpErrorHook(exchange))
+        finally:
+            ctx.master.shutdown()
+
+    def _close_connections(self, proxyserver, keep: set[str]) -> None:
+        for handler in list(proxyserver.connections.values()):
+            client = handler.client
+            if client.id in keep or client.id in self._closed:
+                continue
+            io = handler.transports.get(client)
+            if io is not None and io.handler is not None:
+                self._closed.add(client.id)
+                io.handler.cancel("proxy stopping")
+
+
+def in_flight(proxyserver) -> dict[str, list[http.HTTPFlow]]:
+    """The HTTP exchanges under way, by client connection: the streams of the HTTP
+    layers in each connection's layer stack (mitmproxy drops a stream once done)."""
+    found: dict[str, list[http.HTTPFlow]] = {}
+    for handler in list(proxyserver.connections.values()):
+        stack, flows, seen = [handler.layer], [], set()
+        while stack and len(seen) < 100:
+            current = stack.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            streams = getattr(current, "streams", None)
+            if isinstance(streams, dict):
+                flows.extend(f for s in streams.values()
+                              if isinstance(f := getattr(s, "flow", None), http.HTTPFlow))
+            for attr in ("layer", "child_layer", "fallback"):  # NextLayer, layers, fast path
+                child = getattr(current, attr, None)
+                if child is not None and hasattr(child, "handle_event"):
+                    stack.append(child)
+        if flows:
+            found[handler.client.id] = flows
+    return found
+
+
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Connections cancelled as the proxy stops are not errors to print."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
 
 
 # The mitmproxy addons a mockrec proxy needs: serving, layers, TLS (forward mode's
@@ -108,7 +227,8 @@ def build_master(config: ProxyConfig) -> master.Master:
     # event); `mockrec mode` brings them in when it needs them.
     needed = config.mode.forwards(config.replay.on_miss) or bool(
         wanted & {"mockrec_upstream_timeout", "mockrec_record"})
-    proxy.addons.add(Replay(), *(forwarding_addons() if needed else []), Banner(config))
+    proxy.addons.add(Replay(), *(forwarding_addons() if needed else []), Banner(config),
+                     Stopper())
     opts.update(
         listen_host=config.listen_host,
         listen_port=config.port,
@@ -131,15 +251,20 @@ async def _serve(config: ProxyConfig) -> None:
     try:
         master = build_master(config)
     except (exceptions.OptionsError, KeyError) as e:
+        if isinstance(e.__cause__, MockrecError):  # its own exit status (4: damaged file)
+            raise e.__cause__ from None
         raise MockrecError(str(e).strip("'\"")) from None
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_quiet_cancellations)
+    stopper = master.addons.get(Stopper.name)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, master.shutdown)
+        loop.add_signal_handler(sig, stopper.stop)
     await master.run()
 
 
 def serve(config: ProxyConfig) -> None:
-    """Run until SIGINT/SIGTERM; the record addon flushes the history on the way out."""
+    """Run until SIGINT/SIGTERM (`Stopper`); the record addon and the call log store
+    every capture on the way out."""
     if config.upstream:
         config.upstream = check_upstream(config.upstream)
     check_port_free(config.listen_host, config.port)

@@ -6,3 +6,4 @@ EXAMPLE = "mockrec_example"  # the example that answered: {"id", "name"[, "seque
 DELAY_MS = "mockrec_delay_ms"  # how long the answer waited
 TIMED_OUT = "mockrec_timed_out"  # the upstream's answer did not come in time
 FAULT = "mockrec_fault"  # the fault the answer had (its text: reset, slow-body:300 ...)
+STOPPING = "mockrec_stopping"  # cut by the proxy's stop (engine.Stopper): "proxy stopping"

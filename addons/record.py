@@ -46,10 +46,13 @@ class Record:
     def configure(self, updated: set[str]) -> None:
         if "mockrec_data_dir" in updated:
             directory = options.data_dir()
-            try:
-                HistoryStore(directory).check()
-            except (MockrecError, OSError) as e:
-                raise exceptions.OptionsError(str(e)) from None
+            # A damaged history stops a proxy that records into it, not a replaying one
+            # (switched to record later, it logs the damage and keeps what it records).
+            if self.recording():
+                try:
+                    HistoryStore(directory).check()
+                except (MockrecError, OSError) as e:
+                    raise exceptions.OptionsError(str(e)) from e
             if directory != self.directory:
                 self._close_writer()
                 self.directory = directory
@@ -64,7 +67,8 @@ class Record:
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not flow.response:
-            self._writer().submit(Capture.from_flow(flow, self.mode().value))
+            self._writer().submit(Capture.from_flow(
+                flow, self.mode().value, cut=metadata.STOPPING in flow.metadata))
 
     @staticmethod
     def mode() -> Mode:

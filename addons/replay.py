@@ -154,8 +154,8 @@ class Replay:
         try:
             self.collection = store.load(name, tag)
             variables = environments.get(env) if env else {}
-        except MockrecError as e:
-            raise exceptions.OptionsError(str(e)) from None
+        except MockrecError as e:  # the cause keeps its exit status (4: a damaged file)
+            raise exceptions.OptionsError(str(e)) from e
         self.matcher = Matcher(self.collection, variables)
         self._wire = {}  # examples' headers as bytes, made on first use
         if any(dynamic.needs_faker(e.response.body) or any(

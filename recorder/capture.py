@@ -14,6 +14,9 @@ from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wi
 if TYPE_CHECKING:
     from mitmproxy import http
 
+# The error of an exchange the proxy cut because it was stopping, whatever mitmproxy
+# says of the closed connection.
+STOPPING = "proxy stopping"
 
 
 class CapturedResponse(NamedTuple):
@@ -44,17 +47,21 @@ class Capture(NamedTuple):
 
     @classmethod
     def from_flow(cls, flow: http.HTTPFlow, mode: str = "record",
-                  notes: dict | None = None) -> Capture:
-        """Reads fields only: the conversion happens in the writer (`to_entry`)."""
+                  notes: dict | None = None, *, cut: bool = False) -> Capture:
+        """Reads fields only: the conversion happens in the writer (`to_entry`).
+        `cut`: the proxy cut the exchange as it stopped (the error says so)."""
         req, resp = flow.request, flow.response
         peer, server = flow.client_conn.peername, flow.server_conn.address
+        error = flow.error.msg if flow.error else None
+        if cut and resp is None:
+            error = STOPPING
         return cls(
             req.method, req.url, req.http_version, req.headers.fields, req.raw_content or b"",
             CapturedResponse(resp.status_code, resp.reason, resp.http_version,
                              resp.headers.fields, resp.raw_content or b"",
                              resp.timestamp_start, resp.timestamp_end)
             if resp is not None else None,
-            flow.error.msg if flow.error else None,
+            error,
             flow.error.timestamp if flow.error else None,
             req.timestamp_start, req.timestamp_end,
             f"{peer[0]}:{peer[1]}" if peer else "",

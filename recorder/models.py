@@ -94,6 +94,9 @@ class HistoryEntry:
     id: int | None = None
     # What the call log adds: mock, example (id and name), delay_ms.
     notes: dict[str, Any] = field(default_factory=dict)
+    # The recording proxy's name for the capture: a capture handed again to a new
+    # writer (the old one died before it said it had stored it) is stored once.
+    capture: str = ""
 
     @property
     def time(self) -> datetime:

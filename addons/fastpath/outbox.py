@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 class Pending:
     """An answer waiting out its delay."""
 
-    __slots__ = ("flow", "data", "close", "due", "sent", "finished", "owner")
+    __slots__ = ("flow", "data", "close", "due", "sent", "finished", "owner", "__weakref__")
 
     def __init__(self, owner: FastReplayLayer, flow: http.HTTPFlow, data: bytes, close: bool,
                  due: float) -> None:
         self.owner, self.flow, self.data, self.close, self.due = owner, flow, data, close, due
         self.sent = self.finished = False
+        waiting.add(self)
 
     def take(self) -> bytes:
         """The answer's bytes, as they go out now."""
@@ -48,6 +49,7 @@ class Pending:
         """After the answer went out: the call log, and the layer is free again."""
         if not self.finished:
             self.finished = True
+            waiting.discard(self)
             self.owner.replay.response(self.flow)
             if self.owner.waiting is self:
                 self.owner.waiting = None
@@ -97,6 +99,9 @@ class Outbox:
         if queue:
             self.timer = self.loop.call_at(queue[0][0], self._fire)
 
+
+# Answers waiting out their delay (a stopping proxy lets them go out first).
+waiting: weakref.WeakSet[Pending] = weakref.WeakSet()
 
 _outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Outbox] = (
     weakref.WeakKeyDictionary())

@@ -10,6 +10,7 @@ import typer
 from recorder.cli import render
 from recorder.cli.common import (
     AsJson,
+    current_data_dir,
     history_store,
     print_entries,
     print_json,
@@ -97,3 +98,18 @@ def history_clear(
         raise typer.Abort()
     count = history_store().clear()
     typer.echo(f"deleted {count} entr{'y' if count == 1 else 'ies'}")
+
+
+@history_app.command("recover")
+def history_recover() -> None:
+    """Import the recovery files a proxy left (entries it could not store), then remove them.
+
+    `mockrec record` (and a replay's call log) does this itself when it starts."""
+    from recorder.store.history import recover_all
+
+    imported = recover_all(current_data_dir())
+    if not imported:
+        typer.echo("no recovery files: nothing to import")
+    for root, count in imported.items():
+        where = "the history" if root == "history" else f"the call log of {root[6:]}"
+        typer.echo(f"imported {count} entr{'y' if count == 1 else 'ies'} into {where}")

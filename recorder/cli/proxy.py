@@ -18,7 +18,7 @@ from recorder.errors import MockrecError
 from recorder.modes import Mode
 from recorder.settings import ReplaySettings
 from recorder.store import datadir
-from recorder.store.history import HistoryStore
+from recorder.store.history import HistoryStore, call_log_root
 from recorder.store.mocks import EnvironmentStore, MockStore
 
 Upstream = Annotated[str | None, typer.Option(
@@ -35,21 +35,31 @@ def _serve(config: dict[str, Any], data_dir: Path | None) -> None:
     from recorder import proxy
 
     directory = datadir.prepare(data_dir or current_data_dir())
-    HistoryStore(directory).check()
-    proxy.serve(proxy.ProxyConfig(data_dir=directory, **config))
+    settings = proxy.ProxyConfig(data_dir=directory, **config)
+    # A damaged file is said before anything starts (exit 4), but only one this
+    # proxy writes to: a replaying proxy never reads the history.
+    replay = settings.replay
+    if settings.mode.records(replay.on_miss):
+        HistoryStore(directory).check()
+    log_name = replay.mock or replay.collection
+    if settings.mode.answers() and log_name and replay.call_log:
+        HistoryStore(directory, call_log_root(log_name)).check()
+    proxy.serve(settings)
 
 
 def record(
     upstream: Upstream = None,
     port: Port = 8080,
     listen_host: ListenHost = "127.0.0.1",
+    grace: Annotated[float, typer.Option(
+        help="Seconds exchanges in flight get to finish when the proxy stops.")] = 3.0,
     verbose: Verbose = False,
     set_: SetOption = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Record live traffic into the history until Ctrl-C."""
+    """Record live traffic into the history until Ctrl-C (or SIGTERM)."""
     _serve(dict(mode=Mode.RECORD, upstream=upstream, listen_host=listen_host, port=port,
-                verbose=verbose, settings=set_ or []), data_dir)
+                grace=grace, verbose=verbose, settings=set_ or []), data_dir)
 
 
 def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, port: int, listen_host: str,

@@ -22,6 +22,7 @@ class ProxyConfig:
     port: int = 8080
     verbose: bool = False
     settings: list[str] = field(default_factory=list)  # mitmproxy `--set` KEY=VALUE
+    grace: float = 3.0  # seconds in-flight exchanges get to finish when the proxy stops
     replay: ReplaySettings = field(default_factory=ReplaySettings)
 
     def __post_init__(self) -> None:
@@ -33,7 +34,7 @@ class ProxyConfig:
 
     def addon_options(self) -> dict[str, object]:
         return {"mockrec_data_dir": str(self.data_dir), "mockrec_mode": str(self.mode),
-                **self.replay.options()}
+                "mockrec_grace": self.grace, **self.replay.options()}
 
 
 def check_upstream(url: str) -> str:

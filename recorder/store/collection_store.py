@@ -40,8 +40,9 @@ from recorder.store.files import (
     atomic_write,
     body_bytes,
     body_doc,
+    damaged,
     ensure_private_dir,
-    load_json,
+    load_counter,
     locked,
 )
 
@@ -86,7 +87,11 @@ class CollectionStore:
 
     def load(self, name: str, tag: str | None = None) -> Collection:
         path = self.require(name, tag)
-        return collection_from_doc(name, AtomicJSONStorage(path).read() or {})
+        doc = AtomicJSONStorage(path, shape=_collection_problem).read() or {}
+        try:
+            return collection_from_doc(name, doc)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise damaged(path, f"not a mockrec collection: {e}") from None
 
     def all(self) -> Iterator[Collection]:
         for name in self.names():
@@ -150,8 +155,7 @@ class CollectionStore:
 
     def new_example_ids(self, collection: Collection, count: int) -> list[int]:
         """Ids unique across this data dir's collections; call inside `editing`."""
-        counted = load_json(self._counter) if self._counter.exists() else None
-        first = max([int(counted or 1)] + [e.id + 1 for e in collection.examples])
+        first = max([load_counter(self._counter) or 1] + [e.id + 1 for e in collection.examples])
         atomic_write(self._counter, json.dumps(first + count).encode())
         return list(range(first, first + count))
 
@@ -165,6 +169,12 @@ class CollectionStore:
             db.table(table).insert_multiple(
                 Document(row, doc_id=int(doc_id)) for doc_id, row in rows.items())
         db.close()
+
+
+def _collection_problem(data: dict[str, Any]) -> str | None:
+    if len(data.get("collection") or {}) != 1:
+        return "not a mockrec collection: no collection table"
+    return None
 
 
 def glob_escape(name: str) -> str:

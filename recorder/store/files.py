@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,30 +79,48 @@ def body_bytes(doc: dict[str, Any]) -> bytes:
     return base64.b64decode(doc.get("base64", ""))
 
 
+def damaged(path: Path, what: str) -> StoreCorrupt:
+    """The one-line error for a file mockrec wrote that no longer reads as it wrote it."""
+    return StoreCorrupt(
+        f"{path} is damaged ({what}); mockrec will not overwrite it: move it aside "
+        f"(mv {path} {path}.broken) to keep using the rest of the data")
+
+
 def load_json(path: Path) -> Any:
     """Parse a JSON file, turning damage into a one-line, actionable error."""
     return load_json_version(path)[0]
 
 
+def load_counter(path: Path) -> int | None:
+    """A next-id counter: a positive integer, None when there is none yet."""
+    try:
+        value = load_json(path)
+    except FileNotFoundError:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise damaged(path, f"{json.dumps(value)[:40]} is not a positive integer")
+    return value
+
+
 def load_json_version(path: Path) -> tuple[Any, FileKey]:
     """The parsed file and the key of the very version read (one open, fstat'ed),
-    so a cache can never pair one version's key with another's content."""
+    so a cache can never pair one version's key with another's content.
+
+    mockrec never writes an empty file: an empty one (a crash of the machine before
+    the data reached the disk, a truncation) is damage, not "no data"."""
     try:
         with path.open("rb") as f:
             key = _key(os.fstat(f.fileno()))
             text = f.read()
-        return (json.loads(text) if text.strip() else None), key
+        if not text.strip():
+            raise damaged(path, "empty")
+        return json.loads(text), key
     except json.JSONDecodeError as e:
-        raise StoreCorrupt(
-            f"{path} is damaged (invalid JSON at line {e.lineno}, column {e.colno}); "
-            f"mockrec will not overwrite it: move it aside (mv {path} {path}.broken) "
-            "to keep using the rest of the data"
-        ) from None
+        raise damaged(path, f"invalid JSON at line {e.lineno}, column {e.colno}") from None
     except UnicodeDecodeError:
-        raise StoreCorrupt(
-            f"{path} is damaged (not UTF-8 text); mockrec will not overwrite it: "
-            f"move it aside (mv {path} {path}.broken) to keep using the rest of the data"
-        ) from None
+        raise damaged(path, "not UTF-8 text") from None
+    except RecursionError:
+        raise damaged(path, "nested too deeply") from None
 
 
 class ParsedFiles:
@@ -136,28 +154,34 @@ class AtomicJSONStorage(Storage):
 
     `indent` makes files meant for humans and git diffs readable; history
     segments leave it off for speed. With `parsed`, reads of a file we wrote
-    and that nobody changed since come from memory.
+    and that nobody changed since come from memory. `shape` checks what was
+    parsed from disk: it returns what is wrong (the file is then reported as
+    damaged, and TinyDB never gets to write over it), or None.
     """
 
     def __init__(self, path: str | Path, indent: int | None = None, sync: bool = True,
-                 parsed: ParsedFiles | None = None):
+                 parsed: ParsedFiles | None = None,
+                 shape: Callable[[dict[str, Any]], str | None] | None = None):
         self.path = Path(path)
         self.indent = indent
         self.sync = sync
         self.parsed = parsed
+        self.shape = shape
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self.parsed is not None and (data := self.parsed.get(self.path)) is not None:
             return data
-        if not self.path.exists():
+        try:
+            data, key = load_json_version(self.path)
+        except FileNotFoundError:
             return None
-        data, key = load_json_version(self.path)
-        if data is not None and not isinstance(data, dict):
-            raise StoreCorrupt(
-                f"{self.path} is damaged (not a TinyDB document); mockrec will not "
-                f"overwrite it: move it aside (mv {self.path} {self.path}.broken)"
-            )
-        if self.parsed is not None and data is not None:
+        problem = (_tables_problem(data) if isinstance(data, dict)
+                   else "not a TinyDB document")
+        if problem is None and self.shape is not None:
+            problem = self.shape(data)
+        if problem is not None:
+            raise damaged(self.path, problem)
+        if self.parsed is not None:
             self.parsed.put(self.path, key, data)
         return data
 
@@ -182,6 +206,16 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         pass
+
+
+def _tables_problem(data: dict[str, Any]) -> str | None:
+    for name, table in data.items():
+        if not isinstance(table, dict):
+            return f"table {name!r} is not a JSON object"
+        for doc_id, doc in table.items():
+            if not doc_id.isdigit() or not isinstance(doc, dict):
+                return f"row {doc_id!r} of table {name!r} is not a TinyDB document"
+    return None
 
 
 @contextlib.contextmanager
@@ -214,17 +248,26 @@ class NamedDocuments:
 
     def get(self, name: str) -> dict[str, Any]:
         path = self.path(name)
-        if not path.exists():
+        data = AtomicJSONStorage(path, shape=_named_problem).read()
+        if data is None:
             from recorder.errors import NotFound
             raise NotFound(f"no {self.kind} {name!r}: `mockrec {self.kind} list` shows them")
-        data = AtomicJSONStorage(path).read() or {}
-        return dict(next(iter(data.get("document", {}).values()), {}))
+        return dict(data["document"]["1"])
 
     def put(self, name: str, document: dict[str, Any]) -> None:
         ensure_private_dir(self.root)
         with locked(self.root / ".lock"):
-            AtomicJSONStorage(self.path(name), indent=2).write({"document": {"1": document}})
+            storage = AtomicJSONStorage(self.path(name), indent=2, shape=_named_problem)
+            storage.read()  # a damaged file is reported, never written over
+            storage.write({"document": {"1": document}})
 
     def delete(self, name: str) -> None:
-        self.get(name)  # the NotFound message
-        self.path(name).unlink()
+        if not self.path(name).exists():
+            self.get(name)  # the NotFound message
+        self.path(name).unlink()  # a damaged one too: deleting is how to get rid of it
+
+
+def _named_problem(data: dict[str, Any]) -> str | None:
+    if set(data) != {"document"} or set(data["document"]) != {"1"}:
+        return 'not {"document": {"1": {...}}}'
+    return None

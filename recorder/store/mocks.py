@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass, fields
@@ -16,7 +17,7 @@ from typing import Any
 from recorder.errors import MockrecError
 from recorder.settings import ReplaySettings
 from recorder.store.collection_store import CollectionStore, check_name
-from recorder.store.files import NamedDocuments
+from recorder.store.files import NamedDocuments, damaged
 
 
 def hash_key(key: str) -> str:
@@ -52,7 +53,13 @@ class MockStore:
         self.files = NamedDocuments(data_dir / "mocks", "mock")
 
     def get(self, name: str) -> Mock:
-        return Mock.from_doc(self.files.get(name))
+        doc = self.files.get(name)
+        mock = None
+        with contextlib.suppress(TypeError):
+            mock = Mock.from_doc(doc)
+        if mock is None or not isinstance(mock.collection, str) or not mock.collection:
+            raise damaged(self.files.path(name), "not a mock: it names no collection")
+        return mock
 
     def all(self) -> list[Mock]:
         return [self.get(name) for name in self.files.names()]
@@ -89,7 +96,11 @@ class EnvironmentStore:
         return self.files.names()
 
     def get(self, name: str) -> dict[str, str]:
-        return dict(self.files.get(name).get("values", {}))
+        values = self.files.get(name).get("values", {})
+        if not isinstance(values, dict):
+            raise damaged(self.files.path(name), "not an environment: its values are not "
+                                                 "a JSON object")
+        return dict(values)
 
     def set(self, name: str, values: dict[str, str]) -> dict[str, str]:
         check_name(name, "environment")

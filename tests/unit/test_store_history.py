@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 import time
 
 import pytest
@@ -210,3 +212,297 @@ def test_a_write_landing_while_a_reader_parses_is_not_hidden_by_its_cache(tmp_pa
     first = storage.AtomicJSONStorage(path, parsed=parsed).read()
     assert first == {"entries": {"1": {"v": "old"}}}
     assert storage.AtomicJSONStorage(path, parsed=parsed).read()["entries"]["2"] == {"v": "new"}
+
+
+# -- damage: never written over ---------------------------------------------------
+
+@pytest.mark.parametrize("content", [
+    "", "   \n", "[]", '{"entries": []}', '{"entries": {"1": "x"}}',
+    '{"entries": {"1": {"request": {}}}}', '{"other": {}}', '{"entries": {"a": {}}}',
+])
+def test_empty_or_wrong_shaped_segment_is_damaged_and_kept(store, content):
+    store.append([make(1)])
+    segment = next(store.root.glob("segment-*.json"))
+    segment.write_text(content)
+    for action in (store.check, lambda: store.append([make(2)]), lambda: list(store.entries()),
+                   lambda: list(store.search("items"))):
+        with pytest.raises(StoreCorrupt, match="is damaged") as info:
+            action()
+        assert str(segment) in str(info.value) and "mv " in str(info.value)
+    assert segment.read_text() == content
+
+
+@pytest.mark.parametrize("content", ["", "garbage", '"7"', "0", "{}", "true"])
+def test_damaged_counter_is_reported_and_kept(store, content):
+    store.append([make(1)])
+    counter = store.root / "next-id.json"
+    counter.write_text(content)
+    with pytest.raises(StoreCorrupt, match="next-id.json is damaged"):
+        store.check()
+    with pytest.raises(StoreCorrupt):
+        store.append([make(2)])
+    assert counter.read_text() == content
+    assert store.count() == 1
+
+
+def test_search_reports_a_damaged_segment_it_has_no_hit_in(store, monkeypatch):
+    monkeypatch.setattr(history, "SEGMENT_SIZE", 2)
+    store.append([make(i) for i in range(6)])
+    next(store.root.glob("segment-00000001.json")).write_text('{"entries":{"3":')
+    with pytest.raises(StoreCorrupt, match="segment-00000001.json is damaged"):
+        list(store.search("not-there"))
+
+
+# -- writes that fail ---------------------------------------------------------------
+
+DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
+
+
+def fail_writes(monkeypatch, when, error=DISK_FULL):
+    """Make atomic writes of the paths `when(path, data)` picks fail, as a full disk would."""
+    from recorder.store import files
+
+    real = files.atomic_write
+    calls: list = []
+
+    def atomic_write(path, data, **kwargs):
+        calls.append(path)
+        if when(path, data):
+            raise error
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(files, "atomic_write", atomic_write)
+    monkeypatch.setattr(history, "atomic_write", atomic_write)
+    return calls
+
+
+def test_a_failed_append_leaves_no_body_file_and_no_id_taken(store, monkeypatch):
+    fail_writes(monkeypatch, lambda path, data: path.name.startswith("segment-"))
+    entries = [make(i, os.urandom(5000)) for i in range(3)]
+    with pytest.raises(OSError):
+        store.append(entries)
+    assert [e.id for e in entries] == [None, None, None]
+    assert not list((store.root / "bodies").rglob("*.*"))
+    monkeypatch.undo()
+    assert store.append([make(9)]) == [1]
+
+
+def test_append_across_segments_keeps_what_it_stored(store, monkeypatch):
+    monkeypatch.setattr(history, "SEGMENT_SIZE", 2)
+    fail_writes(monkeypatch, lambda path, data: path.name == "segment-00000001.json")
+    entries = [make(i) for i in range(4)]
+    with pytest.raises(OSError):
+        store.append(entries)
+    assert [e.id for e in entries] == [1, 2, None, None]
+    assert [e.id for e in store.entries(newest_first=False)] == [1, 2]
+
+
+def test_writer_acknowledges_what_it_stored(store):
+    acked: list = []
+    writer = HistoryWriter(store, interval=0.02, stored=acked.extend)
+    for i in range(50):
+        writer.submit(make(i), tag=i)
+    writer.close()
+    assert sorted(acked) == list(range(50))
+    assert store.count() == 50
+
+
+def test_one_entry_that_cannot_be_written_does_not_hold_up_the_others(store, monkeypatch,
+                                                                      caplog):
+    """A body over the file size limit fails its entry only; once the limit is gone it is
+    stored, and nothing stored before is written again."""
+    big = os.urandom(200_000)
+    limit = {"on": True}
+    calls = fail_writes(monkeypatch, lambda path, data: limit["on"] and len(data) > 100_000,
+                        OSError(errno.EFBIG, "File too large"))
+    acked: list = []
+    writer = HistoryWriter(store, interval=0.02, stored=acked.extend)
+    for i in range(10):
+        writer.submit(make(i, big if i == 3 else b""), tag=i)
+    deadline = time.monotonic() + 5
+    while len(acked) < 9 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(acked) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    time.sleep(0.3)  # a few rounds of retries
+    messages = [r.getMessage() for r in caplog.records if "could not write" in r.getMessage()]
+    assert len(messages) == 1 and "ulimit -f" in messages[0]
+    limit["on"] = False
+    writer.close()
+    assert sorted(acked) == list(range(10))
+    assert sorted(e.request.url for e in store.entries()) == sorted(
+        f"http://api.test/items?n={i}" for i in range(10))
+    # Only the failing entry's body was written more than once; none is left behind.
+    (stored_big,) = [e for e in store.entries(with_bodies=True) if e.request.body]
+    assert stored_big.request.body == big
+    assert [p.name for p in (store.root / "bodies").rglob("*.*")] == [
+        f"{stored_big.id}.request"]
+    assert 2 <= sum(p.parent.parent.name == "bodies" for p in calls) <= 12
+    assert not list(store.root.glob(".*.tmp")) and not list(store.root.rglob(".*.tmp"))
+
+
+def test_disk_full_entries_wait_then_are_stored_once_space_is_back(store, monkeypatch, caplog):
+    full = {"on": True}
+    calls = fail_writes(monkeypatch, lambda path, data: full["on"])
+    writer = HistoryWriter(store, interval=0.02)
+    for i in range(30):
+        writer.submit(make(i, os.urandom(5000)))
+        time.sleep(0.005)
+    time.sleep(0.3)
+    assert store.count() == 0
+    assert not list((store.root / "bodies").rglob("*.*"))  # no orphans meanwhile
+    # Logged once, with what to do; retried sparingly, not every entry every round.
+    messages = [r.getMessage() for r in caplog.records if "could not write" in r.getMessage()]
+    assert len(messages) == 1 and "free some space" in messages[0]
+    assert len(calls) < 200
+    full["on"] = False
+    deadline = time.monotonic() + 5
+    while store.count() < 30 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.count() == 30
+    writer.close()
+    assert any("works again" in r.getMessage() for r in caplog.records)
+    assert [e.id for e in store.entries(newest_first=False)] == list(range(1, 31))
+
+
+def test_what_cannot_be_stored_at_close_goes_to_a_recovery_file_then_back(store, monkeypatch,
+                                                                          caplog):
+    store.append([make(0)])
+    segment = next(store.root.glob("segment-*.json"))
+    good = segment.read_bytes()
+    segment.write_bytes(b"")  # damaged: an empty segment is never written over
+    acked: list = []
+    writer = HistoryWriter(store, interval=0.02, stored=acked.extend)
+    for i in range(1, 6):
+        writer.submit(make(i, os.urandom(6000) if i == 2 else b""), tag=i)
+    assert writer.close() == 0
+    assert sorted(acked) == [1, 2, 3, 4, 5]  # kept: in the recovery file
+    (recovery,) = store.recovery_files()
+    assert recovery.parent == store.data_dir
+    assert any(str(recovery) in r.getMessage() for r in caplog.records)
+    assert segment.read_bytes() == b""
+    with pytest.raises(StoreCorrupt):
+        store.recover()
+    assert recovery.exists()
+    segment.write_bytes(good)  # the user put it back
+    assert store.recover() == 5
+    assert not recovery.exists()
+    assert [e.request.url[-3:] for e in store.entries(newest_first=False)] == [
+        f"n={i}" for i in range(6)]
+    assert store.get(3).request.body == store.get(3).request.body  # bodies came back
+    assert len(store.get(3).request.body) == 6000
+    assert store.recover() == 0
+
+
+def test_recovery_does_not_store_twice_what_is_already_stored(store):
+    entries = [make(i) for i in range(3)]
+    for i, entry in enumerate(entries):
+        entry.capture = f"token:{i}"
+    store.append(entries[:2])  # stored, but kept for recovery too (a writer died between)
+    for entry in entries:
+        entry.id = None
+    store.save_recovery(entries)
+    assert store.recover() == 1
+    assert [e.capture for e in store.entries(newest_first=False)] == [
+        "token:0", "token:1", "token:2"]
+
+
+def test_a_recovery_file_that_is_damaged_is_reported_and_kept(store):
+    store.save_recovery([make(1)])
+    (recovery,) = store.recovery_files()
+    recovery.write_text('{"mockrec_recovery": 1, "root": "history", "entries": [{}]}')
+    with pytest.raises(StoreCorrupt, match="recovery"):
+        store.recover()
+    assert recovery.exists()
+
+
+def test_recover_all_imports_the_history_and_call_logs(tmp_path):
+    HistoryStore(tmp_path).save_recovery([make(1), make(2)])
+    HistoryStore(tmp_path, history.call_log_root("shop")).save_recovery([make(3)])
+    assert history.recover_all(tmp_path) == {"history": 2, "calls/shop": 1}
+    assert HistoryStore(tmp_path).count() == 2
+    assert HistoryStore(tmp_path, "calls/shop").count() == 1
+    assert history.recover_all(tmp_path) == {}
+
+
+# -- the writer process ---------------------------------------------------------------
+
+def capture(i: int, body: bytes = b""):
+    from recorder.capture import Capture
+
+    now = time.time()
+    return Capture("GET", f"http://api.test/n/{i}", "HTTP/1.1", ((b"X-N", str(i).encode()),),
+                   body, None, "refused", now, now, now, "127.0.0.1:1", "api.test:80",
+                   "record", {})
+
+
+def test_writer_process_killed_hands_everything_to_a_new_one_and_stores_it_once(tmp_path):
+    writer = history.HistoryWriterProcess(tmp_path, interval=0.02)
+    killed = []
+    for i in range(400):
+        writer.submit(capture(i, os.urandom(5000) if i % 7 == 0 else b""))
+        if i in (100, 250) and writer.pid:
+            killed.append(writer.pid)
+            os.kill(writer.pid, signal.SIGKILL)
+        time.sleep(0.002)
+    writer.close()
+    assert len(killed) == 2
+    urls = [e.request.url for e in HistoryStore(tmp_path).entries(newest_first=False)]
+    assert sorted(urls) == sorted(f"http://api.test/n/{i}" for i in range(400))
+    bodies = list((tmp_path / "history" / "bodies").rglob("*.request"))
+    assert len(bodies) == len([i for i in range(400) if i % 7 == 0])
+
+
+def test_writer_process_ignores_signals_meant_for_the_proxy_even_while_starting(tmp_path):
+    writer = history.HistoryWriterProcess(tmp_path, interval=0.02)
+    pid = writer.pid
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        os.kill(pid, sig)  # at once: the child is still importing
+    writer.submit(capture(1))
+    time.sleep(0.5)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(pid, sig)
+    writer.submit(capture(2))
+    assert writer.pid == pid  # never replaced: it did not die
+    writer.close()
+    assert HistoryStore(tmp_path).count() == 2
+    assert os.getsid(0) != _sid_or_none(pid)
+
+
+def _sid_or_none(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def test_a_data_dir_that_cannot_take_the_recovery_file_sends_it_to_the_temp_dir(
+        tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    data = tmp_path / "data"
+    store = HistoryStore(data)
+    fail_writes(monkeypatch, lambda path, data_: path.parent == data)
+    path = store.save_recovery([make(1), make(2, os.urandom(9000))])
+    assert path.parent == tmp_path / "tmp" / f"mockrec-recovery-{os.getuid()}"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    assert store.recovery_files() == [path]
+    assert HistoryStore(tmp_path / "other").recovery_files() == []
+    monkeypatch.undo()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    assert history.recover_all(data) == {"history": 2}
+    assert not path.exists()
+    assert len(store.get(2).request.body) == 9000
+
+
+def test_a_call_log_writer_names_the_call_log(tmp_path, monkeypatch, caplog):
+    log = HistoryStore(tmp_path, history.call_log_root("shop"))
+    fail_writes(monkeypatch, lambda path, data: True)
+    writer = HistoryWriter(log, interval=0.02)
+    writer.submit(make(1))
+    assert writer.close() == 1  # nowhere to keep it: lost, and said with the count
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("could not write the call log of shop" in m for m in messages)
+    assert any("1 call log of shop entry could not be stored, nor kept" in m for m in messages)
+    assert not any("history" in m.split(":")[1] for m in messages)

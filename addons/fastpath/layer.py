@@ -6,9 +6,11 @@ most of a request's CPU, spent on addons with nothing to say. When no addon
 but mockrec's own listens (`mockrec replay`/`proxy` without --verbose and
 without `--set`s for other mitmproxy addons; option `mockrec_fast_replay`), the
 replay addon picks this layer, through mitmproxy's `next_layer` event, for each
-cleartext HTTP/1 client connection of a reverse proxy, and of a forward proxy
-for plain-HTTP requests (HTTPS goes through CONNECT and TLS, which stay
-mitmproxy's). It parses each request with mitmproxy's own HTTP/1 reader, answers
+HTTP/1 client connection of a reverse proxy, and of a forward proxy for plain-HTTP
+requests, and for the decrypted HTTP/1 stream inside TLS (a reverse proxy's TLS
+listener; a forward proxy's CONNECT tunnel after the handshake, where mitmproxy
+offers the layer inside its TLS layer, which encrypts what this one sends;
+HTTP/2 stays mitmproxy's). It parses each request with mitmproxy's own HTTP/1 reader, answers
 it with the same `Replay.answer` (matching, templates, CORS, key, quota), and
 sends the answer and logs the call as the response event would.
 
@@ -56,14 +58,18 @@ _warned = False
 
 
 def wants(nextlayer: layer.NextLayer) -> bool:
-    """Is this connection one the fast path serves: a cleartext client of a reverse
-    or forward proxy, for which mitmproxy chose its HTTP layer?"""
+    """Is this connection one the fast path serves: an HTTP/1 client of a reverse or
+    forward proxy, for which mitmproxy chose its HTTP layer? Cleartext, or the
+    decrypted stream inside TLS (a reverse proxy's TLS listener, or a forward proxy's
+    CONNECT tunnel: mitmproxy offers the layer inside the TLS layer again, which
+    encrypts what this layer sends). HTTP/2 stays mitmproxy's."""
     chosen, client = nextlayer.layer, nextlayer.context.client
-    if not isinstance(chosen, HttpLayer) or client.tls:
+    if not isinstance(chosen, HttpLayer) or client.alpn not in (None, b"", b"http/1.1"):
         return False
-    if chosen.mode is HTTPMode.transparent:
-        return isinstance(client.proxy_mode, ReverseMode)
-    return chosen.mode is HTTPMode.regular and isinstance(client.proxy_mode, RegularMode)
+    if chosen.mode is HTTPMode.transparent:  # a reverse proxy, or inside a CONNECT tunnel
+        return isinstance(client.proxy_mode, (ReverseMode, RegularMode))
+    return (chosen.mode is HTTPMode.regular and not client.tls
+            and isinstance(client.proxy_mode, RegularMode))
 
 
 class Answerer(Protocol):
@@ -108,7 +114,10 @@ class FastReplayLayer(layer.Layer):
         self.client_closed = False
         self.done = False
         self.handed_off = False
-        self.forward = isinstance(context.client.proxy_mode, RegularMode)
+        # Absolute-form requests (a forward proxy's plain HTTP), or origin-form ones to
+        # the connection's server (a reverse proxy; inside a forward proxy's tunnel).
+        self.forward = getattr(fallback, "mode", None) is HTTPMode.regular
+        self.reverse = isinstance(context.client.proxy_mode, ReverseMode)
         self._transport: asyncio.BaseTransport | None | bool = False  # False: not looked up
 
     def handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
@@ -266,6 +275,8 @@ class FastReplayLayer(layer.Layer):
 
     def transport(self) -> asyncio.BaseTransport | None:
         """The client's asyncio transport, for the outbox; None if it cannot be had."""
+        if self._transport is False and self.context.client.tls:
+            self._transport = None  # the TLS layer must encrypt what goes out
         if self._transport is False:
             try:
                 proxyserver = ctx.master.addons.get("proxyserver")
@@ -324,7 +335,7 @@ class FastReplayLayer(layer.Layer):
             scheme = "https" if server.tls else "http"
             request.data.host, request.data.port = server.address
             request.scheme = scheme
-            if not opts.keep_host_header:
+            if self.reverse and not opts.keep_host_header:
                 request.host_header = url.hostport(scheme, *server.address)
         flow = http.HTTPFlow(self.context.client, server)
         flow.request = request

@@ -167,6 +167,46 @@ def test_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, start_prox
     assert seen[15] == seen[16] == GARBAGE  # and the request after it is never answered
 
 
+def tls_exchange(url: str, raw: bytes, answers: int = 1, connect: bool = False) -> bytes:
+    """`exchange` over TLS (HTTP/1.1 by ALPN): straight to a reverse proxy's listener,
+    or through a forward proxy's CONNECT tunnel to api.test:443."""
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    with socket.create_connection(address(url), timeout=5) as sock:
+        if connect:
+            sock.sendall(b"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n")
+            assert read_answers(sock, 1, head_only=True).startswith(b"HTTP/1.1 200")
+        with context.wrap_socket(sock, server_hostname="api.test") as tls:
+            tls.sendall(raw)
+            return read_answers(tls, answers, head_only=raw.startswith(b"HEAD"))
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+def test_over_tls_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, start_proxy,
+                                                                         kind):
+    upstream = ["--upstream", DEAD] if kind == "reverse" else []
+    fast = start_proxy("api", *upstream, data_dir=data, command="replay")
+    usual = start_proxy("api", *upstream, "--set", "mockrec_fast_replay=false", data_dir=data,
+                        command="replay")
+    connect = kind == "forward"
+    for raw in RAW_REQUESTS:
+        answers = raw.count(b" HTTP/1.")
+        ours = tls_exchange(fast.url, raw, answers, connect)
+        theirs = tls_exchange(usual.url, raw, answers, connect)
+        assert ours == theirs, raw
+        assert ours.startswith(b"HTTP/1.1 ") and ours.count(b"HTTP/1.1 ") == answers, raw
+    pipelined = tls_exchange(fast.url, RAW_REQUESTS[1], 2, connect)
+    assert pipelined.index(b"first") < pipelined.index(b"second")
+    # Delayed answers inside TLS go out through the TLS layer, encrypted.
+    slow = start_proxy("api", *upstream, "--delay", "50", data_dir=data, command="replay")
+    started = time.monotonic()
+    assert tls_exchange(slow.url, RAW_REQUESTS[1], 2, connect).count(b"HTTP/1.1 200") == 2
+    assert time.monotonic() - started >= 0.1
+
+
 def test_pipelined_requests_each_wait_their_delay_from_arrival(data, start_proxy):
     proxy = mock(start_proxy, data, "--delay", "200")
     started = time.monotonic()
@@ -458,8 +498,11 @@ def test_the_outbox_writes_every_due_answer_at_once(layer_for):
 @pytest.mark.parametrize("mode, http_mode, tls, chosen", [
     (f"reverse:{DEAD}", HTTPMode.transparent, False, True),
     ("regular", HTTPMode.regular, False, True),
-    (f"reverse:{DEAD}", HTTPMode.transparent, True, False),  # TLS from the client
-    ("regular", HTTPMode.transparent, False, False),  # inside a CONNECT tunnel
+    (f"reverse:{DEAD}", HTTPMode.transparent, True, True),  # a TLS listener
+    ("regular", HTTPMode.transparent, True, True),  # inside a CONNECT tunnel, decrypted
+    ("regular", HTTPMode.transparent, False, True),  # a cleartext CONNECT tunnel
+    ("regular", HTTPMode.transparent, b"h2", False),  # HTTP/2 stays mitmproxy's
+    ("regular", HTTPMode.regular, True, False),  # not a forward proxy's own request
     ("upstream:http://127.0.0.1:9", HTTPMode.upstream, False, False),
 ])
 def test_which_connections_the_replay_addon_gives_the_fast_path(data, mode, http_mode, tls,
@@ -470,7 +513,8 @@ def test_which_connections_the_replay_addon_gives_the_fast_path(data, mode, http
                        mockrec_call_log=0, mockrec_fast_replay=True)
         client = tflow.tclient_conn()
         client.proxy_mode = ProxyMode.parse(mode)
-        client.tls = tls
+        client.tls = bool(tls)
+        client.alpn = tls if isinstance(tls, bytes) else (b"http/1.1" if tls else None)
         nextlayer = NextLayer(Context(client, tctx.options))
         nextlayer.layer = HttpLayer(nextlayer.context, http_mode)
         replay.next_layer(nextlayer)

@@ -12,7 +12,9 @@ fixed response. Printed:
   its time to answer less 100 ms, as the client sees it (target <= 10 ms); the
   median of five bursts, with the worst beside it;
 - time from `mockrec replay` starting to its first answer, 10,000 examples
-  (target <= 1.5 s).
+  (target <= 1.5 s);
+- through the forward proxy, 10 examples, keep-alive: HTTPS (CONNECT, then TLS)
+  throughput / plain-HTTP throughput (target >= 0.75).
 Everything runs on 127.0.0.1; the upstream is a closed port (replay needs none).
 Usage: python scripts/bench_replay.py [--seconds 5] [--connections 10]
 """
@@ -80,6 +82,57 @@ def throughput(cmd_port: tuple[subprocess.Popen, int], args) -> float:
     try:
         asyncio.run(load(port, 1.0, args.connections))
         return asyncio.run(load(port, args.seconds, args.connections))
+    finally:
+        stop(process)
+
+
+async def forward_load(port: int, seconds: float, connections: int, tls: bool) -> float:
+    """Requests per second through a forward proxy over `connections` keep-alive
+    connections: plain HTTP (absolute-form), or HTTPS (CONNECT, then TLS inside)."""
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def client(n: int) -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        target = f"http://api.test/users/{n}"
+        if tls:
+            writer.write(b"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n")
+            await reader.readuntil(b"\r\n\r\n")
+            await writer.start_tls(context, server_hostname="api.test")
+            target = f"/users/{n}"
+        request = (f"GET {target} HTTP/1.1\r\nHost: api.test\r\n"
+                   "Accept: application/json\r\n\r\n").encode()
+        while time.monotonic() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"unexpected answer: {head!r}")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(n) for n in range(connections)))
+    return done / (time.monotonic() - started)
+
+
+def forward_throughput(data_dir: Path, args, tls: bool) -> float:
+    """`mockrec replay ten` as a forward proxy, plain HTTP or HTTPS through it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "recorder", "--data-dir", str(data_dir), "replay", "ten",
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    try:
+        asyncio.run(forward_load(port, 1.0, args.connections, tls))
+        return asyncio.run(forward_load(port, args.seconds, args.connections, tls))
     finally:
         stop(process)
 
@@ -157,7 +210,7 @@ def main() -> None:
         make_collection(work, "many", 10_000)
         make_collection(work, "sequences", 10_000, steps=3)
         results: dict[str, list[float]] = {"base": [], "ten": [], "many": [], "usual": [],
-                                           "sequences": []}
+                                           "sequences": [], "plain": [], "https": []}
         for _ in range(3):  # interleaved, best of three: these machines are noisy
             results["base"].append(throughput(baseline(work), args))
             results["ten"].append(throughput(start_mockrec(work, "ten"), args))
@@ -166,8 +219,11 @@ def main() -> None:
                 work, "many", "--set", "mockrec_fast_replay=false"), args))
             results["sequences"].append(throughput(start_mockrec(
                 work, "sequences", "--sequence-end", "cycle"), args))
-        base, ten, many, usual, sequences = (
-            max(results[k]) for k in ("base", "ten", "many", "usual", "sequences"))
+            results["plain"].append(forward_throughput(work, args, tls=False))
+            results["https"].append(forward_throughput(work, args, tls=True))
+        base, ten, many, usual, sequences, plain, https = (
+            max(results[k]) for k in ("base", "ten", "many", "usual", "sequences", "plain",
+                                      "https"))
 
         process, port = start_mockrec(work, "ten", "--delay", "3g")
         try:
@@ -195,6 +251,8 @@ def main() -> None:
               f"req/s, ratio {usual / base:.2f}")
         print(f"replay, a sequence of 3 on each of 10,000 requests {sequences:8.0f} req/s  "
               f"ratio to 10,000 without {sequences / many:.2f}  (target >= 0.90)")
+        print(f"forward proxy, 10 examples: plain HTTP {plain:.0f} req/s, HTTPS (CONNECT, "
+              f"TLS, keep-alive) {https:.0f} req/s, ratio {https / plain:.2f}  (target >= 0.75)")
         print(f"--delay 3g, {args.clients} clients at once: {wall * 1000:.0f} ms, "
               f"{wall / 0.1:.2f} x 100 ms (target <= 1.30); delay error median "
               f"{median_error:.1f} ms, p99 {p99:.1f} ms (target <= 10 ms); worst of five "
@@ -203,7 +261,7 @@ def main() -> None:
               f"delay at all, in {base_wall * 1000:.0f} ms")
         print(f"first answer after start, 10,000 examples: {start_s:.2f} s (target <= 1.5 s)")
         ok = (ten / base >= 0.9 and many / base >= 0.9 and wall / 0.1 <= 1.3 and p99 <= 10
-              and start_s <= 1.5 and sequences / many >= 0.9)
+              and start_s <= 1.5 and sequences / many >= 0.9 and https / plain >= 0.75)
         print("all targets met" if ok else "TARGETS MISSED")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -302,15 +302,19 @@ class FastReplayLayer(layer.Layer):
         end = buffer.find(b"\r\n\r\n", start)
         if end < 0:
             return HAND_OFF if len(buffer) > MAX_HEAD or b"\n\n" in buffer else None
+        head = bytes(buffer[start:end])
         try:
-            request = http1.read_request_head(bytes(buffer[start:end]).split(b"\r\n"))
+            request = http1.read_request_head(head.split(b"\r\n"))
             size = http1.expected_http_body_size(request)
         except ValueError:
             return HAND_OFF
         headers = request.headers
+        lower = head.lower()  # one look at the bytes spares three at the headers, mostly
         if (size is None or size < 0 or size > MAX_BODY or request.method == "CONNECT"
-                or "expect" in headers or "upgrade" in headers
-                or "transfer-encoding" in headers or not request.path.startswith("/")):
+                or b"expect" in lower and "expect" in headers
+                or b"upgrade" in lower and "upgrade" in headers
+                or b"transfer-encoding" in lower and "transfer-encoding" in headers
+                or not request.path.startswith("/")):
             return HAND_OFF
         server = self.context.server
         opts = ctx.options

@@ -225,7 +225,8 @@ class FastReplayLayer(layer.Layer):
                 continue
             seconds = later[1]
             pending = self.waiting = Pending(self, flow, data, close, time.monotonic() + seconds)
-            transport = self.transport()
+            # Inside TLS the answer goes through the TLS layer, which encrypts it.
+            transport = None if self.context.client.tls else self.transport()
             if transport is None or close or self.buffer:
                 yield from self._act_after(pending)  # mitmproxy sends it
             else:
@@ -275,8 +276,6 @@ class FastReplayLayer(layer.Layer):
 
     def transport(self) -> asyncio.BaseTransport | None:
         """The client's asyncio transport, for the outbox; None if it cannot be had."""
-        if self._transport is False and self.context.client.tls:
-            self._transport = None  # the TLS layer must encrypt what goes out
         if self._transport is False:
             try:
                 proxyserver = ctx.master.addons.get("proxyserver")

@@ -192,9 +192,9 @@ def test_over_tls_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, s
     usual = start_proxy("api", *upstream, "--set", "mockrec_fast_replay=false", data_dir=data,
                         command="replay")
     connect = kind == "forward"
-    # Faults are left out here: over TLS, mitmproxy's path sends a slow-body fault's
-    # head without the fast path's `Connection: close` (to be settled with the faults'
-    # owner); the cleartext test compares them.
+    # Faults are left out here: inside TLS mitmproxy's path sends a slow-body answer
+    # whole after its time (addons/faults.py), where the fast layer's own commands go
+    # through the TLS layer piece by piece; the cleartext test compares them.
     for raw in (r for r in RAW_REQUESTS if b"fault" not in r and b"garbled" not in r):
         answers = raw.count(b" HTTP/1.")
         ours = tls_exchange(fast.url, raw, answers, connect)

@@ -105,7 +105,7 @@ def _import_history(file: Path, entries: list[HistoryEntry]) -> None:
         raise MockrecError(f"{file}: no HTTP exchange with a response to import")
     datadir.prepare(current_data_dir())
     try:
-        ids = history_store().append(entries)
+        ids = history_store().append_all(entries)
     except OSError as e:  # a full disk, say: the entries land all together or not at all
         raise MockrecError(f"cannot write the history: {e.strerror or e}; nothing was "
                            f"imported from {file}") from None

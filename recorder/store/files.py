@@ -68,8 +68,35 @@ def _key(st: os.stat_result) -> FileKey:
 
 def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> FileKey:
     """Replace `path` with `data` atomically; returns the key of the version written."""
-    with StagedFiles(sync=sync) as staged:
-        return staged.write(path, data)
+    tmp = None
+    try:
+        tmp, written = _temporary(path, data, sync)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    return written
+
+
+def _temporary(path: Path, data: bytes, sync: bool) -> tuple[str, FileKey]:
+    """`data` in a new private file beside `path`, flushed to disk: its name and the key
+    `path` will have once it is renamed there. Nothing is left behind on failure."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+            written = _key(os.fstat(f.fileno()))  # rename keeps inode, mtime and size
+        os.chmod(tmp, FILE_MODE)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp, written
 
 
 class StagedFiles:
@@ -87,15 +114,8 @@ class StagedFiles:
 
     def write(self, path: Path, data: bytes) -> FileKey:
         """Stage `data` for `path`; returns the key the file will have once renamed."""
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp, written = _temporary(path, data, self.sync)
         self.pending.append((tmp, path))
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            if self.sync:
-                os.fsync(f.fileno())
-            written = _key(os.fstat(f.fileno()))  # rename keeps inode, mtime and size
-        os.chmod(tmp, FILE_MODE)
         return written
 
     def commit(self) -> None:

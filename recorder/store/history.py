@@ -251,41 +251,66 @@ class HistoryStore:
         with locked(self._lock):
             return self._append_locked(entries)
 
-    def _append_locked(self, entries: list[HistoryEntry]) -> list[int]:
+    def append_all(self, entries: list[HistoryEntry]) -> list[int]:
+        """Store `entries` all together or, should a write fail, none of them (no id
+        spent): what an import needs."""
+        if not entries:
+            return []
+        ensure_private_dir(self.root)
+        with locked(self._lock):
+            return self._append_locked(entries, whole=True)
+
+    def _append_locked(self, entries: list[HistoryEntry], whole: bool = False) -> list[int]:
         if not entries:
             return []
         first = self._next_id()
-        # All or nothing: bodies, segments and the counter are written to temporary
-        # files first and renamed into place only once every one is on disk, so a
-        # failed write (a full disk) leaves the store as it was and no id spent.
-        written: list[tuple[Path, FileKey, dict[str, Any]]] = []
+        for offset, entry in enumerate(entries):
+            entry.id = first + offset
+        # Each segment, with its body files, is written to temporary files and renamed
+        # into place only once all of it is on disk: a failed write (a full disk) leaves
+        # no part of a segment behind. Should a later segment fail, those before it are
+        # stored (the writer keeps what it stored) unless `whole`: then none is.
+        staged: list[tuple[StagedFiles, Path, FileKey, dict]] = []
+        stored = 0
         try:
-            with StagedFiles() as staged:
-                by_segment: dict[int, dict[str, Any]] = {}
-                for offset, entry in enumerate(entries):
-                    entry.id = first + offset
-                    by_segment.setdefault(_segment_of(entry.id), {})[str(entry.id)] = (
-                        self._document(entry, staged))
-                for segment, docs in by_segment.items():
+            for segment, chunk in itertools.groupby(entries, lambda e: _segment_of(e.id)):
+                chunk = list(chunk)
+                files = StagedFiles()
+                try:
+                    docs = {str(e.id): self._document(e, files) for e in chunk}
                     path = self._segment_path(segment)
                     self._read_segment(path)  # a damaged segment is said, never overwritten
                     data = AtomicJSONStorage(path, parsed=self._parsed).read() or {}
                     data = {**data, TABLE: {**data.get(TABLE, {}), **docs}}
-                    encoded = json.dumps(data, separators=(",", ":")).encode()
-                    written.append((path, staged.write(path, encoded), data))
-                staged.write(self._counter, json.dumps(first + len(entries)).encode())
+                    key = files.write(path, json.dumps(data, separators=(",", ":")).encode())
+                except BaseException:
+                    files.abort()
+                    raise
+                staged.append((files, path, key, data))
+                if not whole:
+                    self._commit(staged.pop())
+                    stored += len(chunk)
+            with StagedFiles() as counter:  # renamed last: after every segment
+                counter.write(self._counter, json.dumps(first + len(entries)).encode())
+                for item in staged:
+                    self._commit(item)
         except BaseException:
-            for entry in entries:
+            for files, *_ in staged:
+                files.abort()
+            for entry in entries[stored:]:
                 entry.id = None
             raise
-        for path, key, data in written:
-            self._parsed.put(path, key, data)
         if self.keep:
             try:
                 self._prune(newest=first + len(entries) - 1)
             except OSError as e:  # stored all the same; pruning is tried again next time
                 log.warning("mockrec: could not prune old entries of %s: %s", self.root, e)
         return [entry.id for entry in entries]  # type: ignore[misc]
+
+    def _commit(self, item: tuple[StagedFiles, Path, FileKey, dict]) -> None:
+        files, path, key, data = item
+        files.commit()
+        self._parsed.put(path, key, data)
 
     def _prune(self, newest: int) -> None:
         for path in self._segment_paths()[:-1]:

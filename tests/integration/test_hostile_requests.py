@@ -342,3 +342,16 @@ def test_a_huge_upload_is_streamed_through_record_and_marked_truncated(start_pro
     (entry,) = wait_for_entries(proxy.store, 1)
     assert entry.notes["truncated"] == {"request": size}
     assert entry.request.body == b"" and entry.response.status == 200
+
+
+def test_the_pytest_plugin_passes_a_key_in_the_environment(data, tmp_path, confdir):
+    from recorder.pytest_plugin import MockrecProxy
+
+    proxy = MockrecProxy("c", data, "replay", None, {"api_key": KEY}, confdir, [], tmp_path)
+    try:
+        assert not any(KEY.encode() in line for line in command_lines(proxy.pid))
+        assert status_of(exchange(proxy.url, request(b"GET", b"/echo"))) == 401
+        answer = exchange(proxy.url, request(b"GET", b"/echo", [(b"x-api-key", KEY.encode())]))
+        assert status_of(answer) == 200
+    finally:
+        proxy.stop()

@@ -45,7 +45,8 @@ def example_response(example: Example, wire: Wire, body: bytes,
         fields = [*fields, (b"Content-Length", str(len(body)).encode())]
     now = time.time()
     reason = answer.reason or status_codes.RESPONSES.get(answer.status, "")
-    return http.Response(b"HTTP/1.1", answer.status, reason.encode(), http.Headers(fields),
+    return http.Response(b"HTTP/1.1", answer.status, reason.encode("utf-8", "surrogateescape"),
+                         http.Headers(fields),
                          b"" if head_only else body, None, now, now)
 
 

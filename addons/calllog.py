@@ -21,8 +21,10 @@ from addons import metadata, options
 from recorder.capture import Capture
 from recorder.errors import MockrecError
 from recorder.models import HistoryEntry
+from recorder.redaction import Redaction, redact_key_fields
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, HistoryWriterProcess, call_log_root
+from recorder.store.names import valid_name
 
 RUN_CALLS = 10_000
 # What a remembered call keeps of its bodies, so that 10,000 calls of big downloads do
@@ -79,14 +81,21 @@ class CallLog:
     def __init__(self) -> None:
         self.run = RunCalls()
         self.writer: HistoryWriterProcess | None = None
-        self.target: tuple[Path, str, int] | None = None  # data dir, mock, calls kept
+        # data dir, mock, calls kept, what is redacted
+        self.target: tuple[Path, str, int, Redaction] | None = None
+        self.max_body = 0
         self.mode = "replay"
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
         self.mode = opts.mockrec_mode
         name = opts.mockrec_mock or opts.mockrec_collection
-        target = (options.data_dir(), name, opts.mockrec_call_log) if name else None
+        if name and not valid_name(name):
+            raise exceptions.OptionsError(f"{name!r} is not usable as a call log's name")
+        redaction = Redaction(secrets=opts.mockrec_redact_calls, api_key=bool(
+            opts.mockrec_api_key or opts.mockrec_api_key_sha256))
+        self.max_body = opts.mockrec_max_body
+        target = (options.data_dir(), name, opts.mockrec_call_log, redaction) if name else None
         if target != self.target:
             if target is not None and target[2]:
                 try:  # a damaged call log is said now, not at the first call
@@ -103,18 +112,19 @@ class CallLog:
 
     def start(self) -> HistoryWriterProcess | None:
         if self.writer is None and self.target is not None and self.target[2]:
-            data_dir, name, keep = self.target
+            data_dir, name, keep, redaction = self.target
             self.writer = HistoryWriterProcess(datadir.prepare(data_dir), call_log_root(name),
-                                               keep)
+                                               keep, redaction=redaction)
         return self.writer
 
     def remember(self, flow: http.HTTPFlow) -> None:
         """A request the proxy forwarded without looking at the examples (record,
         passthrough): not a call of the mock's log, but one the admin API counts."""
-        self.run.add(Capture.from_flow(flow, self.mode, {
-            "mock": self.target[1] if self.target else None, "example": None}))
+        self.run.add(self._private(Capture.from_flow(flow, self.mode, {
+            "mock": self.target[1] if self.target else None, "example": None})))
 
     def log(self, flow: http.HTTPFlow) -> None:
+        writer = self.start()
         writer = self.start()
         notes = {"mock": self.target[1] if self.target else None,
                  "example": flow.metadata.get(metadata.EXAMPLE),
@@ -122,8 +132,8 @@ class CallLog:
         fault = flow.metadata.get(metadata.FAULT)
         if fault is not None:
             notes["fault"] = fault
-        taken = Capture.from_flow(flow, self.mode, notes,
-                                  cut=metadata.STOPPING in flow.metadata)
+        taken = self._private(Capture.from_flow(flow, self.mode, notes, self.max_body,
+                                                cut=metadata.STOPPING in flow.metadata))
         if fault is not None:  # the same whichever path carried it out
             taken = taken._replace(
                 error=None if flow.response else f"mockrec fault: {fault}",
@@ -131,3 +141,10 @@ class CallLog:
         self.run.add(taken)
         if writer is not None:
             writer.submit(taken)
+
+    def _private(self, taken: Capture) -> Capture:
+        """A private mock's x-api-key, right or wrong, is never kept as sent (nor in the
+        calls the admin API shows): a short hash prefix tells keys apart."""
+        if self.target is None or not self.target[3].api_key:
+            return taken
+        return taken._replace(headers=redact_key_fields(taken.headers))

@@ -16,6 +16,7 @@ from recorder.capture import Capture
 from recorder.errors import MockrecError
 from recorder.models import HistoryEntry
 from recorder.modes import Mode, OnMiss
+from recorder.redaction import Redaction
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, HistoryWriterProcess
 
@@ -42,6 +43,12 @@ class Record:
             "mockrec_record", bool, True,
             "Record every exchange that reaches the upstream into mockrec's history.",
         )
+        loader.add_option(
+            "mockrec_redact", bool, False,
+            "Store history entries with secrets redacted as promote does (Authorization, "
+            "Cookie, X-Api-Key, API-key-like query parameters, Set-Cookie), rather than "
+            "byte-exact.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         if "mockrec_data_dir" in updated:
@@ -56,6 +63,8 @@ class Record:
             if directory != self.directory:
                 self._close_writer()
                 self.directory = directory
+        if "mockrec_redact" in updated:
+            self._close_writer()  # the next one stores with the new setting
 
     def running(self) -> None:
         if ctx.options.mockrec_record:
@@ -85,7 +94,9 @@ class Record:
     def _writer(self) -> HistoryWriterProcess:
         if self.writer is None:
             assert self.directory is not None
-            self.writer = HistoryWriterProcess(datadir.prepare(self.directory))
+            self.writer = HistoryWriterProcess(
+                datadir.prepare(self.directory),
+                redaction=Redaction(secrets=ctx.options.mockrec_redact))
         return self.writer
 
     def _close_writer(self) -> None:

@@ -35,10 +35,10 @@ from addons.fastpath import selector
 from addons.fastpath.layer import FastReplayLayer, wants
 from addons.quota import Quota
 from addons.record import Record
-from addons.upstream import UpstreamErrors
+from addons.upstream import UpstreamErrors, install_error_answers
 from recorder.errors import MockrecError
 from recorder.match.matcher import Incoming, Matcher, MatchSettings, Outcome, Sequence
-from recorder.models import Collection, Example, wire_text
+from recorder.models import Collection, Example, wire_bytes, wire_text
 from recorder.modes import Mode, choices
 from recorder.serve import delays, dynamic, templating
 from recorder.serve.faults import HEADER as FAULT_HEADER
@@ -77,7 +77,7 @@ class Replay:
         self._running = False
         self.config = ReplaySettings()
         self.mode, self.on_miss, self.cors = Mode.REPLAY, self.config.on_miss, True
-        self.api_key = self.api_key_sha256 = ""
+        self.api_key_sha256 = ""
         self.fast = False
 
     def load(self, loader) -> None:
@@ -114,7 +114,8 @@ class Replay:
                 f"mode {opts.mockrec_mode!r} is not one of {', '.join(Mode)}") from None
         s = self.config = ReplaySettings.from_options(opts)
         self.mode, self.on_miss, self.cors = mode, s.on_miss, s.cors
-        self.api_key, self.api_key_sha256 = s.api_key, s.api_key_sha256
+        # Only the key's hash is kept and compared (a plain mockrec_api_key is hashed here).
+        self.api_key_sha256 = s.api_key_sha256 or (hash_key(s.api_key) if s.api_key else "")
         self.sequence_end = s.sequence_end
         # The fast path serves pure replay; a connection opened in another mode stays
         # mitmproxy's, one opened in replay is handed over when the mode changes.
@@ -131,12 +132,27 @@ class Replay:
             self._wire = {}
         if self._running and self.mode.forwards(self.on_miss):
             ensure_forwarding()
+        self._limit_bodies(opts, s.body_limit)
         # Replay must answer with the upstream down: connect only when forwarding,
         # and do not ask the upstream for its certificate first.
         if opts.connection_strategy != "lazy":
             opts.connection_strategy = "lazy"
         if opts.upstream_cert:
             opts.upstream_cert = False
+
+    def _limit_bodies(self, opts, limit: int) -> None:
+        """mockrec_body_limit through mitmproxy's own limits, which hold memory flat: where
+        examples answer, a request is read whole to be matched, so a bigger one is
+        refused (413, `body_size_limit`); where everything is forwarded, a bigger body is
+        streamed through unread (`stream_large_bodies`) and recorded as truncated."""
+        if not limit:
+            return  # mitmproxy's own options decide
+        wanted = ({"body_size_limit": str(limit), "stream_large_bodies": None}
+                  if self.mode.answers() else
+                  {"body_size_limit": None, "stream_large_bodies": str(limit)})
+        changed = {k: v for k, v in wanted.items() if getattr(opts, k) != v}
+        if changed:
+            opts.update(**changed)
 
     def _open(self) -> None:
         name, tag = ctx.options.mockrec_collection, ctx.options.mockrec_tag or None
@@ -176,6 +192,7 @@ class Replay:
 
     async def running(self) -> None:
         self._running = True
+        install_error_answers()  # JSON 413s for bodies over mockrec_body_limit
         await self.control.start(options.data_dir())
         if self.mode.answers():
             self.call_log.start()  # now, rather than on the first call
@@ -384,23 +401,22 @@ class Replay:
         if self.matcher is not None and self.matcher.match(incoming, self.settings).match:
             return None  # an OPTIONS example answers it
         headers = [(b"Access-Control-Allow-Origin",
-                    (incoming.header("origin") or "*").encode()),
-                   (b"Access-Control-Allow-Methods", asked.encode()),
+                    wire_bytes(incoming.header("origin") or "*")),
+                   (b"Access-Control-Allow-Methods", wire_bytes(asked)),
                    (b"Access-Control-Max-Age", b"600"), (b"Vary", b"Origin")]
         if asked_headers := incoming.header("access-control-request-headers"):
-            headers.append((b"Access-Control-Allow-Headers", asked_headers.encode()))
+            headers.append((b"Access-Control-Allow-Headers", wire_bytes(asked_headers)))
         return http.Response.make(204, b"", headers)
 
     def _authorized(self, incoming: Incoming) -> bool:
         return self.key_matches(incoming.header("x-api-key") or "")
 
     def key_matches(self, given: str) -> bool:
-        """Is `given` this mock's API key? Always, for a public mock."""
-        plain, hashed = self.api_key, self.api_key_sha256
-        if not plain and not hashed:
+        """Is `given` this mock's API key? Always, for a public mock. Any bytes a client
+        sends hash (surrogate escapes and all): a wrong key is a 401, never an error."""
+        hashed = self.api_key_sha256
+        if not hashed:
             return True
-        if plain:
-            return hmac.compare_digest(given.encode(), plain.encode())
         return hmac.compare_digest(hash_key(given), hashed)
 
     def _delay(self, incoming: Incoming, size: int) -> float:

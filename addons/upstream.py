@@ -48,6 +48,12 @@ _mitmproxy_error_response = _http1.make_error_response
 
 def _error_response(status_code: int, message: str = "") -> bytes:
     answer = _answer.get()
+    if status_code == 413:  # over mockrec_body_limit (mitmproxy's body_size_limit)
+        return http1.assemble_response(http.Response.make(413, json.dumps({"error": {
+            "name": "payloadTooLargeError",
+            "message": f"The request body is over this mock's limit of "
+                       f"{ctx.options.body_size_limit} bytes (mockrec_body_limit).",
+        }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"}))
     if status_code not in (502, 504) and answer is None:
         return _mitmproxy_error_response(status_code, message)
     _answer.set(None)
@@ -57,6 +63,11 @@ def _error_response(status_code: int, message: str = "") -> bytes:
         "Connection": "close",
     })
     return http1.assemble_response(response)
+
+
+def install_error_answers() -> None:
+    """mockrec's JSON instead of mitmproxy's HTML error pages (HTTP/1)."""
+    _http1.make_error_response = _error_response
 
 
 def upstream_name(flow: http.HTTPFlow) -> str:
@@ -81,7 +92,7 @@ class UpstreamErrors:
         )
 
     def running(self) -> None:
-        _http1.make_error_response = _error_response
+        install_error_answers()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     def done(self) -> None:

@@ -47,18 +47,29 @@ class Capture(NamedTuple):
 
     @classmethod
     def from_flow(cls, flow: http.HTTPFlow, mode: str = "record",
-                  notes: dict | None = None, *, cut: bool = False) -> Capture:
+                  notes: dict | None = None, max_body: int = 0, *,
+                  cut: bool = False) -> Capture:
         """Reads fields only: the conversion happens in the writer (`to_entry`).
-        `cut`: the proxy cut the exchange as it stopped (the error says so)."""
+        `cut`: the proxy cut the exchange as it stopped (the error says so).
+
+        A body mitmproxy streamed through (over its `stream_large_bodies`) was never
+        held and is kept empty; with `max_body`, a longer body is cut to that many
+        bytes. Either way `notes["truncated"]` says which side, and its size if known.
+        """
         req, resp = flow.request, flow.response
         peer, server = flow.client_conn.peername, flow.server_conn.address
         error = flow.error.msg if flow.error else None
         if cut and resp is None:
             error = STOPPING
+        truncated: dict[str, int | None] = {}
+        request_body = _kept(req, "request", max_body, truncated)
+        response_body = _kept(resp, "response", max_body, truncated) if resp else b""
+        if truncated:
+            notes = {**(notes or {}), "truncated": truncated}
         return cls(
-            req.method, req.url, req.http_version, req.headers.fields, req.raw_content or b"",
+            req.method, req.url, req.http_version, req.headers.fields, request_body,
             CapturedResponse(resp.status_code, resp.reason, resp.http_version,
-                             resp.headers.fields, resp.raw_content or b"",
+                             resp.headers.fields, response_body,
                              resp.timestamp_start, resp.timestamp_end)
             if resp is not None else None,
             error,
@@ -70,6 +81,7 @@ class Capture(NamedTuple):
         )
 
     def to_entry(self) -> HistoryEntry:
+        """The entry to store (in the writer process, off the proxy's event loop)."""
         resp = self.response
         response = None
         if resp is not None:
@@ -87,3 +99,15 @@ class Capture(NamedTuple):
                             end=(resp.timestamp_end if resp else None) or self.error_time),
             client=self.client, upstream=self.upstream, mode=self.mode, notes=self.notes,
         )
+
+
+def _kept(message: Any, side: str, max_body: int, truncated: dict[str, int | None]) -> bytes:
+    if message.stream:  # streamed through: mitmproxy never held the body
+        length = message.headers.get("content-length", "")
+        truncated[side] = int(length) if length.isdigit() else None
+        return b""
+    body = message.raw_content or b""
+    if max_body and len(body) > max_body:
+        truncated[side] = len(body)
+        return body[:max_body]
+    return body

@@ -20,6 +20,12 @@ class MockrecError(Exception):
     status = ExitStatus.ERROR
 
 
+class UsageError(MockrecError):
+    """A bad argument: exit status 2, like typer's own usage errors."""
+
+    status = ExitStatus.USAGE
+
+
 class NotFound(MockrecError):
     status = ExitStatus.NOT_FOUND
 
@@ -33,11 +39,14 @@ class BadFile(MockrecError):
 
 
 def read_json_file(path: Path) -> object:
-    """Parse a JSON file to import (a BOM is allowed); BadFile says what is wrong."""
+    """Parse a JSON file to import (a BOM is allowed; no bigger than MOCKREC_IMPORT_MAX_MB);
+    BadFile says what is wrong."""
     import json
 
+    from recorder.interop.limits import read_bytes
+
     try:
-        return json.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+        return json.loads(read_bytes(path).removeprefix(b"\xef\xbb\xbf"))
     except json.JSONDecodeError as e:
         raise BadFile(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
     except RecursionError:

@@ -10,7 +10,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 # Header names and values are kept as text that round-trips to the exact bytes
@@ -156,9 +156,24 @@ def parse_since(text: str) -> datetime:
     return moment if moment.tzinfo else moment.astimezone()
 
 
-def parse_ids(specs: list[str]) -> list[int]:
-    """`3`, `3-7` and `3,5` name entries; returns the ids in the order given."""
-    ids: list[int] = []
+class IdSpan(NamedTuple):
+    """An id (`3`) or a range of ids (`3-7`), as given: never expanded, so that
+    `1-1000000000` costs what the entries that exist cost, not a billion ints."""
+
+    first: int
+    last: int
+    is_range: bool
+
+    def __contains__(self, entry_id: object) -> bool:
+        return isinstance(entry_id, int) and self.first <= entry_id <= self.last
+
+    def __str__(self) -> str:
+        return f"{self.first}-{self.last}" if self.is_range else str(self.first)
+
+
+def parse_ids(specs: list[str]) -> list[IdSpan]:
+    """`3`, `3-7` and `3,5` name entries; returns the spans in the order given."""
+    spans: list[IdSpan] = []
     for spec in specs:
         for part in spec.split(","):
             part = part.strip()
@@ -171,8 +186,8 @@ def parse_ids(specs: list[str]) -> list[int]:
                 raise ValueError(f"{part!r} is not an id or a range like 3-7") from None
             if first < 1 or last < first:
                 raise ValueError(f"{part!r} is an empty range: write it low-high, like 3-7")
-            ids.extend(range(first, last + 1))
-    return ids
+            spans.append(IdSpan(first, last, bool(sep)))
+    return spans
 
 
 # -- collections: what promote writes and replay answers from ---------------------------

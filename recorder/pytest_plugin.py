@@ -86,6 +86,8 @@ class MockrecProxy:
         if self.upstream:
             command += ["--upstream", self.upstream]
         for name, value in self.settings.items():
+            if name == "api_key":
+                continue  # in the environment (`_start_once`), never on a command line
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
                 command.append(flag if value else f"--no-{name.replace('_', '-')}")
@@ -113,6 +115,9 @@ class MockrecProxy:
         env = {k: v for k, v in os.environ.items()
                if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
         env["PYTHONUNBUFFERED"] = "1"
+        env.pop("MOCKREC_API_KEY", None)
+        if self.api_key:  # `ps` shows a command line to every user of the machine
+            env["MOCKREC_API_KEY"] = str(self.api_key)
         with self.log_path.open("wb") as out:
             process = subprocess.Popen(
                 self._command(args), stdin=subprocess.DEVNULL, stdout=out,

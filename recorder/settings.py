@@ -29,17 +29,19 @@ OPTION_PREFIX = "mockrec_"
 
 def setting(default: Any, help: str, *, cli: bool = True, stored: bool = True,
             choices: type[StrEnum] | None = None, parse: Callable[[str], Any] | None = None,
-            check: Callable[[Any], Any] | None = None, metavar: str | None = None) -> Any:
+            check: Callable[[Any], Any] | None = None, metavar: str | None = None,
+            secret: bool = False) -> Any:
     """A field of `ReplaySettings`.
 
     cli: a flag of the replay commands (`--name`, `--name/--no-name` for booleans);
     stored: kept in a named mock's file (an API key in plain text never is);
+    secret: also taken from `--name-file FILE` and `$MOCKREC_NAME`, which `ps` does not show;
     choices: the allowed values; parse: turns the flag's text into the value (the flag
     then takes text); check: raises ValueError for a bad value, before anything starts.
     """
     return field(default=default, metadata={
         "help": help, "cli": cli, "stored": stored, "choices": choices, "parse": parse,
-        "check": check, "metavar": metavar})
+        "check": check, "metavar": metavar, "secret": secret})
 
 
 def parse_rate(text: str) -> int:
@@ -58,6 +60,19 @@ class SequenceEnd(StrEnum):
     LAST = "last"  # the last again
     CYCLE = "cycle"  # the first again
     NOT_FOUND = "404"
+
+def parse_size(text: str) -> int:
+    """`4m`, `512k`, `1g` or a number of bytes."""
+    value = text.strip().lower().removesuffix("b")
+    scale = {"k": 2**10, "m": 2**20, "g": 2**30}.get(value[-1:], 1)
+    number = value[:-1] if scale > 1 else value
+    if not number.isdigit():
+        raise MockrecError(f"size {text!r} is not a number of bytes, like 4m, 512k or 1000")
+    return int(number) * scale
+
+
+MAX_BODY = 4 * 2**20
+BODY_LIMIT = 32 * 2**20
 
 
 def _non_negative(value: int) -> None:
@@ -80,8 +95,9 @@ class ReplaySettings:
         "", "Network profile adding bandwidth and jitter: " + ", ".join(delays.PROFILES) + ".",
         check=delays.parse_profile, metavar="NAME")
     api_key: str = setting(
-        "", "Make the mock private: requests need this x-api-key header.", stored=False,
-        metavar="KEY")
+        "", "Make the mock private: requests need this x-api-key header (every local user "
+        "sees a command line in ps: prefer --api-key-file or $MOCKREC_API_KEY).", stored=False,
+        metavar="KEY", secret=True)
     api_key_sha256: str = setting(
         "", "Private mock with a stored key: the SHA-256 hex of its x-api-key.", cli=False)
     on_miss: str = setting(
@@ -104,6 +120,19 @@ class ReplaySettings:
     call_log: int = setting(
         10_000, "Calls kept in the mock's call log; 0 keeps no call log.",
         check=_non_negative, metavar="N")
+    redact_calls: bool = setting(
+        False, "Redact secrets in the call log as promote does (Authorization, Cookie, "
+        "X-Api-Key, API-key-like query parameters, Set-Cookie); a private mock's own key "
+        "is never kept either way.")
+    max_body: int = setting(
+        MAX_BODY, "Bytes of each body the call log keeps; a longer one is cut there and "
+        "the call marked truncated.", parse=parse_size, check=_non_negative,
+        metavar="BYTES")
+    body_limit: int = setting(
+        BODY_LIMIT, "Largest body mockrec reads whole: a bigger request gets 413 when "
+        "examples answer (replay, spy); record and passthrough stream it through, and "
+        "the history entry is marked truncated. 0: no limit.", parse=parse_size,
+        check=_non_negative, metavar="BYTES")
     mock: str = setting(
         "", "Name of the mock, for its call log; empty: the collection's name.",
         cli=False, stored=False)

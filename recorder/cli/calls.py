@@ -18,9 +18,12 @@ from recorder.cli.common import (
 )
 from recorder.errors import MockrecError
 from recorder.store.history import HistoryStore, open_call_log
+from recorder.store.names import check_name
 
 
 def _call_log(mock: str | None) -> HistoryStore:
+    if mock is not None:
+        check_name(mock, "mock")
     return open_call_log(current_data_dir(), mock)
 
 

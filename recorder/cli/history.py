@@ -80,12 +80,14 @@ def history_show(
 def history_delete(
     ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids or ranges (3-7).")],
 ) -> None:
-    """Delete entries; their ids are not reused."""
+    """Delete entries (an id must exist; a range takes those in it that do); their ids
+    are not reused."""
     try:
-        wanted = parse_ids(ids)
+        spans = parse_ids(ids)
     except ValueError as e:
         raise MockrecError(str(e)) from None
-    count = history_store().delete(wanted)
+    store = history_store()
+    count = store.delete(store.existing_ids(spans, "deleted"))
     typer.echo(f"deleted {count} entr{'y' if count == 1 else 'ies'}")
 
 

@@ -47,11 +47,14 @@ def import_openapi(
     file: Annotated[Path, typer.Argument(help="An OpenAPI 3.0/3.1 document, JSON or YAML.")],
     collection: Annotated[str | None, typer.Option(
         help="Name of the new collection [default: from info.title].")] = None,
+    allow_refs: Annotated[Path | None, typer.Option(
+        "--allow-refs", metavar="DIR", help="Also follow $refs to local files under DIR "
+        "(by default only refs inside the document; never URLs).")] = None,
 ) -> None:
     """One request per operation, one example per documented response."""
     from recorder.interop import openapi
 
-    doc = openapi.load(file)
+    doc = openapi.load(file, allow_refs)
     name = collection or postman_name(str((doc.get("info") or {}).get("title") or file.stem))
     skipped: list[str] = []
     c = _import_collection(name, lambda new_ids, track: openapi.to_collection(
@@ -66,10 +69,14 @@ def _import_collection(name: str, convert) -> Collection:
     if store.exists(name):
         raise MockrecError(f"collection {name!r} already exists: name another with "
                            "--collection")
-    with store.editing(name, create=True) as c:
-        imported = convert(lambda n: store.new_example_ids(c, n),
-                           lambda items: render.progress(items, "importing"))
-        c.requests, c.variables = imported.requests, imported.variables
+    try:
+        with store.editing(name, create=True) as c:
+            imported = convert(lambda n: store.new_example_ids(c, n),
+                               lambda items: render.progress(items, "importing"))
+            c.requests, c.variables = imported.requests, imported.variables
+    except OSError as e:  # a full disk, say: the collection file is written whole or not
+        raise MockrecError(f"cannot write collection {name}: {e.strerror or e}; nothing "
+                           "was imported") from None
     return c
 
 
@@ -97,7 +104,11 @@ def _import_history(file: Path, entries: list[HistoryEntry]) -> None:
     if not entries:
         raise MockrecError(f"{file}: no HTTP exchange with a response to import")
     datadir.prepare(current_data_dir())
-    ids = history_store().append(entries)
+    try:
+        ids = history_store().append_all(entries)
+    except OSError as e:  # a full disk, say: the entries land all together or not at all
+        raise MockrecError(f"cannot write the history: {e.strerror or e}; nothing was "
+                           f"imported from {file}") from None
     typer.echo(f"imported {len(ids)} entries from {file} into the history as "
                f"{ids[0]}-{ids[-1]} (mockrec promote {ids[0]}-{ids[-1]} makes them examples)")
 

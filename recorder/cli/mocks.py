@@ -22,6 +22,7 @@ from recorder.store.mocks import (
     hash_key,
     parse_assignments,
 )
+from recorder.store.names import check_name
 
 mock_app = typer.Typer(no_args_is_help=True, help="Named replay configurations.")
 env_app = typer.Typer(no_args_is_help=True, help="Variables resolved in examples at replay.")
@@ -45,6 +46,8 @@ def mock_create(
 ) -> None:
     """A named mock: `mockrec replay NAME` serves it."""
     store = MockStore(current_data_dir())
+    if save_url_to is not None:
+        check_name(save_url_to, "environment")  # before anything is written
     if store.exists(name):
         raise MockrecError(f"mock {name!r} already exists: `mockrec mock update {name}`")
     m = Mock(name=name, collection=collection).with_overrides(port=port, **settings)

@@ -46,7 +46,7 @@ def promote(
     try:
         filters = HistoryFilter(method=method, path=path, status=status,
                                 since=parse_since(since) if since else None)
-        specs = [(parse_ids([spec]), "-" in spec) for spec in ids or []]
+        specs = parse_ids(ids or [])
     except ValueError as e:
         raise MockrecError(str(e)) from None
     options = promoting.PromoteOptions(request_name=request, example_name=name,

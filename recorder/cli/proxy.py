@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,8 @@ from recorder.modes import Mode
 from recorder.settings import ReplaySettings
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, call_log_root
-from recorder.store.mocks import EnvironmentStore, MockStore
+from recorder.store.mocks import EnvironmentStore, MockStore, hash_key
+from recorder.store.names import check_name
 
 Upstream = Annotated[str | None, typer.Option(
     help="Reverse-proxy to this base URL (the mock URL is then http://HOST:PORT). "
@@ -29,6 +31,10 @@ ListenHost = Annotated[str, typer.Option(help="Address to listen on.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print each exchange.")]
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="A mitmproxy option, KEY=VALUE (repeatable).")]
+Redact = Annotated[bool, typer.Option(
+    "--redact", help="Store history entries with secrets redacted as promote does "
+                     "(Authorization, Cookie, X-Api-Key, API-key-like query parameters, "
+                     "Set-Cookie) instead of byte-exact.")]
 
 
 def _serve(config: dict[str, Any], data_dir: Path | None) -> None:
@@ -56,14 +62,21 @@ def record(
     verbose: Verbose = False,
     set_: SetOption = None,
     data_dir: DataDir = None,
+    redact: Redact = False,
 ) -> None:
     """Record live traffic into the history until Ctrl-C (or SIGTERM)."""
     _serve(dict(mode=Mode.RECORD, upstream=upstream, listen_host=listen_host, port=port,
-                grace=grace, verbose=verbose, settings=set_ or []), data_dir)
+                grace=grace, verbose=verbose, settings=_redacting(set_, redact)), data_dir)
+
+
+def _redacting(settings: list[str] | None, redact: bool) -> list[str]:
+    return [*(settings or []), *(["mockrec_redact=true"] if redact else [])]
 
 
 def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, port: int, listen_host: str,
          verbose: bool, set_: list[str] | None, data_dir: Path | None) -> None:
+    if replay.api_key:  # the proxy gets only the key's hash, never the key
+        replay = dataclasses.replace(replay, api_key="", api_key_sha256=hash_key(replay.api_key))
     if replay.collection:  # a clear error before anything starts
         collection_store().require(replay.collection, replay.tag or None)
     if replay.env:
@@ -111,12 +124,14 @@ def proxy(
     verbose: Verbose = False,
     set_: SetOption = None,
     data_dir: DataDir = None,
+    redact: Redact = False,
     *,
     settings: dict[str, Any],
 ) -> None:
     """Run the proxy in any mode; `mockrec mode` switches it while it runs."""
     replay = ReplaySettings(collection=collection or "").with_overrides(**settings)
-    _run(Mode(mode), replay, upstream, port, listen_host, verbose, set_, data_dir)
+    _run(Mode(mode), replay, upstream, port, listen_host, verbose, _redacting(set_, redact),
+         data_dir)
 
 
 def switch_mode(
@@ -128,7 +143,8 @@ def switch_mode(
     """Switch a running proxy; the next request is served in the new mode."""
     from recorder.proxy import remote as control
 
-    reply = control.switch_mode(current_data_dir(), port, mode, collection)
+    reply = control.switch_mode(current_data_dir(), port, mode,
+                                check_name(collection) if collection else collection)
     serving = f", serving {reply['collection']}" if reply.get("collection") else ""
     typer.echo(f"proxy now in {reply['mode']} mode{serving}")
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from recorder.errors import UsageError
 from recorder.settings import ReplaySettings
 
 
@@ -31,6 +35,39 @@ def _flag(f) -> tuple[Any, typer.models.OptionInfo]:
                                      metavar=md["metavar"], show_default=False)
 
 
+def _file_flag(f) -> tuple[Any, typer.models.OptionInfo]:
+    name = f.name.replace("_", "-")
+    return Path | None, typer.Option(
+        f"--{name}-file", metavar="FILE", show_default=False,
+        help=f"Read --{name} from FILE (its first line), which ps does not show; "
+             f"${secret_env(f.name)} works too.")
+
+
+def secret_env(name: str) -> str:
+    return f"MOCKREC_{name.upper()}"
+
+
+def read_secret(f, given: str | None, file: Path | None) -> str | None:
+    """A secret setting: `--name`, else `--name-file FILE`, else `$MOCKREC_NAME`."""
+    flag = f"--{f.name.replace('_', '-')}"
+    if given is not None:
+        sys.stderr.write(f"mockrec: warning: {flag} on the command line is visible to every "
+                         f"user of this machine (ps); use {flag}-file FILE or "
+                         f"${secret_env(f.name)}\n")
+        return given
+    if file is not None:
+        try:
+            text = file.expanduser().read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            reason = getattr(e, "strerror", None) or "not UTF-8 text"
+            raise UsageError(f"{flag}-file {file}: cannot read it ({reason})") from None
+        value = text.splitlines()[0].strip() if text.strip() else ""
+        if not value:
+            raise UsageError(f"{flag}-file {file} is empty")
+        return value
+    return os.environ.get(secret_env(f.name)) or None
+
+
 def with_settings(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     def decorate(func: Callable) -> Callable:
         own = inspect.signature(func, eval_str=True)
@@ -43,12 +80,18 @@ def with_settings(*, exclude: tuple[str, ...] = ()) -> Callable[[Callable], Call
             taken[f.name] = f
             params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY,
                                             default=None, annotation=Annotated[kind, option]))
+            if f.metadata["secret"]:
+                kind, option = _file_flag(f)
+                params.append(inspect.Parameter(f"{f.name}_file", inspect.Parameter.KEYWORD_ONLY,
+                                                default=None, annotation=Annotated[kind, option]))
 
         @functools.wraps(func)
         def command(**kwargs: Any) -> Any:
             given = {}
             for name, f in taken.items():
                 value = kwargs.pop(name)
+                if f.metadata["secret"]:
+                    value = read_secret(f, value, kwargs.pop(f"{name}_file"))
                 if isinstance(value, str) and f.metadata["parse"] is not None:
                     value = f.metadata["parse"](value)
                 given[name] = value.value if hasattr(value, "value") else value

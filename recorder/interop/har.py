@@ -7,6 +7,7 @@ around it: the entry that is wrong, and all or nothing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mitmproxy import exceptions, http
@@ -15,6 +16,7 @@ from mitmproxy.io.har import request_to_flow
 
 from recorder.capture import Capture
 from recorder.errors import BadFile, read_json_file
+from recorder.interop import limits
 from recorder.models import HistoryEntry
 
 
@@ -23,6 +25,7 @@ def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise BadFile(f"{path}: not a HAR file (no log.entries list)")
+    limits.MAX_ITEMS.check(len(entries), f"{path}: log.entries")
     out = []
     for i, entry in track(list(enumerate(entries))):
         try:
@@ -35,9 +38,15 @@ def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
 
 
 def read_flows(path: Path, skipped: list[str] | None = None) -> list[HistoryEntry]:
+    limit = limits.MAX_ITEMS.value()
     try:
         with path.open("rb") as f:
-            flows = list(FlowReader(f).stream())
+            limits.MAX_MB.check(os.fstat(f.fileno()).st_size, str(path))
+            flows = []
+            for flow in FlowReader(f).stream():
+                flows.append(flow)
+                if len(flows) > limit:
+                    raise limits.MAX_ITEMS.refuse(f"{path}: flows")
     except exceptions.FlowReadException as e:
         raise BadFile(f"{path}: not a mitmproxy flow file ({e}); nothing was "
                            "imported") from None

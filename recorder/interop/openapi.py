@@ -5,6 +5,11 @@ example (`examples`), else the `example`, else one generated from the schema
 (types, formats, enums, required fields; `example` and `default` win). Path
 parameters become `:name` wildcards, the first server becomes `{{baseUrl}}`.
 YAML is read by PyYAML, `$ref`s are resolved by jsonref.
+
+The document is untrusted: `$ref`s are followed inside it only, or with
+`--allow-refs DIR` to local files under DIR, never to the network; YAML aliases
+and `$ref`s may not expand past MOCKREC_IMPORT_MAX_VALUES values (a "billion
+laughs" is refused at once rather than expanded).
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import jsonref
 import yaml
 
 from recorder.errors import MockrecError
+from recorder.interop import limits
 from recorder.models import (
     Collection,
     Example,
@@ -35,34 +42,114 @@ class OpenAPIError(MockrecError):
     """A document mockrec cannot read, and where."""
 
 
-def load(path: Path) -> dict:
+class RefRefused(Exception):
+    """A `$ref` mockrec does not follow."""
+
+
+def load(path: Path, allow_refs: Path | None = None) -> dict:
+    """The document with its `$ref`s resolved: those inside it, and with `allow_refs`
+    those to local files under that folder; never network ones."""
+    doc = _read(path)
+    if not isinstance(doc, dict) or not str(doc.get("openapi", "")).startswith("3."):
+        raise OpenAPIError(f"{path}: not an OpenAPI 3.x document (no openapi: 3.x field)")
+    if not isinstance(doc.get("paths"), dict):
+        raise OpenAPIError(f"{path}: no paths object")
+    limits.MAX_ITEMS.check(len(doc["paths"]), f"{path}: paths")
+    base = path.resolve().as_uri() if allow_refs is not None else ""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        resolved = jsonref.replace_refs(doc, base_uri=base, loader=_loader(allow_refs),
+                                        lazy_load=False, proxies=False)
+    except jsonref.JsonRefError as e:
+        ref = (e.reference or {}).get("$ref") if isinstance(e.reference, dict) else e.reference
+        if isinstance(e.cause, RefRefused):
+            raise OpenAPIError(f"{path}: $ref {ref!r} {e.cause}") from None
+        if isinstance(e.cause, MockrecError):
+            raise OpenAPIError(f"{path}: $ref {ref!r}: {e.cause}") from None
+        raise OpenAPIError(f"{path}: bad $ref {ref!r}") from None
+    except RecursionError:
+        raise OpenAPIError(f"{path}: $refs nested too deeply to resolve") from None
+    limits.expanded_size(resolved, f"{path}: $refs")
+    return resolved
+
+
+def _loader(allow: Path | None) -> Callable[[str], Any]:
+    """jsonref's loader for refs outside the document: local files under `allow`, or none."""
+    def load(uri: str) -> Any:
+        parts = urlsplit(uri)
+        if allow is None:
+            raise RefRefused("points outside the document; mockrec follows refs inside it "
+                             "only (--allow-refs DIR follows local files under DIR)")
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            raise RefRefused("is not a local file: mockrec never fetches refs from the "
+                             "network")
+        target = Path(unquote(parts.path)).resolve()
+        if not target.is_relative_to(allow.resolve()):
+            raise RefRefused(f"is outside --allow-refs {allow}")
+        return _read(target)
+    return load
+
+
+def _read(path: Path) -> Any:
+    raw = limits.read_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise OpenAPIError(f"{path}: cannot read it ({e})") from None
     try:
-        doc = _parse(text)
+        return _parse(text, str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise OpenAPIError(f"{path}: neither JSON nor YAML{where}") from None
     except RecursionError:
         raise OpenAPIError(f"{path}: nested too deeply to read") from None
-    if not isinstance(doc, dict) or not str(doc.get("openapi", "")).startswith("3."):
-        raise OpenAPIError(f"{path}: not an OpenAPI 3.x document (no openapi: 3.x field)")
-    if not isinstance(doc.get("paths"), dict):
-        raise OpenAPIError(f"{path}: no paths object")
-    try:
-        return jsonref.replace_refs(doc, lazy_load=False, proxies=False)
-    except jsonref.JsonRefError as e:
-        raise OpenAPIError(f"{path}: bad $ref {e.reference!r}") from None
 
 
-def _parse(text: str) -> Any:
+def _parse(text: str, where: str = "document") -> Any:
     try:
         return json.loads(text)
     except ValueError:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_limited_loader(where))
+
+
+def _limited_loader(where: str) -> type:
+    class Loader(yaml.SafeLoader):
+        """PyYAML's safe loader, refusing documents whose aliases expand past
+        MOCKREC_IMPORT_MAX_VALUES before anything is built from them."""
+
+        def compose_document(self):  # type: ignore[no-untyped-def]
+            node = super().compose_document()
+            _check_aliases(node, f"{where}: YAML aliases")
+            return node
+
+    return Loader
+
+
+def _check_aliases(root: yaml.Node, where: str) -> None:
+    limit = limits.MAX_VALUES.value()
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        if isinstance(node, yaml.ScalarNode):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise OpenAPIError(f"{where}: an alias refers to itself; refused")
+        active.add(key)
+        total = 1
+        for child in node.value:
+            for part in child if isinstance(child, tuple) else (child,):
+                total += size(part)
+            if total > limit:
+                raise limits.MAX_VALUES.refuse(where)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def sample(schema: Any, depth: int = 0) -> Any:

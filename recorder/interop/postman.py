@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from recorder.errors import BadFile, read_json_file
+from recorder.interop import limits
 from recorder.models import (
     Collection,
     Example,
@@ -210,10 +211,19 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
             collection.variables[str(var["key"])] = "" if var.get("value") is None else str(
                 var["value"])
     pending: list[tuple[Request, list[tuple[str, dict]]]] = []
+    limit = limits.MAX_ITEMS.value()
+    counted = 0
+
+    def count(n: int) -> None:
+        nonlocal counted
+        counted += n
+        if counted > limit:  # before anything more is built from the file
+            raise limits.MAX_ITEMS.refuse(source.removesuffix(": ") or "collection")
 
     def walk(items: list, folder: list[str], where: str, depth: int) -> None:
         if depth > 64:
             raise PostmanError(f"{where}: folders nested more than 64 deep")
+        count(len(items))
         for i, item in enumerate(items):
             here = f"{where}[{i}]"
             _expect(item, dict, here)
@@ -231,9 +241,10 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
                               method=str(req.get("method") or "GET").upper(),
                               url=url_text(req.get("url"), f"{here}.request.url"),
                               folder=FOLDER_SEPARATOR.join(folder))
+            responses = _expect(item.get("response") or [], list, f"{here}.response")
+            count(len(responses))
             examples = [(f"{here}.response[{j}]", _expect(r, dict, f"{here}.response[{j}]"))
-                        for j, r in enumerate(_expect(item.get("response") or [], list,
-                                                      f"{here}.response"))]
+                        for j, r in enumerate(responses)]
             pending.append((request, examples))
 
     walk(doc["item"], [], f"{source}item", 0)

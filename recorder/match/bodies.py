@@ -143,8 +143,8 @@ class RequestBody:
         if self._json is None:
             try:
                 self._json = json.loads(self.raw) if self.raw else NOT_JSON
-            except ValueError:  # UnicodeDecodeError included
-                self._json = NOT_JSON
+            except (ValueError, RecursionError):  # UnicodeDecodeError included; nested
+                self._json = NOT_JSON  # too deep to be a body an example describes
         return self._json
 
     @property
@@ -209,13 +209,13 @@ def example_body(body: bytes, content_type: str = "", language: str = "") -> Bod
             query = doc.get("query", "")
             return BodyPattern("graphql", {"query": graphql_query(query),
                                            "variables": doc.get("variables") or {}}, wild)
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             pass
     if "json" in content_type or language in ("json", "graphql"):
         try:
             doc, wild = parse_json_template(text)
             return BodyPattern("json", doc, wild)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     if "x-www-form-urlencoded" in content_type:
         pairs = parse_qsl(text, keep_blank_values=True)

@@ -12,34 +12,40 @@ stored decoded so that any client can read the answer.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from recorder import encodings
-from recorder.errors import MockrecError, NotFound
+from recorder.errors import MockrecError
 from recorder.match import templates as paths
 from recorder.models import (
     Collection,
     Example,
     ExampleRequest,
     ExampleResponse,
-    Header,
     HistoryEntry,
     HistoryFilter,
+    IdSpan,
     Request,
+)
+from recorder.redaction import (  # noqa: F401  (promote's rules, re-exported)
+    ECHOED,
+    REDACTED,
+    SECRET_HEADERS,
+    SECRET_QUERY,
+    SECRET_RESPONSE_HEADERS,
+    redact_echoes,
+    redact_header,
+    redact_headers,
+    redact_url,
+    secret_values,
 )
 from recorder.store.collection_store import CollectionStore
 from recorder.store.history import HistoryStore
 
-REDACTED = "{{REDACTED}}"
-SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
-SECRET_QUERY = re.compile(
-    r"^(api[-_]?key|key|access[-_]?token|token|auth([-_]?token)?|secret|client[-_]?secret|"
-    r"password|passwd|signature|sig)$", re.IGNORECASE)
 # Not worth replaying: they describe one connection or one moment. Content-Length
 # is recomputed when the example is served (its body may have been decoded).
 DROPPED_RESPONSE_HEADERS = {"date", "connection", "transfer-encoding", "keep-alive",
@@ -69,51 +75,10 @@ class PromoteResult:
     def redaction_summary(self) -> str:
         if not self.redacted:
             return ""
-        parts = ", ".join(f"{count} {what}" for what, count in sorted(self.redacted.items()))
+        parts = ", ".join(
+            f"{count} secret{'s' * (count != 1)} echoed in response bodies" if what == ECHOED
+            else f"{count} {what}" for what, count in sorted(self.redacted.items()))
         return f"redacted {parts} (as {REDACTED}; --keep-secrets keeps them)"
-
-
-# -- secrets ---------------------------------------------------------------------------
-
-def redact_header(name: str, value: str) -> str:
-    lower = name.lower()
-    if lower in ("authorization", "proxy-authorization"):
-        scheme, _, credentials = value.partition(" ")
-        return f"{scheme} {REDACTED}" if credentials else REDACTED
-    if lower == "cookie":
-        return "; ".join(f"{part.split('=', 1)[0].strip()}={REDACTED}"
-                         for part in value.split(";") if part.strip())
-    if lower == "set-cookie":
-        cookie, sep, attributes = value.partition(";")
-        return f"{cookie.split('=', 1)[0].strip()}={REDACTED}{sep}{attributes}"
-    return REDACTED
-
-
-def redact_url(url: str, redacted: Counter[str]) -> str:
-    """Replace the values of API-key-like query parameters; the rest stays as sent."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    pieces = []
-    for piece in parts.query.split("&"):
-        raw_key, sep, _ = piece.partition("=")
-        key = unquote_plus(raw_key)
-        if SECRET_QUERY.match(key):
-            redacted[f"query parameter {key}"] += 1
-            piece = f"{raw_key}={REDACTED}"
-        pieces.append(piece)
-    return urlunsplit(parts._replace(query="&".join(pieces)))
-
-
-def redact_headers(headers: list[Header], names: set[str],
-                   redacted: Counter[str]) -> list[Header]:
-    out = []
-    for name, value in headers:
-        if name.lower() in names:
-            redacted[f"{name.title()} header"] += 1
-            value = redact_header(name, value)
-        out.append((name, value))
-    return out
 
 
 # -- one entry, one example ----------------------------------------------------------------
@@ -129,9 +94,12 @@ def example_from_entry(entry: HistoryEntry, example_id: int, name: str, *,
     if was_decoded:
         resp_headers = [(k, v) for k, v in resp_headers if k.lower() != "content-encoding"]
     if not keep_secrets:
+        # What the API echoed of the request's secrets (httpbin's /anything, a login
+        # answering with the token it was given) goes too, wherever it reappears.
+        body = redact_echoes(body, secret_values(url, req_headers), redacted)
         url = redact_url(url, redacted)
         req_headers = redact_headers(req_headers, SECRET_HEADERS, redacted)
-        resp_headers = redact_headers(resp_headers, {"set-cookie"}, redacted)
+        resp_headers = redact_headers(resp_headers, SECRET_RESPONSE_HEADERS, redacted)
     return Example(
         id=example_id,
         name=name,
@@ -263,7 +231,7 @@ def number_sequences(request: Request, before: int) -> int:
 
 # -- choosing what to promote, and where -------------------------------------------------
 
-def select_entries(history: HistoryStore, specs: list[tuple[list[int], bool]],
+def select_entries(history: HistoryStore, specs: list[IdSpan],
                    filters: HistoryFilter) -> list[HistoryEntry]:
     """Entries named by ids and ranges (and passing `filters`), or all passing `filters`.
 
@@ -279,13 +247,7 @@ def select_entries(history: HistoryStore, specs: list[tuple[list[int], bool]],
         if not entries:
             raise MockrecError("no history entry matches those filters; nothing was promoted")
         return entries
-    found = history.get_many(i for ids, _ in specs for i in ids)
-    for ids, is_range in specs:
-        missing = [i for i in ids if i not in found]
-        if is_range and len(missing) == len(ids):
-            raise NotFound(f"no history entry in {ids[0]}-{ids[-1]}; nothing was promoted")
-        if not is_range and missing:
-            raise NotFound(f"history entry {missing[0]} does not exist; nothing was promoted")
+    found = history.get_many(history.existing_ids(specs, "promoted"))
     ordered = sorted(found.values(), key=lambda e: e.id or 0)
     entries = [e for e in ordered if filters.matches(e)]
     if not entries:

@@ -67,6 +67,8 @@ class RequestHelpers:
                 self._body = json.loads(raw)
             except ValueError:
                 self._body = dict(parse_qsl(raw, keep_blank_values=True))
+            except RecursionError:  # nested too deep to be a body to answer from
+                self._body = {}
         return self._body
 
     def call(self, name: str, args: list[str]) -> str | None:
@@ -135,7 +137,7 @@ class Filler:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return body
-        return self.text(text, "json" in content_type.lower()).encode("utf-8")
+        return encode(self.text(text, "json" in content_type.lower()))
 
     def headers(self, fields: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         """Header values filled; a filled line break becomes a space (one header, one line)."""
@@ -143,12 +145,21 @@ class Filler:
         for name, raw in fields:
             if b"{{" in raw:
                 value = self.text(raw.decode("utf-8", "surrogateescape"))
-                raw = LINE_BREAKS.sub(" ", value).encode("utf-8", "surrogateescape")
+                raw = encode(LINE_BREAKS.sub(" ", value))
             out.append((name, raw))
         return out
 
 
 LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+def encode(text: str) -> bytes:
+    """Filled text as bytes: what a request sent (a header's raw bytes, say) goes back as
+    sent; a lone surrogate from a JSON body becomes U+FFFD rather than an error."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 def fill(body: bytes, incoming: Incoming, values: dict[str, str],

@@ -45,32 +45,36 @@ from recorder.store.files import (
     load_counter,
     locked,
 )
+from recorder.store.names import check_name, valid_name
+
+__all__ = ["CollectionStore", "check_name"]
 
 log = logging.getLogger(__name__)
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-
-def check_name(name: str, what: str = "collection") -> str:
-    if not NAME.match(name):
-        raise MockrecError(f"{what} name {name!r} is not usable as a file name: use letters, "
-                           "digits, '.', '_' and '-' (up to 100)")
-    return name
+COUNTER = "next-example-id"
 
 
 class CollectionStore:
     def __init__(self, data_dir: Path):
         self.root = data_dir / "collections"
         self._lock = self.root / ".lock"
-        self._counter = self.root / "next-example-id.json"
+        self._counter = self.root / f"{COUNTER}.json"
+        self._next_example_id: int | None = None  # handed out, written once the edit lands
 
     def path(self, name: str, tag: str | None = None) -> Path:
+        """The file of `name` (at `tag`); every way in goes through here, checked."""
+        check_name(name)
+        if name == COUNTER:
+            raise MockrecError(f"{COUNTER!r} is the name of mockrec's own counter file: "
+                               "pick another collection name")
+        if tag:
+            check_name(tag, "tag")
         return self.root / (f"{name}@{tag}.json" if tag else f"{name}.json")
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
         return sorted(p.stem for p in self.root.glob("*.json")
-                      if "@" not in p.stem and p != self._counter)
+                      if valid_name(p.stem) and p.stem != COUNTER)
 
     def exists(self, name: str) -> bool:
         return self.path(name).exists()
@@ -125,8 +129,15 @@ class CollectionStore:
                 collection = Collection(name=name)
             else:
                 raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
-            yield collection
-            self._save(collection)
+            self._next_example_id = None
+            try:
+                yield collection
+                self._save(collection)
+                # Ids move on only once the collection holding them is on disk.
+                if self._next_example_id is not None:
+                    atomic_write(self._counter, json.dumps(self._next_example_id).encode())
+            finally:
+                self._next_example_id = None
 
     def create(self, name: str) -> Collection:
         if self.exists(check_name(name)):
@@ -154,9 +165,13 @@ class CollectionStore:
         return frozen
 
     def new_example_ids(self, collection: Collection, count: int) -> list[int]:
-        """Ids unique across this data dir's collections; call inside `editing`."""
-        first = max([load_counter(self._counter) or 1] + [e.id + 1 for e in collection.examples])
-        atomic_write(self._counter, json.dumps(first + count).encode())
+        """Ids unique across this data dir's collections; call inside `editing`, which
+        moves the counter on only if the edit is saved."""
+        counted = self._next_example_id
+        if counted is None:
+            counted = load_counter(self._counter)
+        first = max([counted or 1] + [e.id + 1 for e in collection.examples])
+        self._next_example_id = first + count
         return list(range(first, first + count))
 
     def _save(self, collection: Collection) -> None:

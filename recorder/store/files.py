@@ -20,14 +20,34 @@ from typing import Any
 from tinydb.storages import Storage
 
 from recorder.errors import StoreCorrupt
+from recorder.store.names import check_name, valid_name
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` readable by the user only: it holds recorded secrets."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create `path` readable by the user only: it holds recorded secrets.
+
+    Every folder this creates is 0700, the missing parents too (`mkdir(parents=True)`
+    would leave them to the umask, 0755 as a rule): whichever command makes the data
+    dir, `calls/` or a `bodies/` folder first, it is private. Existing folders are
+    left as they are."""
+    missing = []
+    current = path
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue  # made meanwhile by another process
+        os.chmod(folder, DIR_MODE)  # whatever the umask took away
     return path
 
 
@@ -48,6 +68,21 @@ def _key(st: os.stat_result) -> FileKey:
 
 def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> FileKey:
     """Replace `path` with `data` atomically; returns the key of the version written."""
+    tmp = None
+    try:
+        tmp, written = _temporary(path, data, sync)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    return written
+
+
+def _temporary(path: Path, data: bytes, sync: bool) -> tuple[str, FileKey]:
+    """`data` in a new private file beside `path`, flushed to disk: its name and the key
+    `path` will have once it is renamed there. Nothing is left behind on failure."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -57,12 +92,55 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> FileKey:
                 os.fsync(f.fileno())
             written = _key(os.fstat(f.fileno()))  # rename keeps inode, mtime and size
         os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return written
+    return tmp, written
+
+
+class StagedFiles:
+    """Several files replaced all or nothing: each is written to a temporary file beside
+    its target (flushed to disk) and only when every one is written are they renamed
+    into place. A write that fails (a full disk, say) leaves every target as it was.
+
+        with StagedFiles() as staged:
+            staged.write(a, ...); staged.write(b, ...)   # renamed on leaving the block
+    """
+
+    def __init__(self, sync: bool = True) -> None:
+        self.sync = sync
+        self.pending: list[tuple[str, Path]] = []
+
+    def write(self, path: Path, data: bytes) -> FileKey:
+        """Stage `data` for `path`; returns the key the file will have once renamed."""
+        tmp, written = _temporary(path, data, self.sync)
+        self.pending.append((tmp, path))
+        return written
+
+    def commit(self) -> None:
+        pending, self.pending = self.pending, []
+        for tmp, path in pending:
+            os.replace(tmp, path)
+
+    def abort(self) -> None:
+        pending, self.pending = self.pending, []
+        for tmp, _ in pending:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()
+                raise
+        else:
+            self.abort()
 
 
 def body_doc(body: bytes) -> dict[str, str]:
@@ -236,15 +314,18 @@ class NamedDocuments:
         ROOT/NAME.json     {"document": {"1": {...}}}
     """
 
-    def __init__(self, root: Path, kind: str):
+    def __init__(self, root: Path, kind: str, what: str | None = None):
         self.root = root
-        self.kind = kind
+        self.kind = kind  # the command: `mockrec KIND list`
+        self.what = what or kind  # in messages
 
     def path(self, name: str) -> Path:
-        return self.root / f"{name}.json"
+        return self.root / f"{check_name(name, self.what)}.json"
 
     def names(self) -> list[str]:
-        return sorted(p.stem for p in self.root.glob("*.json")) if self.root.is_dir() else []
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("*.json") if valid_name(p.stem))
 
     def get(self, name: str) -> dict[str, Any]:
         path = self.path(name)

@@ -12,6 +12,7 @@ neither waits for the disk nor shares its core with JSON encoding.
 from __future__ import annotations
 
 import atexit
+import bisect
 import collections
 import contextlib
 import errno
@@ -33,7 +34,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from tinydb import TinyDB
-from tinydb.table import Document
 
 from recorder.capture import Capture
 from recorder.errors import MockrecError, NotFound, StoreCorrupt
@@ -43,11 +43,15 @@ from recorder.models import (
     HistoryFilter,
     HttpRequest,
     HttpResponse,
+    IdSpan,
     Timings,
 )
+from recorder.redaction import Redaction
 from recorder.store.files import (
     AtomicJSONStorage,
+    FileKey,
     ParsedFiles,
+    StagedFiles,
     atomic_write,
     body_bytes,
     body_doc,
@@ -67,7 +71,9 @@ log = logging.getLogger(__name__)
 
 def call_log_root(mock: str) -> str:
     """Where a mock's call log lives in the data dir: a history of its own."""
-    return f"calls/{mock}"
+    from recorder.store.names import check_name
+
+    return f"calls/{check_name(mock, 'mock')}"
 
 
 def call_logs(data_dir: Path) -> list[str]:
@@ -134,6 +140,28 @@ class HistoryStore:
                 if entry_id in docs:
                     found[entry_id] = self._entry(entry_id, docs[entry_id], with_bodies=True)
         return found
+
+    def existing_ids(self, spans: Iterable[IdSpan], done: str = "done") -> list[int]:
+        """The ids that exist among `spans`, sorted: a single id must exist, a range takes
+        those in it that exist and must hold one (NotFound says which did not, and that
+        nothing was `done`). Reads only the segments that exist within the spans, so a
+        range costs what exists in it, not its width."""
+        spans = list(spans)
+        segments = [int(p.stem.split("-")[1]) for p in self._segment_paths()]
+        found: set[int] = set()
+        for span in spans:
+            low, high = _segment_of(span.first), _segment_of(span.last)
+            start = bisect.bisect_left(segments, low)
+            in_span = []
+            for segment in segments[start:bisect.bisect_right(segments, high)]:
+                docs = self._read_segment(self._segment_path(segment))
+                in_span.extend(i for i in docs if i in span)
+            if not in_span:
+                if span.is_range:
+                    raise NotFound(f"no history entry in {span}; nothing was {done}")
+                raise NotFound(f"history entry {span} does not exist; nothing was {done}")
+            found.update(in_span)
+        return sorted(found)
 
     def entries(self, filters: HistoryFilter | None = None, *, with_bodies: bool = False,
                 newest_first: bool = True) -> Iterator[HistoryEntry]:
@@ -223,36 +251,66 @@ class HistoryStore:
         with locked(self._lock):
             return self._append_locked(entries)
 
-    def _append_locked(self, entries: list[HistoryEntry]) -> list[int]:
+    def append_all(self, entries: list[HistoryEntry]) -> list[int]:
+        """Store `entries` all together or, should a write fail, none of them (no id
+        spent): what an import needs."""
+        if not entries:
+            return []
+        ensure_private_dir(self.root)
+        with locked(self._lock):
+            return self._append_locked(entries, whole=True)
+
+    def _append_locked(self, entries: list[HistoryEntry], whole: bool = False) -> list[int]:
+        if not entries:
+            return []
         first = self._next_id()
         for offset, entry in enumerate(entries):
             entry.id = first + offset
+        # Each segment, with its body files, is written to temporary files and renamed
+        # into place only once all of it is on disk: a failed write (a full disk) leaves
+        # no part of a segment behind. Should a later segment fail, those before it are
+        # stored (the writer keeps what it stored) unless `whole`: then none is.
+        staged: list[tuple[StagedFiles, Path, FileKey, dict]] = []
         stored = 0
         try:
-            # One segment at a time: a segment written is a part stored for good.
             for segment, chunk in itertools.groupby(entries, lambda e: _segment_of(e.id)):
                 chunk = list(chunk)
-                written: list[Path] = []
+                files = StagedFiles()
                 try:
-                    docs = [Document(self._document(e, written), doc_id=e.id) for e in chunk]
-                    with self._db(self._segment_path(segment)) as db:
-                        db.table(TABLE, cache_size=0).insert_multiple(docs)
+                    docs = {str(e.id): self._document(e, files) for e in chunk}
+                    path = self._segment_path(segment)
+                    self._read_segment(path)  # a damaged segment is said, never overwritten
+                    data = AtomicJSONStorage(path, parsed=self._parsed).read() or {}
+                    data = {**data, TABLE: {**data.get(TABLE, {}), **docs}}
+                    key = files.write(path, json.dumps(data, separators=(",", ":")).encode())
                 except BaseException:
-                    for path in written:  # no orphan body files
-                        path.unlink(missing_ok=True)
+                    files.abort()
                     raise
-                stored += len(chunk)
-            # A lagging counter is caught up from the newest segment (`_next_id`).
-            self._write_counter(first + len(entries))
-        finally:
+                staged.append((files, path, key, data))
+                if not whole:
+                    self._commit(staged.pop())
+                    stored += len(chunk)
+            with StagedFiles() as counter:  # renamed last: after every segment
+                counter.write(self._counter, json.dumps(first + len(entries)).encode())
+                for item in staged:
+                    self._commit(item)
+        except BaseException:
+            for files, *_ in staged:
+                files.abort()
             for entry in entries[stored:]:
                 entry.id = None
+            raise
         if self.keep:
             try:
                 self._prune(newest=first + len(entries) - 1)
             except OSError as e:  # stored all the same; pruning is tried again next time
                 log.warning("mockrec: could not prune old entries of %s: %s", self.root, e)
         return [entry.id for entry in entries]  # type: ignore[misc]
+
+    def _commit(self, item: tuple[StagedFiles, Path, FileKey, dict]) -> None:
+        files, path, key, data = item
+        files.commit()
+        self._parsed.put(path, key, data)
 
     def _prune(self, newest: int) -> None:
         for path in self._segment_paths()[:-1]:
@@ -382,9 +440,9 @@ class HistoryStore:
 
     # -- documents -------------------------------------------------------------
 
-    def _document(self, entry: HistoryEntry, written: list[Path] | None) -> dict[str, Any]:
-        """The stored form of `entry`; large bodies go to files, listed in `written`
-        (`written` None: every body inline, as in a recovery file)."""
+    def _document(self, entry: HistoryEntry, staged: StagedFiles | None) -> dict[str, Any]:
+        """The stored form of `entry`; large bodies go to files, `staged` (None: every
+        body inline, as in a recovery file)."""
         request = entry.request
         doc: dict[str, Any] = {
             "request": {
@@ -392,7 +450,7 @@ class HistoryStore:
                 "url": request.url,
                 "http_version": request.http_version,
                 "headers": [list(h) for h in request.headers],
-                "body": self._body_doc(entry, "request", request.body or b"", written),
+                "body": self._body_doc(entry, "request", request.body or b"", staged),
             },
             "response": None,
             "error": entry.error,
@@ -411,18 +469,17 @@ class HistoryStore:
                 "reason": response.reason,
                 "http_version": response.http_version,
                 "headers": [list(h) for h in response.headers],
-                "body": self._body_doc(entry, "response", response.body or b"", written),
+                "body": self._body_doc(entry, "response", response.body or b"", staged),
             }
         return doc
 
     def _body_doc(self, entry: HistoryEntry, side: str, body: bytes,
-                  written: list[Path] | None) -> dict[str, Any]:
-        if len(body) > INLINE_BODY_LIMIT and written is not None:
+                  staged: StagedFiles | None) -> dict[str, Any]:
+        if len(body) > INLINE_BODY_LIMIT and staged is not None:
             assert entry.id is not None
             path = self._body_path(entry.id, side)
             ensure_private_dir(path.parent)
-            atomic_write(path, body)
-            written.append(path)
+            staged.write(path, body)
             return {"size": len(body), "file": f"{path.parent.name}/{path.name}"}
         return {"size": len(body), **body_doc(body)}
 
@@ -789,9 +846,10 @@ class HistoryWriterProcess:
     STOP_TIMEOUT = 120.0
 
     def __init__(self, data_dir: Path, root: str = "history", keep: int = 0,
-                 interval: float = 0.2):
+                 interval: float = 0.2, redaction: Redaction | None = None):
         self.store = HistoryStore(data_dir, root, keep)
         self._args = (data_dir, root, keep, interval)
+        self._redaction = tuple(redaction or Redaction())
         self._token = secrets.token_hex(6)
         self._seq = itertools.count(1)
         self._queue: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -918,7 +976,7 @@ class HistoryWriterProcess:
         acks_in, acks_out = context.Pipe(duplex=False)
         process = context.Process(
             target=_writer_main,
-            args=(data_in, acks_out, *self._args, self._token),
+            args=(data_in, acks_out, *self._args, self._token, self._redaction),
             name=f"mockrec-{self.store.root_name.replace('/', '-')}-writer")
         # A Ctrl-C (or a SIGTERM to the group) while the child starts must not kill it:
         # it inherits these blocked, and unblocks them once it ignores them.
@@ -966,7 +1024,8 @@ class HistoryWriterProcess:
     def _store_here(self) -> None:
         entries = []
         for seq, blob in self._unacked.items():
-            entry = _entry_of(blob, f"{self._token}:{seq}", self.store)
+            entry = _entry_of(blob, f"{self._token}:{seq}", self.store,
+                              Redaction(*self._redaction))
             if entry is not None:
                 entries.append(entry)
         try:
@@ -981,9 +1040,11 @@ class HistoryWriterProcess:
         self._unacked.clear()
 
 
-def _entry_of(blob: bytes, key: str, store: HistoryStore) -> HistoryEntry | None:
+def _entry_of(blob: bytes, key: str, store: HistoryStore,
+              redaction: Redaction) -> HistoryEntry | None:
+    """The entry to store from a pickled capture, redacted as the writer was asked."""
     try:
-        entry = pickle.loads(blob).to_entry()
+        entry = redaction.apply(pickle.loads(blob).to_entry())
     except Exception as e:  # a bug of ours; retrying cannot help
         log.error("mockrec: a capture for the %s could not be read, 1 entry lost: %r",
                   store.what, e)
@@ -993,7 +1054,7 @@ def _entry_of(blob: bytes, key: str, store: HistoryStore) -> HistoryEntry | None
 
 
 def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, keep: int,
-                 interval: float, token: str) -> None:
+                 interval: float, token: str, redaction: tuple = ()) -> None:
     # Signals meant for the proxy's process group (Ctrl-C, SIGTERM from a service
     # manager): ignored, and the group left; the proxy tells us when to stop. They
     # were blocked since before we started, so none got through meanwhile.
@@ -1017,6 +1078,7 @@ def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, 
             acks.send(tags)
 
     writer = HistoryWriter(store, interval, stored, report_loss=False)
+    redact = Redaction(*redaction)
     try:
         while True:
             message = data.recv()
@@ -1031,7 +1093,7 @@ def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, 
             done = []
             for seq, blob in items:
                 key = f"{token}:{seq}"
-                entry = None if key in known else _entry_of(blob, key, store)
+                entry = None if key in known else _entry_of(blob, key, store, redact)
                 if entry is None:  # stored already (or unreadable, and said so)
                     done.append(seq)
                 else:

@@ -21,7 +21,8 @@ from recorder.store.files import NamedDocuments, damaged
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    """SHA-256 hex of a key as sent: header text round-trips to its bytes, whatever they are."""
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 @dataclass
@@ -90,7 +91,7 @@ class MockStore:
 
 class EnvironmentStore:
     def __init__(self, data_dir: Path):
-        self.files = NamedDocuments(data_dir / "environments", "env")
+        self.files = NamedDocuments(data_dir / "environments", "env", "environment")
 
     def names(self) -> list[str]:
         return self.files.names()

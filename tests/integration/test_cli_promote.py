@@ -138,7 +138,7 @@ def test_without_collection_one_is_created_and_named(recorded, capsys):
     (["promote", "9-3"], ExitStatus.ERROR, "empty range"),
     (["promote", "--method", "DELETE"], ExitStatus.ERROR, "no history entry matches"),
     (["promote"], ExitStatus.ERROR, "name the entries to promote"),
-    (["promote", "1", "--collection", "../etc"], ExitStatus.ERROR, "file name"),
+    (["promote", "1", "--collection", "../etc"], ExitStatus.USAGE, "file name"),
     (["promote", "1", "--template", "users/x"], ExitStatus.ERROR, "must be a path"),
 ])
 def test_bad_promotes_write_nothing(recorded, capsys, args, status, message):

@@ -373,3 +373,29 @@ def test_curl_through_the_forward_proxy_over_https(start_proxy, tls_upstream, co
     assert entry.request.http_version == "HTTP/2.0"  # curl and mitmproxy agree on h2
     assert ("x-client", "curl") in entry.request.headers  # HTTP/2 names are lower case
     assert entry.response.body == result.stdout
+
+
+# -- secrets (issue 12) --------------------------------------------------------------
+
+SECRET_HEADERS = {"Authorization": "Bearer tok-42", "Cookie": "sid=abc123",
+                  "X-Api-Key": "k-999999"}
+
+
+def test_history_keeps_secrets_by_default_and_redacts_with_redact(start_proxy, upstream):
+    plain = start_proxy("--upstream", upstream.url)
+    httpx.get(f"{plain.url}/cookies?api_key=qs-secret&page=2", headers=SECRET_HEADERS)
+    kept = only_entry(plain)
+    assert kept.request.url.endswith("?api_key=qs-secret&page=2")  # byte-exact by default
+    assert ("Authorization", "Bearer tok-42") in kept.request.headers
+    redacting = start_proxy("--upstream", upstream.url, "--redact")
+    httpx.get(f"{redacting.url}/cookies?api_key=qs-secret&page=2", headers=SECRET_HEADERS)
+    entry = only_entry(redacting)
+    assert entry.request.url.endswith("?api_key={{REDACTED}}&page=2")
+    headers = dict(entry.request.headers)
+    assert headers["Authorization"] == "Bearer {{REDACTED}}"
+    assert headers["Cookie"] == "sid={{REDACTED}}" and headers["X-Api-Key"] == "{{REDACTED}}"
+    assert [v for k, v in entry.response.headers if k == "Set-Cookie"] == [
+        "a={{REDACTED}}; Path=/", "b={{REDACTED}}; HttpOnly"]
+    stored = b"".join(p.read_bytes() for p in redacting.data_dir.rglob("*") if p.is_file())
+    for secret in (b"tok-42", b"abc123", b"k-999999", b"qs-secret"):
+        assert secret not in stored

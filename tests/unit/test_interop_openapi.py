@@ -138,3 +138,131 @@ def test_every_example_comes_back_for_its_own_request(doc, tmp_path, start_proxy
             assert r.status_code == e.response.status, (e.name, target(e))
             if b"{{" not in e.response.body:
                 assert r.content == e.response.body, (e.name, target(e))
+
+
+# -- hostile documents (issue 12, items 3 and 4) ------------------------------------------
+
+def spec_with_example(ref: str) -> str:
+    return ("openapi: 3.0.0\ninfo: {title: t}\npaths:\n  /a:\n    get:\n      responses:\n"
+            "        '200':\n          description: ok\n          content:\n"
+            "            application/json:\n"
+            f"              example: {{$ref: '{ref}'}}\n")
+
+
+@pytest.fixture
+def refs_world(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(tmp_path / "data"))
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    (tmp_path / "id_rsa").write_text('{"key": "PRIVATE-KEY-MATERIAL"}')
+    (spec_dir / "shared.yaml").write_text("Pet: {name: Rex}\n")
+    return tmp_path, spec_dir
+
+
+def import_spec(capsys, spec, *extra) -> tuple[int, str]:
+    code = main(["import", "openapi", str(spec), "--collection", "t", *extra])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+@pytest.mark.parametrize("ref", ["file://{home}/id_rsa", "../id_rsa", "shared.yaml#/Pet"])
+def test_refs_outside_the_document_are_not_followed_by_default(refs_world, capsys, ref):
+    home, spec_dir = refs_world
+    spec = spec_dir / "api.yaml"
+    spec.write_text(spec_with_example(ref.format(home=home)))
+    code, text = import_spec(capsys, spec)
+    assert code != 0 and text.count("\n") == 1 and "outside the document" in text
+    assert "PRIVATE-KEY" not in text
+    assert not (home / "data" / "collections" / "t.json").exists()
+
+
+def test_allow_refs_follows_local_files_under_that_folder_only(refs_world, capsys):
+    home, spec_dir = refs_world
+    spec = spec_dir / "api.yaml"
+    spec.write_text(spec_with_example("shared.yaml#/Pet"))
+    code, text = import_spec(capsys, spec, "--allow-refs", str(spec_dir))
+    assert code == 0, text
+    assert b"Rex" in CollectionStore(home / "data").load("t").examples[0].response.body
+    for ref in ("../id_rsa", f"file://{home}/id_rsa"):
+        spec.write_text(spec_with_example(ref))
+        code, text = import_spec(capsys, spec, "--allow-refs", str(spec_dir))
+        assert code != 0 and "is outside --allow-refs" in text and "PRIVATE-KEY" not in text
+
+
+def test_network_refs_are_never_fetched(refs_world, capsys):
+    import http.server
+    import threading
+
+    home, spec_dir = refs_world
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"leaked": true}')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        spec = spec_dir / "api.yaml"
+        spec.write_text(spec_with_example(f"http://127.0.0.1:{server.server_port}/x.json"))
+        for extra in ((), ("--allow-refs", str(spec_dir)), ("--allow-refs", "/")):
+            code, text = import_spec(capsys, spec, *extra)
+            assert code != 0 and text.count("\n") == 1, text
+        assert hits == []
+    finally:
+        server.shutdown()
+
+
+BILLION_LAUGHS = """openapi: 3.0.0
+info: {title: lol}
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+paths:
+  /a: {get: {responses: {'200': {description: x, content: {application/json: {example: *i}}}}}}
+"""
+
+
+def test_a_billion_laughs_is_refused_at_once(tmp_path, monkeypatch, capsys):
+    import time
+
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(tmp_path / "data"))
+    spec = tmp_path / "lol.yaml"
+    spec.write_text(BILLION_LAUGHS)
+    started = time.monotonic()
+    code, text = import_spec(capsys, spec)
+    assert time.monotonic() - started < 5
+    assert code != 0 and text.count("\n") == 1
+    assert "MOCKREC_IMPORT_MAX_VALUES=10000000" in text and "YAML aliases" in text
+    spec.write_text("openapi: 3.0.0\ninfo: {title: t}\nx: &x [*x]\npaths: {}\n")
+    code, text = import_spec(capsys, spec)
+    assert code != 0 and "refers to itself" in text
+
+
+def test_a_ref_explosion_is_refused(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(tmp_path / "data"))
+    schemas = {"L0": {"type": "string", "example": "lol"}}
+    for level in range(1, 10):
+        schemas[f"L{level}"] = {"type": "array", "example": [
+            {"$ref": f"#/components/schemas/L{level - 1}/example"}] * 10}
+    doc = {"openapi": "3.0.0", "info": {"title": "t"}, "components": {"schemas": schemas},
+           "paths": {"/a": {"get": {"responses": {"200": {"description": "x", "content": {
+               "application/json": {"schema": {"$ref": "#/components/schemas/L9"}}}}}}}}}
+    spec = tmp_path / "refs.json"
+    spec.write_text(json.dumps(doc))
+    code, text = import_spec(capsys, spec)
+    assert code != 0 and "MOCKREC_IMPORT_MAX_VALUES" in text, text

@@ -23,10 +23,11 @@ def entry(method="GET", url="http://api.test/users/7?x=1", status=200, start=1_7
 
 
 @pytest.mark.parametrize("specs, ids", [
-    (["3"], [3]),
-    (["3-5"], [3, 4, 5]),
-    (["12", "15-17"], [12, 15, 16, 17]),
-    (["1,4"], [1, 4]),
+    (["3"], [(3, 3, False)]),
+    (["3-5"], [(3, 5, True)]),
+    (["12", "15-17"], [(12, 12, False), (15, 17, True)]),
+    (["1,4"], [(1, 1, False), (4, 4, False)]),
+    (["1-1000000000"], [(1, 1_000_000_000, True)]),  # never expanded
 ])
 def test_parse_ids(specs, ids):
     assert parse_ids(specs) == ids

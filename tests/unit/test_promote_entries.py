@@ -213,3 +213,23 @@ def test_hand_written_examples_stay_out_of_a_sequence():
     c.requests[0].examples[0].source_entry = None  # as `example add` writes them
     promote([cart(2, 1), cart(3, 2)], c, PromoteOptions(), ids_from(2))
     assert positions(c) == [[None, 1, 2]]
+
+def test_secrets_echoed_in_the_response_body_are_redacted_and_counted():
+    """httpbin's /anything echoes the Authorization header: the example must not keep it."""
+    echoed = (b'{"headers": {"Authorization": "Bearer sekret123", "Cookie": "sid=c00kie99"}, '
+              b'"url": "http://api.test/a?api_key=k3y-abc%2F1&page=2", "args": '
+              b'{"api_key": "k3y-abc/1"}, "short": "abc", "n": 1}')
+    e = entry(1, url="http://api.test/a?api_key=k3y-abc%2F1&page=2&key=abc",
+              req_headers=[("Authorization", "Bearer sekret123"), ("Cookie", "sid=c00kie99")],
+              resp_headers=[("Content-Encoding", "gzip")], body=gzip.compress(echoed))
+    collection = Collection(name="c")
+    result = promote([e], collection, PromoteOptions(), ids_from())
+    body = collection.examples[0].response.body
+    for secret in (b"sekret123", b"c00kie99", b"k3y-abc"):
+        assert secret not in body
+    assert b'"Authorization": "Bearer {{REDACTED}}"' in body
+    assert b'"short": "abc"' in body  # too short to be told from any word: left alone
+    assert result.redacted["echoed"] == 4
+    assert "4 secrets echoed in response bodies" in result.redaction_summary()
+    kept = promote([e], Collection(name="k"), PromoteOptions(keep_secrets=True), ids_from())
+    assert kept.examples[0].response.body == echoed and not kept.redacted

@@ -271,8 +271,17 @@ def fail_writes(monkeypatch, when, error=DISK_FULL):
             raise error
         return real(path, data, **kwargs)
 
+    real_staged = files.StagedFiles.write
+
+    def staged_write(self, path, data):  # segments and their bodies go this way
+        calls.append(path)
+        if when(path, data):
+            raise error
+        return real_staged(self, path, data)
+
     monkeypatch.setattr(files, "atomic_write", atomic_write)
     monkeypatch.setattr(history, "atomic_write", atomic_write)
+    monkeypatch.setattr(files.StagedFiles, "write", staged_write)
     return calls
 
 
@@ -295,6 +304,22 @@ def test_append_across_segments_keeps_what_it_stored(store, monkeypatch):
         store.append(entries)
     assert [e.id for e in entries] == [1, 2, None, None]
     assert [e.id for e in store.entries(newest_first=False)] == [1, 2]
+
+
+def test_append_all_keeps_nothing_when_a_later_segment_fails(store, monkeypatch):
+    """What an import needs (issue 12): all or nothing, and no id spent."""
+    monkeypatch.setattr(history, "SEGMENT_SIZE", 2)
+    store.append([make(0)])
+    fail_writes(monkeypatch, lambda path, data: path.name == "segment-00000001.json")
+    entries = [make(i, os.urandom(5000)) for i in range(1, 5)]
+    with pytest.raises(OSError):
+        store.append_all(entries)
+    assert [e.id for e in entries] == [None] * 4
+    assert [e.id for e in store.entries(newest_first=False)] == [1]
+    assert not list((store.root / "bodies").rglob("*.*"))
+    assert not list(store.root.rglob(".*.tmp"))
+    monkeypatch.undo()
+    assert store.append_all([make(9)]) == [2]
 
 
 def test_writer_acknowledges_what_it_stored(store):

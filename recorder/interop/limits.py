@@ -1,0 +1,83 @@
+"""How much an import reads: a file to import is untrusted input.
+
+Each limit is documented (README, "Security"), named in the one-line refusal, and
+raised by an environment variable for the rare file that needs more. Refusing
+early keeps memory bounded: a file is measured before it is read, items are counted
+before anything is built from them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from recorder.errors import BadFile
+
+
+@dataclass(frozen=True)
+class Limit:
+    env: str
+    default: int
+    what: str
+    unit: int = 1  # the variable counts in these (MB: 2**20)
+
+    def value(self) -> int:
+        raw = os.environ.get(self.env, "")
+        return int(raw) * self.unit if raw.isdigit() else self.default * self.unit
+
+    def refuse(self, where: str) -> BadFile:
+        shown = self.value() // self.unit
+        return BadFile(f"{where}: more than {shown:,} {self.what}; nothing was imported "
+                       f"(the limit is {self.env}={shown}: set it higher to import this)")
+
+    def check(self, count: int, where: str) -> None:
+        if count > self.value():
+            raise self.refuse(where)
+
+
+MAX_MB = Limit("MOCKREC_IMPORT_MAX_MB", 256, "MB in a file to import", 2**20)
+MAX_ITEMS = Limit("MOCKREC_IMPORT_MAX_ITEMS", 100_000,
+                  "items (requests, folders, examples, operations or entries)")
+MAX_VALUES = Limit("MOCKREC_IMPORT_MAX_VALUES", 10_000_000,
+                   "values once YAML aliases and $refs are expanded (a 'billion laughs' "
+                   "document?)")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file, if it is not over MOCKREC_IMPORT_MAX_MB (measured before reading)."""
+    try:
+        with path.open("rb") as f:
+            MAX_MB.check(os.fstat(f.fileno()).st_size, str(path))
+            return f.read()
+    except OSError as e:
+        raise BadFile(f"{path}: {e.strerror}") from None
+
+
+def expanded_size(value: object, where: str, limit: int | None = None) -> int:
+    """How many values `value` holds once shared parts (YAML aliases, resolved $refs) are
+    counted each time they appear; a cycle counts once. Refuses past MAX_VALUES, in time
+    linear in the distinct values, whatever the expansion."""
+    limit = MAX_VALUES.value() if limit is None else limit
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(v: object) -> int:
+        if not isinstance(v, dict | list):
+            return 1
+        key = id(v)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            return 1  # a recursive schema: samples cut it at a fixed depth
+        active.add(key)
+        total = 1
+        for child in v.values() if isinstance(v, dict) else v:
+            total += size(child)
+            if total > limit:
+                raise MAX_VALUES.refuse(where)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(value)

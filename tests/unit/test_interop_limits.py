@@ -1,0 +1,144 @@
+"""Imports are bounded and all or nothing (issue 12, item 5): documented limits refused in
+one line that names them, a write that fails (a full disk) keeps nothing, and the
+counters move only when an import lands."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import pytest
+
+from recorder.cli import main
+from recorder.store.collection_store import CollectionStore
+from recorder.store.history import HistoryStore
+
+
+def postman(items: int, body: str = "{}") -> dict:
+    return {"info": {"name": "big"}, "item": [
+        {"name": f"r{i}", "request": {"method": "GET", "url": f"/r/{i}"},
+         "response": [{"name": "ok", "code": 200, "body": body}]} for i in range(items)]}
+
+
+def har(entries: int, big_at: int | None = None, size: int = 300_000) -> dict:
+    def entry(i: int) -> dict:
+        text = "x" * (size if i == big_at else 5000)  # bodies over 4 KB go to files
+        return {"startedDateTime": "2026-01-01T00:00:00.000Z", "time": 1,
+                "request": {"method": "GET", "url": f"http://api.test/{i}",
+                            "httpVersion": "HTTP/1.1", "headers": [], "queryString": [],
+                            "cookies": [], "headersSize": -1, "bodySize": 0},
+                "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1",
+                             "headers": [], "cookies": [], "redirectURL": "",
+                             "headersSize": -1, "bodySize": len(text),
+                             "content": {"size": len(text), "mimeType": "text/plain",
+                                         "text": text}},
+                "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}
+    return {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
+                    "entries": [entry(i) for i in range(entries)]}}
+
+
+def run(capsys, *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_a_postman_file_over_the_item_limit_is_refused_at_once(tmp_path, capsys,
+                                                               monkeypatch):
+    data = tmp_path / "data"
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(data))
+    assert main(["example", "add", "--collection", "c", "GET", "/a"]) == 0
+    capsys.readouterr()
+    counter = data / "collections" / "next-example-id.json"
+    before = counter.read_bytes()
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(postman(60_000)))  # 120,000 items: requests and examples
+    started = time.monotonic()
+    code, text = run(capsys, "import", "postman", str(big))
+    assert time.monotonic() - started < 30
+    assert code != 0 and text.count("\n") == 1 and "Traceback" not in text
+    assert "more than 100,000 items" in text and "MOCKREC_IMPORT_MAX_ITEMS=100000" in text
+    assert counter.read_bytes() == before  # nothing was imported: no id was spent
+    assert CollectionStore(data).names() == ["c"]
+    monkeypatch.setenv("MOCKREC_IMPORT_MAX_ITEMS", "200000")  # as the message says
+    assert main(["import", "postman", str(big)]) == 0
+    assert json.loads(counter.read_bytes()) == 2 + 60_000
+
+
+@pytest.mark.parametrize("kind, content", [
+    ("postman", postman(1, "x" * 2_000_000)), ("har", har(1, 0, 2_000_000)),
+    ("openapi", {"openapi": "3.0.0", "info": {"title": "t"}, "x": "y" * 2_000_000,
+                 "paths": {}}),
+])
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, capsys,
+                                                              monkeypatch, kind, content):
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MOCKREC_IMPORT_MAX_MB", "1")
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps(content))
+    code, text = run(capsys, "import", kind, str(path))
+    assert code != 0 and text.count("\n") == 1
+    assert "more than 1 MB" in text and "MOCKREC_IMPORT_MAX_MB=1" in text
+    assert not (tmp_path / "data" / "history").exists()
+
+
+def test_har_and_flow_entries_are_limited(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MOCKREC_IMPORT_MAX_ITEMS", "10")
+    path = tmp_path / "f.har"
+    path.write_text(json.dumps(har(11)))
+    code, text = run(capsys, "import", "har", str(path))
+    assert code != 0 and "MOCKREC_IMPORT_MAX_ITEMS=10" in text
+    assert HistoryStore(tmp_path / "data").count() == 0
+
+
+def limited_run(args: list[str], data, max_file_size: int) -> subprocess.CompletedProcess:
+    """The CLI in a process that cannot write a file over `max_file_size` bytes: as a full
+    disk does, the write that needs more fails (EFBIG; Python ignores SIGXFSZ)."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
+
+    return subprocess.run([sys.executable, "-m", "recorder", "--data-dir", str(data), *args],
+                          capture_output=True, text=True, preexec_fn=limit, timeout=120)
+
+
+def test_a_failing_write_imports_no_har_entry(tmp_path):
+    data = tmp_path / "data"
+    HistoryStore(data).append([])  # nothing yet
+    path = tmp_path / "f.har"
+    path.write_text(json.dumps(har(700, big_at=600)))  # the 601st body cannot be written
+    result = limited_run(["import", "har", str(path)], data, 200_000)
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and "nothing was imported" in result.stderr
+    assert "Traceback" not in result.stderr
+    history = HistoryStore(data)
+    assert history.count() == 0
+    assert not list((data / "history").rglob("*.tmp"))
+    # The ids were not spent: the next import starts at 1.
+    small = tmp_path / "small.har"
+    small.write_text(json.dumps(har(2)))
+    result = limited_run(["import", "har", str(small)], data, 10**9)
+    assert result.returncode == 0 and "as 1-2" in result.stdout, result.stderr
+    assert sorted(os.listdir(data / "history")) == [
+        ".lock", "bodies", "next-id.json", "segment-00000000.json"]
+
+
+def test_a_failing_write_spends_no_example_id(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["--data-dir", str(data), "example", "add", "--collection", "c", "GET",
+                 "/a"]) == 0
+    counter = data / "collections" / "next-example-id.json"
+    before = counter.read_bytes()
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(postman(300, "y" * 1000)))  # a collection file of ~500 KB
+    result = limited_run(["import", "postman", str(path)], data, 200_000)
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1 and "nothing was imported" in result.stderr
+    assert counter.read_bytes() == before
+    assert CollectionStore(data).names() == ["c"]
+    assert not list((data / "collections").glob("*.tmp")) and not list(
+        (data / "collections").glob(".*.tmp"))

@@ -25,7 +25,7 @@ from tornado.ioloop import IOLoop
 
 from recorder.cli import render
 from recorder.errors import MockrecError, NotFound
-from recorder.models import HistoryEntry, HistoryFilter, parse_since
+from recorder.models import HistoryEntry, HistoryFilter, IdSpan, parse_since
 from recorder.promote import entries as promoting
 from recorder.promote import examples
 from recorder.proxy import remote
@@ -272,8 +272,8 @@ class Promote(Base):
             keep_secrets=bool(self.arg("keep_secrets")))
         promoting.check_template(options.template)
         store = self.state.collections
-        chosen = promoting.select_entries(self.state.history, [([i], False) for i in ids],
-                                          HistoryFilter())
+        chosen = promoting.select_entries(self.state.history,
+                                          [IdSpan(i, i, False) for i in ids], HistoryFilter())
         done = promoting.promote_into(store, target, chosen, options)
         self.done(render.promote_text(done.collection, done.created, done.result,
                                       store.path(done.collection)),

@@ -12,10 +12,24 @@ For each example of the collection:
 6. the highest score wins; ties go to status 200, then Postman's order: by
    Postman's example id for imported examples, then by mockrec's id.
 
+In a forward proxy an example whose URL names a host only matches requests for
+that host (`Incoming.host`); examples without a host match any host. A HEAD that
+no HEAD example fits is matched as a GET.
+
 A step that drops an example says why (`Miss`), and the 404's `details` are
 those reasons for the closest examples: the explanation is the algorithm's own
-output, not a second algorithm. An index (method, then path) keeps a
-collection of 10,000 examples as fast as one of 10.
+output, not a second algorithm.
+
+Nothing here looks at every example of a collection for one request. The
+examples are indexed by host, then method, then by what each path step
+compares (`Shelf`): the normalised path (exact, trailing slash, case), the
+literal segments around wildcards, the path with ID-like segments blanked, and
+for the similar-path step the paths of each length, sorted, walked as a trie
+with a banded edit distance that gives up beyond the 0.8 threshold
+(`SimilarPaths`). So a request only meets the examples a step could take; the
+outcome of the similar-path step is cached per distinct path.
+tests/oracle/matcher_full_scan.py is the full scan this replaces, and the unit
+tests check both agree.
 
 A sequence (examples of one request with positions, `Example.sequence`) is
 matched as one candidate, its first position: the match then names the
@@ -26,13 +40,16 @@ example, and their match names no sequence (they pick directly).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
-import os
+import gc
+import heapq
 import re
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from recorder.match import templates as paths
 from recorder.match.bodies import BodyPattern, RequestBody, example_body
@@ -50,15 +67,18 @@ class Incoming:
     query: list[tuple[str, str]] = field(default_factory=list)
     headers: list[Header] = field(default_factory=list)
     body: bytes = b""
+    # A forward proxy's request: the host it is for (`host_key`), which examples
+    # naming a host must equal. None (reverse proxy, the mock URL): not compared.
+    host: str | None = None
 
     @classmethod
     def from_target(cls, method: str, target: str, headers: list[Header],
-                    body: bytes) -> Incoming:
+                    body: bytes, host: str | None = None) -> Incoming:
         # An origin-form target is a path and a query, nothing else: "//[x" is a
         # path (urlsplit would read a host there, and raise on the bracket).
         path, _, query = target.partition("#")[0].partition("?")
         return cls(method.upper(), path or "/", parse_qsl(query, keep_blank_values=True),
-                   headers, body)
+                   headers, body, host)
 
     def __post_init__(self) -> None:
         self.by_name: dict[str, str] = {}
@@ -165,16 +185,26 @@ def similarity(a: str, b: str) -> float:
 
 
 def _similar(template: list[str], path: list[str]) -> bool:
-    a, b = "/".join(template), "/".join(path)
-    if abs(len(a) - len(b)) > 0.2 * max(len(a), len(b)):
-        return False  # the distance is at least the difference in length
-    return similarity(a, b) >= 0.8
+    return _fits_similar("/".join(template), "/".join(path))
 
 
 def closeness(template: list[str], path: list[str]) -> float:
     """A cheap stand-in for similarity, to order the 404's details."""
-    a, b = "/".join(template), "/".join(path)
-    return len(os.path.commonprefix([a, b])) / (max(len(a), len(b)) or 1)
+    return _closeness("/".join(template), "/".join(path))
+
+
+def _closeness(a: str, b: str) -> float:
+    n = min(len(a), len(b))
+    if a[:n] != b[:n]:  # the common prefix, by halves: string compares run in C
+        low, high = 0, n - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if a[:middle] == b[:middle]:
+                low = middle
+            else:
+                high = middle - 1
+        n = low
+    return n / (max(len(a), len(b)) or 1)
 
 
 PathStep = tuple[str, int, Callable[[list[str], list[str]], dict[str, str] | bool | None]]
@@ -265,22 +295,11 @@ class Indexed:
     headers: dict[str, str]
     rank: int = 0  # Postman's order among ties: lower first
     sequence: Sequence | None = None  # set on a sequence's first member only
-
-
-class Tiers:
-    """Examples by method, and by method and path shape: the candidates of a request."""
-
-    def __init__(self) -> None:
-        self.by_method: dict[str, list[Indexed]] = {}
-        self.exact: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
-        self.shape: dict[tuple[str, int], list[Indexed]] = {}
-
-    def add(self, item: Indexed) -> None:
-        method = item.example.request.method.upper()
-        self.by_method.setdefault(method, []).append(item)
-        norm = tuple(s.lower() for s in _strip_slash(item.segments))
-        self.exact.setdefault((method, norm), []).append(item)
-        self.shape.setdefault((method, len(norm)), []).append(item)
+    host: str | None = None  # the host the example is for; None: any
+    method: str = ""
+    joined: str = ""  # "/".join(segments): what the similar-path step compares
+    holes: tuple[int, ...] = ()  # positions of wildcard segments
+    id_key: tuple[str, ...] = ()  # the path, trailing slash off, ID-like segments blanked
 
 
 def postman_order(example: Example) -> tuple:
@@ -311,23 +330,373 @@ def example_path_and_query(url: str) -> tuple[str, list[tuple[str, str]]]:
     return "/" + path.lstrip("/"), parse_qsl(query, keep_blank_values=True)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def host_key(scheme: str, host: str, port: int | None) -> str:
+    """`host`, or `host:port` when the port is not the scheme's default; lower case."""
+    host = host.lower().strip("[]")
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    if port is None or port == DEFAULT_PORTS.get(scheme.lower()):
+        return host
+    return f"{host}:{port}"
+
+
+def example_host(url: str) -> str | None:
+    """The host an example URL (variables resolved) names, or None: it fits any host."""
+    if not ABSOLUTE.match(url):
+        return None
+    parts = urlsplit(url)
+    if "{{" in parts.netloc or "}}" in parts.netloc:
+        return None  # an unresolved variable: a wildcard
+    try:
+        hostname, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    return host_key(parts.scheme, hostname, port) if hostname else None
+
+
+def _bounded_levenshtein(a: str, b: str, k: int) -> int:
+    """The edit distance of `a` and `b` if it is at most `k`, else k + 1: only the
+    diagonal band of width 2k+1 is computed, and it stops once a row is all above k."""
+    la, lb = len(a), len(b)
+    if abs(la - lb) > k:
+        return k + 1
+    over = k + 1
+    previous = [j if j <= k else over for j in range(lb + 1)]
+    for i in range(1, la + 1):
+        ca = a[i - 1]
+        row = [over] * (lb + 1)
+        lo, hi = max(1, i - k), min(lb, i + k)
+        if i <= k:
+            row[0] = i
+        best = row[0]
+        left = row[lo - 1]
+        for j in range(lo, hi + 1):
+            v = previous[j - 1] + (b[j - 1] != ca)
+            up = previous[j] + 1
+            if up < v:
+                v = up
+            if left + 1 < v:
+                v = left + 1
+            if v > over:
+                v = over
+            row[j] = left = v
+            if v < best:
+                best = v
+        if best > k:
+            return over
+        previous = row
+    return previous[lb]
+
+
+def _fits_similar(a: str, b: str) -> bool:
+    """Postman's similar-path test, `similarity(a, b) >= 0.8`, with a bounded distance."""
+    longest = max(len(a), len(b))
+    if abs(len(a) - len(b)) > 0.2 * longest:
+        return False  # the distance is at least the difference in length
+    d = _bounded_levenshtein(a, b, longest // 5)
+    return d <= longest // 5 and 1 - d / (longest or 1) >= 0.8
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The least string above every string that starts with `prefix`."""
+    last = ord(prefix[-1])
+    return prefix[:-1] + chr(last + 1) if last < 0x10FFFF else None
+
+
+class _Run:
+    """The example paths of one length, sorted: a trie to walk for `SimilarPaths`."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = sorted(keys)
+        self.size = len(self.keys[0])
+        self.alphabet = frozenset("".join(self.keys))
+        # common[i]: how many leading characters keys[i] shares with keys[i - 1]
+        self.common = [0] * len(self.keys)
+        previous = ""
+        for i, key in enumerate(self.keys):
+            n = 0
+            for a, b in zip(previous, key):  # noqa: B905 (lengths are equal)
+                if a != b:
+                    break
+                n += 1
+            self.common[i] = n
+            previous = key
+
+    def within(self, q: str) -> list[str]:
+        size, lq = self.size, len(q)
+        k = max(size, lq) // 5  # the largest distance that passes for this length
+        # Characters of q that no path here has must each be deleted or replaced:
+        # foreign[j] of them are in q[j:].
+        foreign = [0] * (lq + 1)
+        for j in range(lq - 1, -1, -1):
+            foreign[j] = foreign[j + 1] + (q[j] not in self.alphabet)
+        if foreign[0] > k:
+            return []
+        if size == 0:
+            return [""] if lq <= k else []
+        over = k + 1
+        keys, shared, n = self.keys, self.common, len(self.keys)
+        rows = [[j if j <= k else over for j in range(lq + 1)]]
+        # Siblings whose character q does not hold get the same row: made once.
+        made: list[tuple[list[int], dict[str | None, tuple[list[int], bool]]]] = []
+        path = ""  # rows[d] is the distance row of path[:d]
+        found: list[str] = []
+        i, last = 0, -1
+        while i < n:
+            s = keys[i]
+            if last == i - 1:  # the key before: the prefix it shares is known
+                common = min(shared[i], len(path))
+            else:
+                common = 0
+                while common < len(path) and path[common] == s[common]:
+                    common += 1
+            del rows[common + 1:]
+            dead = 0
+            for d in range(common, size - 1):
+                ch, previous = s[d], rows[d]
+                if len(made) <= d:
+                    made.append((previous, {}))
+                elif made[d][0] is not previous:
+                    made[d] = (previous, {})
+                memo = made[d][1]
+                cls = ch if ch in q else None
+                known = memo.get(cls)
+                if known is None:
+                    known = memo[cls] = _next_row(previous, ch, d + 1, q, k, size, foreign)
+                row, alive = known
+                rows.append(row)
+                if not alive:
+                    dead = d + 1
+                    break
+            path = s[:len(rows) - 1]
+            if dead:
+                i = _skip(keys, i, s[:dead])
+                last = -1
+                continue
+            # The paths that differ from this one in the last character only.
+            parent, last_cells = rows[size - 1], {}
+            size_or_one = max(size, lq) or 1
+            while True:
+                ch = keys[i][-1]
+                cls = ch if ch in q else None
+                distance = last_cells.get(cls)
+                if distance is None:
+                    distance = last_cells[cls] = _next_row(
+                        parent, ch, size, q, k, size, foreign)[0][lq]
+                if distance <= k and 1 - distance / size_or_one >= 0.8:
+                    found.append(keys[i])
+                i += 1
+                if i >= n or shared[i] < size - 1:
+                    break
+            last = i - 1
+        return found
+
+
+def _skip(keys: list[str], i: int, prefix: str) -> int:
+    """The first index after `i` whose key does not start with `prefix` (keys sorted):
+    galloping, as the paths under a prefix are usually few."""
+    end = _prefix_end(prefix)
+    if end is None:
+        return i + 1
+    n, step = len(keys), 1
+    while i + step < n and keys[i + step] < end:
+        step *= 2
+    return bisect.bisect_left(keys, end, i + step // 2 + 1, min(n, i + step))
+
+
+def _next_row(previous: list[int], ch: str, depth: int, q: str, k: int, size: int,
+              foreign: list[int]) -> tuple[list[int], bool]:
+    """The banded distance row of a prefix one character longer, and whether a path of
+    `size` starting with that prefix can still end within `k` of `q`: the rest of
+    the path against the rest of q costs at least the difference of their lengths,
+    and at least the characters of q that no path has."""
+    lq = len(q)
+    over = k + 1
+    row = [over] * (lq + 1)
+    lo, hi = max(1, depth - k), min(lq, depth + k)
+    tail = size - depth - lq
+    if depth <= k:
+        row[0] = depth
+    alive = row[0] + max(abs(tail), foreign[0]) <= k
+    left = row[lo - 1]
+    for j in range(lo, hi + 1):
+        v = previous[j - 1] + (q[j - 1] != ch)
+        up = previous[j] + 1
+        if up < v:
+            v = up
+        if left + 1 < v:
+            v = left + 1
+        if v > over:
+            v = over
+        row[j] = left = v
+        if not alive and v <= k:
+            rest = tail + j
+            if rest < 0:
+                rest = -rest
+            if foreign[j] > rest:
+                rest = foreign[j]
+            alive = v + rest <= k
+    return row, alive
+
+
+class SimilarPaths:
+    """The similar-path step's candidates for a path, without a distance per example.
+
+    The distinct example paths are kept by length, and sorted, which makes each
+    length's paths a trie: walking them in order, each path reuses the distance
+    rows of the prefix it shares with the one before. For paths of one length
+    the largest distance that still passes is known (a fifth of the longer of
+    the two), and so is how far a prefix still is from the end: a prefix that
+    cannot end within that distance, whatever follows it, skips every path that
+    starts with it (found by bisection). Rows are banded to that distance, so a
+    request costs about its length times the distance for each trie node it
+    visits, and only lengths within a fifth of its own are looked at.
+    """
+
+    def __init__(self, groups: dict[str, list[Indexed]]) -> None:
+        self.groups = groups
+        by_length: dict[int, list[str]] = {}
+        for path in groups:
+            by_length.setdefault(len(path), []).append(path)
+        self.by_length = {n: _Run(keys) for n, keys in by_length.items()}
+        self.keys = sorted(groups)
+
+    def within(self, q: str) -> list[str]:
+        """The example paths with similarity(path, q) >= 0.8."""
+        lq = len(q)
+        found: list[str] = []
+        for size in range(lq - lq // 5, lq + lq // 4 + 2):
+            run = self.by_length.get(size)
+            if run is not None and size - lq <= max(size, lq) // 5:
+                found.extend(run.within(q))
+        return found
+
+    def near(self, q: str, count: int) -> list[str]:
+        """About `count` example paths around `q` in sorted order: those sharing the
+        longest prefix with it (the 404's closest examples). All when there are few."""
+        keys = self.keys
+        if len(keys) <= count:
+            return keys
+        at = bisect.bisect_left(keys, q)
+        lo = max(0, at - count // 2)
+        return keys[lo:lo + count]
+
+
+class Shelf:
+    """Examples of one host (or of all hosts), indexed for each path step: the only
+    candidates a request meets."""
+
+    def __init__(self, items: Iterable[Indexed]) -> None:
+        self.by_method: dict[str, list[Indexed]] = {}
+        self.exact: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
+        # (method, segment count) -> wildcard positions -> the other segments -> examples;
+        # a template ending in a slash is there with and without it
+        self.wild: dict[tuple[str, int], dict[tuple[int, ...], dict[tuple[str, ...],
+                                                                 list[Indexed]]]] = {}
+        self.ids: dict[tuple[str, tuple[str, ...]], list[Indexed]] = {}
+        joined: dict[str, dict[str, list[Indexed]]] = {}  # method -> path -> examples
+        for item in items:
+            method, segments, holes = item.method, item.segments, item.holes
+            self.by_method.setdefault(method, []).append(item)
+            norm = _strip_slash(segments)
+            self.exact.setdefault((method, tuple(s.lower() for s in norm)), []).append(item)
+            if holes:
+                for shape in {len(segments), len(norm)}:
+                    rest = tuple(s for i, s in enumerate(segments[:shape]) if i not in holes)
+                    (self.wild.setdefault((method, shape), {}).setdefault(holes, {})
+                     .setdefault(rest, []).append(item))
+            self.ids.setdefault((method, item.id_key), []).append(item)
+            joined.setdefault(method, {}).setdefault(item.joined, []).append(item)
+        self.similar = {method: SimilarPaths(groups) for method, groups in joined.items()}
+
+    def wildcard_candidates(self, method: str, segments: list[str]) -> Iterable[Indexed]:
+        for shape in {len(segments), len(_strip_slash(segments))}:
+            for holes, by_rest in self.wild.get((method, shape), {}).items():
+                rest = tuple(s for i, s in enumerate(segments[:shape]) if i not in holes)
+                yield from by_rest.get(rest, ())
+
+
+class Shelves:
+    """The shelves of one set of examples: all of them, and per host."""
+
+    def __init__(self, items: list[Indexed]) -> None:
+        self.all = Shelf(items)
+        names = {item.host for item in items}
+        self.hosts: dict[str | None, Shelf] = {}
+        if len(names) <= 1:
+            self.hosts[names.pop() if names else None] = self.all  # one serves both
+        else:
+            by_host: dict[str | None, list[Indexed]] = {}
+            for item in items:
+                by_host.setdefault(item.host, []).append(item)
+            self.hosts = {host: Shelf(group) for host, group in by_host.items()}
+
+    @property
+    def by_method(self) -> dict[str, list[Indexed]]:
+        return self.all.by_method
+
+    def for_host(self, host: str | None) -> list[Shelf]:
+        """The shelves a request for `host` may use (None: any host, the mock URL)."""
+        if host is None:
+            return [self.all]
+        return [s for s in (self.hosts.get(host), self.hosts.get(None)) if s is not None]
+
+
+ID_SEGMENT = "\x00id"
+
+
+def _id_key(segments: list[str]) -> tuple[str, ...]:
+    """The path with its ID-like segments made equal: the ID steps' index key."""
+    return tuple(ID_SEGMENT if paths.is_id_like(s) else s for s in segments)
+
+
+@dataclass
+class _Reach:
+    """What the costly steps found for one request path, kept in a small cache."""
+
+    similar: list[Indexed]
+    # For the 404's details, made on the first miss: the paths around the request's,
+    # closest first, as (closeness, examples).
+    near: list[tuple[float, list[Indexed]]] | None = None
+
+
+DETAIL_PATHS = 32  # example paths looked at for the 404's closest examples, per method
+DETAIL_EXAMPLES = 8  # examples of one path looked at for them
+CACHE_PATHS = 2048  # distinct request paths whose similar-path outcome is kept
+
+
 class Matcher:
     """A collection's examples, indexed for matching."""
 
     def __init__(self, collection: Collection, variables: dict[str, str] | None = None):
+        # Many small long-lived objects: the cyclic garbage collector would walk them
+        # again and again while they are made (a third of the time at 100,000 examples).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(collection, variables)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build(self, collection: Collection, variables: dict[str, str] | None) -> None:
         self.variables = {**collection.variables, **(variables or {})}
         self.by_id: dict[int, Indexed] = {}
         self.by_postman_id: dict[str, Indexed] = {}
-        self.every = Tiers()  # every example
         self.sequences: list[Sequence] = []
+        self._kinds: dict[str, tuple[bool, bool]] = {}  # segment -> (wildcard, ID-like)
+        self._origins: dict[str, str | None] = {}  # URL before its path -> host
         heads: list[Indexed] = []  # every example but a sequence's later positions
         items: list[Indexed] = []
         for request in collection.requests:
             runs: dict[tuple, list[Indexed]] = {}
             for example in request.examples:
-                item = Indexed(example, request, *self._parse(example), example.id)
+                item = self._index(example, request)
                 items.append(item)
-                self.every.add(item)
                 self.by_id[example.id] = item
                 if example.postman_id:
                     self.by_postman_id.setdefault(example.postman_id, item)
@@ -342,27 +711,44 @@ class Matcher:
                 run[0].sequence = sequence
                 self.sequences.append(sequence)
                 heads.append(run[0])
+        del self._kinds, self._origins
         if any(item.example.postman_id is not None for item in items):
             for rank, item in enumerate(sorted(items, key=lambda i: postman_order(i.example))):
                 item.rank = rank
+        self.every = Shelves(items)  # every example
         # What a request is matched against: a sequence counts once.
-        self.heads = self.every
-        if self.sequences:
-            self.heads = Tiers()
-            for item in heads:
-                self.heads.add(item)
-        self.by_method = self.every.by_method
+        self.heads = Shelves(heads) if self.sequences else self.every
+        self.by_method = self.every.all.by_method
+        self.by_name: dict[tuple[str, str], list[Indexed]] = {}
+        for item in items:
+            self.by_name.setdefault((item.method, item.example.name), []).append(item)
+        self._reach: OrderedDict[tuple, _Reach] = OrderedDict()
 
-    def _parse(self, example: Example) -> tuple[list[str], list[tuple[str, str]], BodyPattern,
-                                                dict[str, str]]:
-        path, query = example_path_and_query(resolve(example.request.url, self.variables))
+    def _index(self, example: Example, request: Request) -> Indexed:
+        url = resolve(example.request.url, self.variables)
+        path, query = example_path_and_query(url)
         headers = {k.lower(): resolve(v, self.variables) for k, v in example.request.headers}
         body = example.request.body
         if b"{{" in body:  # what a Postman user sends has its variables filled in
             with contextlib.suppress(UnicodeDecodeError):
                 body = resolve(body.decode("utf-8"), self.variables).encode("utf-8")
         pattern = example_body(body, headers.get("content-type", ""), example.request.language)
-        return paths.split(path), query, pattern, headers
+        segments = paths.split(path)
+        kinds = self._kinds
+        for segment in segments:
+            if segment not in kinds:
+                kinds[segment] = (paths.wildcard_name(segment) is not None,
+                                  paths.is_id_like(segment))
+        holes = tuple(i for i, s in enumerate(segments) if kinds[s][0])
+        id_key = tuple(ID_SEGMENT if kinds[s][1] else s for s in _strip_slash(segments))
+        start = url.find("://")
+        end = url.find("/", start + 3) if start >= 0 else 0
+        origin = url if end < 0 else url[:end]  # what decides the host
+        host = self._origins.get(origin, "")
+        if host == "":
+            host = self._origins[origin] = example_host(url)
+        return Indexed(example, request, segments, query, pattern, headers, example.id, None,
+                       host, example.request.method.upper(), "/".join(segments), holes, id_key)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -382,26 +768,39 @@ class Matcher:
 
     def match(self, incoming: Incoming, settings: MatchSettings | None = None) -> Outcome:
         settings = settings or MatchSettings()
-        same_method = self.every.by_method.get(incoming.method, [])
+        outcome = self._match(incoming, incoming.method, settings)
+        if outcome.match is None and incoming.method == "HEAD":
+            # No HEAD example fits: the head of what a GET would get (RFC 9110 9.3.2).
+            as_get = self._match(incoming, "GET", settings)
+            if as_get.match is not None:
+                return as_get
+            if not any(s.by_method.get("HEAD") for s in self.every.for_host(incoming.host)):
+                as_get.message = outcome.message
+                return as_get
+        return outcome
+
+    def _match(self, incoming: Incoming, method: str, settings: MatchSettings) -> Outcome:
+        where = f" on {incoming.host}" if incoming.host is not None else ""
         # Step 2: the request can ask for an example by status, then id or name.
         code = incoming.header("x-mock-response-code")
         code = code.strip() if code is not None else None
         # A status asked for picks among every example; otherwise a sequence counts once.
-        tiers = self.every if code is not None else self.heads
+        shelves = (self.every if code is not None else self.heads).for_host(incoming.host)
         if (wanted_id := incoming.header("x-mock-response-id")) is not None:
             item = self.find_id(wanted_id)
-            if item is None or item.example.request.method.upper() != incoming.method:
-                return self._picked(None, f"no {incoming.method} example has id {wanted_id}")
+            if item is None or item.method != method or not self._serves(item, incoming):
+                return self._picked(None, f"no {method} example{where} has id {wanted_id}")
             if code is not None and str(item.example.response.status) != code:
                 return self._picked(None, f"example {wanted_id} has status "
                                           f"{item.example.response.status}, not {code}")
             return self._picked(item, "")
         if (wanted_name := incoming.header("x-mock-response-name")) is not None:
-            named = [i for i in same_method if i.example.name == wanted_name
-                     and (code is None or str(i.example.response.status) == code)]
+            named = [i for i in self.by_name.get((method, wanted_name), ())
+                     if (code is None or str(i.example.response.status) == code)
+                     and self._serves(i, incoming)]
             named.sort(key=lambda i: (i.example.response.status != 200, i.rank))
             return self._picked(named[0] if named else None,
-                                f"no {incoming.method} example is named {wanted_name!r}"
+                                f"no {method} example{where} is named {wanted_name!r}"
                                 + (f" with status {code}" if code is not None else ""))
         # The request's headers win over the mock's settings (Postman's precedence).
         match_body = _switch(incoming.header("x-mock-match-request-body"))
@@ -416,10 +815,14 @@ class Matcher:
 
         best: Match | None = None
         misses: list[Miss] = []
+        seen: set[int] = set()
 
-        def consider(items: list[Indexed]) -> None:
+        def consider(items: Iterable[Indexed]) -> None:
             nonlocal best
             for item in items:
+                if item.example.id in seen:
+                    continue
+                seen.add(item.example.id)
                 scored = self._score(item, incoming, request_segments, request_body,
                                      request_headers, code, match_body, match_headers,
                                      settings.strict, misses)
@@ -427,28 +830,119 @@ class Matcher:
                     best = scored
 
         norm = _strip_slash(request_segments)
-        seen: set[int] = set()
-        # Candidates in tiers, most likely first; a tier is skipped when even a
-        # perfect score there could not reach the best found so far.
-        for ceiling, items in (
-            (115, tiers.exact.get((incoming.method, tuple(s.lower() for s in norm)), [])),
-            (95, tiers.shape.get((incoming.method, len(norm)), [])),
-            (85, tiers.by_method.get(incoming.method, [])),
-        ):
-            if best is not None and best.score > ceiling:
-                break
-            fresh = [i for i in items if i.example.id not in seen]
-            seen.update(i.example.id for i in fresh)
-            consider(fresh)
+        # Only the examples a path step could take, in tiers, most likely first; a
+        # tier is skipped when even a perfect score there could not beat the best
+        # found so far (path + query 10 + body 5).
+        for shelf in shelves:  # exact, trailing slash, case: up to 100 + 15
+            consider(shelf.exact.get((method, tuple(s.lower() for s in norm)), ()))
+        if best is None or best.score <= 95:  # wildcards and ID-like segments: up to 80 + 15
+            id_key = _id_key(norm)
+            for shelf in shelves:
+                consider(shelf.wildcard_candidates(method, request_segments))
+                consider(shelf.ids.get((method, id_key), ()))
+        if (best is None or best.score <= 85) and not settings.strict:  # similar: 70 + 15
+            consider(self._reach_of(incoming.host, method, request_segments, shelves,
+                                    code is not None).similar)
         if best is not None:
             return Outcome(best)
-        for method, items in tiers.by_method.items():
-            if method != incoming.method:
-                misses.extend(Miss(i.example, i.request, "method",
-                                   f"example is {method}, request is {incoming.method}",
-                                   closeness(i.segments, request_segments) - 1)
-                              for i in items)
-        return Outcome(None, misses, f"no example matches {incoming.method} {incoming.path}")
+        # No match: the closest examples, for the 404's details.
+        reach = self._reach_of(incoming.host, method, request_segments, shelves,
+                               code is not None)
+        if reach.near is None:
+            reach.near = self._near(shelves, method, "/".join(request_segments))
+        # Every step was tried on the ones that could fit: these fit none. Only the
+        # three closest can make the details (ties: the lowest ids), unless the
+        # status is asked for, which changes how close each one is.
+        taken = 0
+        for near_closeness, items in reach.near:
+            fresh = [i for i in items if i.example.id not in seen]
+            if code is None and taken + len(fresh) > 3:
+                fresh = heapq.nsmallest(3 - taken, fresh, key=lambda i: i.example.id)
+            for item in fresh:
+                seen.add(item.example.id)
+                misses.append(self._path_miss(item, incoming, near_closeness, code))
+            taken += len(fresh)
+            if taken >= 3 and code is None:
+                break
+        if sum(m.closeness > 0 for m in misses) < 3:  # others may be among the closest
+            self._other_misses(incoming, method, request_segments, shelves, seen, misses,
+                               code is not None)
+        return Outcome(None, misses, f"no example matches {incoming.method} {incoming.path}"
+                       + where)
+
+    @staticmethod
+    def _serves(item: Indexed, incoming: Incoming) -> bool:
+        return incoming.host is None or item.host is None or item.host == incoming.host
+
+    def _reach_of(self, host: str | None, method: str, segments: list[str],
+                  shelves: list[Shelf], every: bool) -> _Reach:
+        joined = "/".join(segments)
+        key = (host, method, joined, every)
+        reach = self._reach.get(key)
+        if reach is not None:
+            self._reach.move_to_end(key)
+            return reach
+        similar: list[Indexed] = []
+        for shelf in shelves:
+            index = shelf.similar.get(method)
+            if index is not None:
+                for path in index.within(joined):
+                    similar.extend(index.groups[path])
+        reach = self._reach[key] = _Reach(similar)
+        if len(self._reach) > CACHE_PATHS:
+            self._reach.popitem(last=False)
+        return reach
+
+    @staticmethod
+    def _near(shelves: list[Shelf], method: str,
+              joined: str) -> list[tuple[float, list[Indexed]]]:
+        """The examples of the paths around `joined`, grouped by closeness, closest first."""
+        groups: dict[float, list[Indexed]] = {}
+        for shelf in shelves:
+            index = shelf.similar.get(method)
+            if index is not None:
+                for path in index.near(joined, DETAIL_PATHS):
+                    groups.setdefault(_closeness(path, joined), []).extend(
+                        index.groups[path][:DETAIL_EXAMPLES])
+        return sorted(groups.items(), key=lambda pair: -pair[0])
+
+    def _other_misses(self, incoming: Incoming, method: str, segments: list[str],
+                      shelves: list[Shelf], seen: set[int], misses: list[Miss],
+                      every: bool) -> None:
+        """Examples of other methods (closeness - 1) and, in a forward proxy, of other
+        hosts (closeness - 0.5): among the closest when few of the method are close."""
+        joined = "/".join(segments)
+        for shelf in shelves:
+            for other, index in shelf.similar.items():
+                if other == method:
+                    continue
+                for path in index.near(joined, DETAIL_PATHS):
+                    misses.extend(Miss(i.example, i.request, "method",
+                                       f"example is {other}, request is {method}",
+                                       closeness(i.segments, segments) - 1)
+                                  for i in index.groups[path][:DETAIL_EXAMPLES])
+        if incoming.host is None:
+            return
+        index = (self.every if every else self.heads).all.similar.get(method)
+        if index is None:
+            return
+        for path in index.near(joined, DETAIL_PATHS):
+            misses.extend(Miss(i.example, i.request, "host",
+                               f"example is for {i.host}, request is for {incoming.host}",
+                               closeness(i.segments, segments) - 0.5)
+                          for i in index.groups[path][:DETAIL_EXAMPLES]
+                          if i.example.id not in seen and not self._serves(i, incoming))
+
+    @staticmethod
+    def _path_miss(item: Indexed, incoming: Incoming, near_closeness: float,
+                   code: str | None) -> Miss:
+        """The miss `_score` would give an example that no path step fits."""
+        example = item.example
+        if code is not None and str(example.response.status) != code:
+            return Miss(example, item.request, "x-mock-response-code",
+                        f"status is {example.response.status}, not {code}", 0.5)
+        return Miss(example, item.request, "path",
+                    f"path /{item.joined} does not fit {incoming.path}", near_closeness)
 
     def _picked(self, item: Indexed | None, message: str) -> Outcome:
         if item is None:

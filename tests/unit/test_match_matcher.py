@@ -453,3 +453,149 @@ def test_examples_of_one_request_form_a_sequence_per_concrete_request():
     assert sorted(len(s.members) for s in m.sequences) == [2, 3]
     two = m.match(Incoming.from_target("GET", "/carts/2", [], b"")).match.sequence
     assert [e.id for e in two.members] == [2, 4, 5]
+
+
+# -- hosts, HEAD ---------------------------------------------------------------------------
+
+def test_in_a_forward_proxy_an_example_naming_a_host_matches_that_host_only():
+    m = Matcher(collection((1, "GET", "https://a.test/json", 200, "a"),
+                           (2, "GET", "http://b.test:8080/json", 200, "b"),
+                           (3, "GET", "/health", 200, "anywhere"),
+                           (4, "GET", "{{baseUrl}}/users", 200, "based"),
+                           variables={"baseUrl": "https://api.shop.test"}))
+
+    def on(host, target, method="GET"):
+        outcome = m.match(Incoming.from_target(method, target, [], b"", host))
+        return outcome.match.example.id if outcome.match else None
+
+    assert on("a.test", "/json") == 1
+    assert on("b.test:8080", "/json") == 2
+    assert on("b.test", "/json") is None  # the port is part of it when not the default
+    assert on("c.test", "/json") is None
+    assert on("c.test", "/health") == 3 and on("a.test", "/health") == 3
+    assert on("api.shop.test", "/users") == 4 and on("a.test", "/users") is None
+    assert on(None, "/json") == 1 and on(None, "/users") == 4  # reverse: hosts not compared
+    miss = m.match(Incoming.from_target("GET", "/json", [], b"", "c.test"))
+    assert "on c.test" in miss.message
+    assert [d["step"] for d in miss.details()][:2] == ["host", "host"]
+    # picking by id or name stays on the request's host
+    assert on("c.test", "/x", "GET") is None
+    picked = m.match(Incoming.from_target("GET", "/x", [("x-mock-response-id", "1")], b"",
+                                          "c.test"))
+    assert picked.match is None
+    picked = m.match(Incoming.from_target("GET", "/x", [("x-mock-response-name", "a")], b"",
+                                          "a.test"))
+    assert picked.match.example.id == 1
+
+
+@pytest.mark.parametrize("url, host", [
+    ("https://API.test/x", "api.test"), ("https://api.test:443/x", "api.test"),
+    ("http://api.test:443/x", "api.test:443"), ("http://[::1]:8080/x", "[::1]:8080"),
+    ("/x", None), ("{{baseUrl}}/x", None), ("https://{{host}}/x", None),
+])
+def test_the_host_an_example_names(url, host):
+    from recorder.match.matcher import example_host
+    assert example_host(url) == host
+
+
+def test_head_without_a_head_example_is_answered_as_get():
+    m = Matcher(collection((1, "GET", "/a", 200, "get a"), (2, "HEAD", "/b", 204, "head b"),
+                           (3, "GET", "/b", 200, "get b")))
+    assert ask(m, "HEAD", "/a") == 1
+    assert ask(m, "HEAD", "/b") == 2  # its own HEAD example first
+    assert ask(m, "HEAD", "/nothing") is None
+
+
+# -- the similar-path step: the same answers as the full scan it replaces ------------------
+
+def _same_outcome(new, old_outcome):
+    if old_outcome.match is None:
+        assert new.match is None
+        assert new.details() == old_outcome.details()
+        assert new.message == old_outcome.message
+    else:
+        assert new.match is not None
+        got = (new.match.example.id, new.match.score, new.match.path_step, new.match.captures)
+        want = (old_outcome.match.example.id, old_outcome.match.score,
+                old_outcome.match.path_step, old_outcome.match.captures)
+        assert got == want
+
+
+NEAR_MISS_EXAMPLES = ["/customers/profile", "/customers/{{id}}/orders", "/users/1",
+                      "/users/1/settings", "/orders/7f3c9e1a", "/Items/Detail", "/api/v1/health",
+                      "/search", "/favicon.png", "/a/b/c", "/user", "/profile/"]
+NEAR_MISS_PATHS = ["/customers/profiles", "/customer/profile", "/custmers/profile",
+                   "/customers/prof", "/customers/42/order", "/userz/1", "/users/1/setting",
+                   "/user/1/settings", "/orders/7f3c9e1b", "/items/details", "/api/v2/health",
+                   "/api/v1/healthz", "/serch", "/searches", "/favicon.ico", "/a/b/d",
+                   "/a/b/c/d", "/users", "/profiles", "/profile", "/", "/nothing/here",
+                   "/a/b/c/d/e", "/robots.txt", "/CUSTOMERS/PROFILE/", "/users/abc",
+                   "/usr/1", "/api//v1/health"]
+
+
+@pytest.mark.parametrize("path", NEAR_MISS_PATHS)
+@pytest.mark.parametrize("strict", [False, True])
+def test_near_misses_get_what_the_full_scan_gave(path, strict):
+    from oracle.matcher_full_scan import Incoming as OldIncoming
+    from oracle.matcher_full_scan import Matcher as OldMatcher
+    from oracle.matcher_full_scan import MatchSettings as OldSettings
+
+    specs = [(n, "GET", url, 200, f"e{n}") for n, url in enumerate(NEAR_MISS_EXAMPLES, 1)]
+    specs += [(100, "POST", "/customers/profile", 201, "post"),
+              (101, "GET", "/customers/profile", 500, "down")]
+    c = collection(*specs)
+    for headers in ([], [("x-mock-response-code", "500")]):
+        new = Matcher(c).match(Incoming.from_target("GET", path, headers, b""),
+                               MatchSettings(strict=strict))
+        old = OldMatcher(c).match(OldIncoming.from_target("GET", path, headers, b""),
+                                  OldSettings(strict=strict))
+        _same_outcome(new, old)
+
+
+def test_random_paths_get_what_the_full_scan_gave():
+    import random
+
+    from oracle.matcher_full_scan import Incoming as OldIncoming
+    from oracle.matcher_full_scan import Matcher as OldMatcher
+    from oracle.matcher_full_scan import _similar as old_similar
+
+    from recorder.match.matcher import SimilarPaths
+
+    rng = random.Random(13)
+    pieces = ["users", "user", "usr", "1", "12", "a1b2c3", "{{id}}", ":id", "Orders", "orders",
+              "", "x", "profile", "7f3c9e1a-0b2d-4c5e-8f9a-1b2c3d4e5f60"]
+
+    def path() -> str:
+        return "/" + "/".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+
+    def text(alphabet: str) -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+
+    for _ in range(60):
+        specs = [(n, rng.choice(["GET", "POST"]), path() + rng.choice(["", "?a=1"]),
+                  rng.choice([200, 404]), f"e{n}") for n in range(1, rng.randint(2, 30))]
+        c = collection(*specs)
+        new, old = Matcher(c), OldMatcher(c)
+        for _ in range(20):
+            target = path() + rng.choice(["", "?a=1", "?b=2"])
+            method = rng.choice(["GET", "POST", "PUT"])
+            _same_outcome(new.match(Incoming.from_target(method, target, [], b"")),
+                          old.match(OldIncoming.from_target(method, target, [], b"")))
+    for alphabet in ("ab/1", "abcdefgh/0123456789", "u/s"):
+        for _ in range(100):
+            keys = {text(alphabet): [] for _ in range(rng.randint(1, 60))}
+            index = SimilarPaths(keys)
+            for _ in range(10):
+                q = text(alphabet)
+                want = sorted(k for k in keys if old_similar(k.split("/"), q.split("/")))
+                assert sorted(index.within(q)) == want, q
+
+
+def test_a_miss_is_cheap_and_its_similar_path_outcome_is_kept():
+    c = collection(*[(i, "GET", f"/users/{i}", 200, f"u{i}") for i in range(1, 20_001)])
+    m = Matcher(c)
+    outcome = m.match(Incoming.from_target("GET", "/favicon.ico", [], b""))
+    assert outcome.match is None and len(outcome.details()) == 3
+    assert len(m._reach) == 1  # the similar-path outcome of this path is kept
+    assert ask(m, "GET", "/userz/12345") == 1234  # similar path (2 edits): the lowest id
+    assert len(m._reach) == 2

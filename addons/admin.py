@@ -111,10 +111,12 @@ class Admin:
         unknown = [k for k in settings if not str(k).startswith("mockrec_")]
         if unknown:
             raise ValueError(f"only mockrec_* options can be set: {unknown}")
+        before = getattr(ctx.options, "mockrec_mode", None)
         try:
             ctx.options.update(**settings)
         except (exceptions.OptionsError, KeyError, TypeError) as e:
-            raise ValueError(str(e).strip("'\"")) from None
+            stays = f"; the proxy stays in {before} mode" if before else ""
+            raise ValueError(str(e).strip("'\"") + stays) from None
         return {"mode": ctx.options.mockrec_mode,
                 "collection": ctx.options.mockrec_collection}
 

@@ -19,28 +19,43 @@ def json_response(status: int, body: dict,
                               [(b"Content-Type", b"application/json"), *headers])
 
 
-# An example's headers as sent, whether the length goes in, whether any value has templates.
-Wire = tuple[list[tuple[bytes, bytes]], bool, bool]
+ANY_ORIGIN = [(b"Access-Control-Allow-Origin", b"*")]
 
 
-def wire_headers(example: Example, cors: bool) -> Wire:
+def cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:
+    """What a CORS answer adds: `*` without an Origin; with one, that origin, with
+    credentials allowed (so `fetch(url, {credentials: "include"})` reads it)."""
+    if origin is None:
+        return ANY_ORIGIN
+    return [(b"Access-Control-Allow-Origin", origin.encode("utf-8", "surrogateescape")),
+            (b"Access-Control-Allow-Credentials", b"true"), (b"Vary", b"Origin")]
+
+
+# An example's headers as sent, whether the length goes in, whether any value has
+# templates, whether it sets its own CORS headers (then mockrec adds none).
+Wire = tuple[list[tuple[bytes, bytes]], bool, bool, bool]
+
+
+def wire_headers(example: Example) -> Wire:
     """The example's headers as sent (no Content-Length: it is computed per answer),
-    with `Access-Control-Allow-Origin: *` added under CORS unless it has its own,
-    whether the length goes in (not with Transfer-Encoding), and whether a value
-    holds `{{...}}` to fill per request."""
+    whether the length goes in (not with Transfer-Encoding), whether a value holds
+    `{{...}}` to fill per request, and whether the example has its own
+    Access-Control-Allow-Origin."""
     fields = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
               for k, v in example.response.headers if k.lower() != "content-length"]
     names = {k.lower() for k, _ in fields}
-    if cors and b"access-control-allow-origin" not in names:
-        fields.append((b"Access-Control-Allow-Origin", b"*"))
-    return fields, b"transfer-encoding" not in names, any(b"{{" in v for _, v in fields)
+    return (fields, b"transfer-encoding" not in names, any(b"{{" in v for _, v in fields),
+            b"access-control-allow-origin" in names)
 
 
-def example_response(example: Example, wire: Wire, body: bytes,
-                     head_only: bool) -> http.Response:
-    """The example as sent: `wire` headers in order, `body` (templates filled), its length."""
+def example_response(example: Example, wire: Wire, body: bytes, head_only: bool,
+                     cors: list[tuple[bytes, bytes]] | None = None) -> http.Response:
+    """The example as sent: `wire` headers in order, the `cors` headers (unless the
+    example has its own), `body` (templates filled), its length."""
     answer = example.response
-    fields, with_length, _ = wire
+    fields, with_length, _, own_cors = wire
+    if cors and not own_cors:
+        fields = [*fields, *cors]
     if with_length:
         fields = [*fields, (b"Content-Length", str(len(body)).encode())]
     now = time.time()
@@ -51,10 +66,10 @@ def example_response(example: Example, wire: Wire, body: bytes,
 
 
 def mark_answered(flow: http.HTTPFlow, response: http.Response, cors_done: bool = False) -> None:
-    """Answer `flow` from mockrec: CORS header, never recorded, always in the call log."""
+    """Answer `flow` from mockrec: CORS headers, never recorded, always in the call log."""
     if (not cors_done and ctx.options.mockrec_cors
             and "access-control-allow-origin" not in response.headers):
-        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers.fields += tuple(cors_headers(flow.request.headers.get("origin")))
     if flow.request.method == "HEAD" and response.raw_content:
         # What a GET would get, without the body (RFC 9110 9.3.2): mitmproxy would
         # send a made-up response's body anyway, and the client would read it as

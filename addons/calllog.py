@@ -125,15 +125,21 @@ class CallLog:
 
     def log(self, flow: http.HTTPFlow) -> None:
         writer = self.start()
-        writer = self.start()
+        meta = flow.metadata
         notes = {"mock": self.target[1] if self.target else None,
-                 "example": flow.metadata.get(metadata.EXAMPLE),
-                 "delay_ms": flow.metadata.get(metadata.DELAY_MS, 0)}
-        fault = flow.metadata.get(metadata.FAULT)
+                 "example": meta.get(metadata.EXAMPLE),
+                 "delay_ms": meta.get(metadata.DELAY_MS, 0)}
+        outcome = meta.get(metadata.OUTCOME)
+        if outcome is not None:
+            if outcome["kind"] == "forwarded":  # what the upstream answered, or why not
+                outcome = {**outcome, "status": flow.response.status_code if flow.response
+                           else None, "error": flow.error.msg if flow.error else None}
+            notes["outcome"] = outcome
+        fault = meta.get(metadata.FAULT)
         if fault is not None:
             notes["fault"] = fault
         taken = self._private(Capture.from_flow(flow, self.mode, notes, self.max_body,
-                                                cut=metadata.STOPPING in flow.metadata))
+                                                cut=metadata.STOPPING in meta))
         if fault is not None:  # the same whichever path carried it out
             taken = taken._replace(
                 error=None if flow.response else f"mockrec fault: {fault}",

@@ -44,14 +44,17 @@ class Banner:
         for n, (spec, (host, port)) in enumerate(listening):
             url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
             if isinstance(spec, ReverseMode):
-                how = f"reverse proxy to {spec.data}; point your client at {url}"
+                origin = f" ({self.config.upstream_from})" if self.config.upstream_from else ""
+                how = f"reverse proxy to {spec.data}{origin}; point your client at {url}"
             elif isinstance(spec, RegularMode):
                 how = f"forward proxy; export HTTP_PROXY={url} HTTPS_PROXY={url}"
             else:
                 how = f"{spec.type_name} mode"
             print(f"mockrec {mode} {'also on' if n else 'on'} {url} ({how})", flush=True)
-        serving = (f"; serving collection {ctx.options.mockrec_collection}"
-                   if ctx.options.mockrec_collection else "")
+        name = ctx.options.mockrec_collection
+        replay = ctx.master.addons.get("mockrec_replay")
+        missing = " (it does not exist yet)" if replay and replay.collection is None else ""
+        serving = f"; serving collection {name}{missing}" if name else ""
         print(f"data in {self.config.data_dir}{serving}; `mockrec mode MODE` switches; "
               "`mockrec ui` shows it in a browser; Ctrl-C stops", flush=True)
         # Every addon costs a lookup on every event; this one has said its piece.

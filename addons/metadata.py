@@ -7,3 +7,7 @@ DELAY_MS = "mockrec_delay_ms"  # how long the answer waited
 TIMED_OUT = "mockrec_timed_out"  # the upstream's answer did not come in time
 FAULT = "mockrec_fault"  # the fault the answer had (its text: reset, slow-body:300 ...)
 STOPPING = "mockrec_stopping"  # cut by the proxy's stop (engine.Stopper): "proxy stopping"
+# What happened, for the call log: {"kind": one of OUTCOMES, "reason": ..., ...}
+OUTCOME = "mockrec_outcome"
+OUTCOMES = ("example", "not_found", "unauthorized", "quota", "preflight", "forwarded",
+            "fault")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mitmproxy import ctx, exceptions, http
+from mitmproxy.net.http import url
+from mitmproxy.proxy.mode_specs import ReverseMode
 
 from addons import metadata, options
 from addons.upstream import UpstreamErrors
@@ -28,6 +30,20 @@ def entry_from_flow(flow: http.HTTPFlow, mode: str = "record") -> HistoryEntry:
 def was_replayed(flow: http.HTTPFlow) -> bool:
     """Answers made up by mockrec or mitmproxy's server replay are not traffic."""
     return bool(flow.metadata.get(metadata.REPLAYED)) or flow.is_replay == "response"
+
+
+def capture(flow: http.HTTPFlow, mode: str) -> Capture:
+    """The flow as the history keeps it; recorded through a reverse proxy, with the
+    upstream it stood for (notes `reverse`), which promote makes the collection's
+    `{{baseUrl}}`."""
+    proxy_mode = flow.client_conn.proxy_mode
+    notes = None
+    if isinstance(proxy_mode, ReverseMode) and proxy_mode.scheme in ("http", "https"):
+        host, port = proxy_mode.address
+        host = f"[{host}]" if ":" in host else host
+        notes = {"reverse": f"{proxy_mode.scheme}://"
+                            f"{url.hostport(proxy_mode.scheme, host, port)}"}
+    return Capture.from_flow(flow, mode, notes, cut=metadata.STOPPING in flow.metadata)
 
 
 class Record:
@@ -72,12 +88,11 @@ class Record:
 
     def response(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not was_replayed(flow):
-            self._writer().submit(Capture.from_flow(flow, self.mode().value))
+            self._writer().submit(capture(flow, self.mode().value))
 
     def error(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not flow.response:
-            self._writer().submit(Capture.from_flow(
-                flow, self.mode().value, cut=metadata.STOPPING in flow.metadata))
+            self._writer().submit(capture(flow, self.mode().value))
 
     @staticmethod
     def mode() -> Mode:

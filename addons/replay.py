@@ -18,11 +18,13 @@ import time
 from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, hooks, http
+from mitmproxy.proxy.mode_specs import ReverseMode
 
 from addons import faults, metadata, options
 from addons.admin import ADMIN_PATH, Admin
 from addons.answers import (
     Wire,
+    cors_headers,
     example_response,
     json_response,
     mark_answered,
@@ -36,8 +38,15 @@ from addons.fastpath.layer import FastReplayLayer, wants
 from addons.quota import Quota
 from addons.record import Record
 from addons.upstream import UpstreamErrors, install_error_answers
-from recorder.errors import MockrecError
-from recorder.match.matcher import Incoming, Matcher, MatchSettings, Outcome, Sequence
+from recorder.errors import MockrecError, NotFound
+from recorder.match.matcher import (
+    Incoming,
+    Matcher,
+    MatchSettings,
+    Outcome,
+    Sequence,
+    host_key,
+)
 from recorder.models import Collection, Example, wire_bytes, wire_text
 from recorder.modes import Mode, choices
 from recorder.serve import delays, dynamic, templating
@@ -46,7 +55,7 @@ from recorder.serve.faults import Fault, parse_fault, parse_rate, parse_seed
 from recorder.settings import ReplaySettings, SequenceEnd
 from recorder.store.collection_store import CollectionStore
 from recorder.store.files import file_key
-from recorder.store.mocks import EnvironmentStore, hash_key
+from recorder.store.mocks import EnvironmentStore, hash_key, local_url
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +133,13 @@ class Replay:
         self.settings = MatchSettings(
             strict=s.strict, match_body=s.match_body,
             match_headers=[h.strip().lower() for h in s.match_headers.split(",") if h.strip()])
-        if updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir", "mockrec_env"}:
+        if (updated & {"mockrec_collection", "mockrec_tag", "mockrec_data_dir", "mockrec_env"}
+                or self.matcher is None and self.mode.answers()):
             self._open()
         self.call_log.configure(updated)
         self.quota.configure(s)
-        if "mockrec_cors" in updated:
-            self._wire = {}
-        if self._running and self.mode.forwards(self.on_miss):
+        if (self._running and updated & {"mockrec_mode", "mockrec_on_miss"}
+                and self.mode.forwards(self.on_miss)):
             ensure_forwarding()
         self._limit_bodies(opts, s.body_limit)
         # Replay must answer with the upstream down: connect only when forwarding,
@@ -168,11 +177,22 @@ class Replay:
         # Versions taken before reading: an edit landing meanwhile is reloaded next time.
         self._source_keys = [file_key(p) for p in self._sources]
         try:
-            self.collection = store.load(name, tag)
-            variables = environments.get(env) if env else {}
+            collection = store.load(name, tag)
+        except NotFound as e:
+            if not self.mode.answers():
+                # Recording needs no collection: loaded when a mode that answers comes.
+                self.matcher = self.collection = None
+                return
+            raise exceptions.OptionsError(
+                f"{e}; create it first (mockrec promote, mockrec example add)") from e
         except MockrecError as e:  # the cause keeps its exit status (4: a damaged file)
             raise exceptions.OptionsError(str(e)) from e
-        self.matcher = Matcher(self.collection, variables)
+        try:
+            variables = environments.get(env) if env else {}
+        except MockrecError as e:
+            raise exceptions.OptionsError(str(e)) from e
+        self.collection = collection
+        self.matcher = Matcher(collection, variables)
         self._wire = {}  # examples' headers as bytes, made on first use
         if any(dynamic.needs_faker(e.response.body) or any(
                 dynamic.needs_faker(v) for _, v in e.response.headers)
@@ -194,6 +214,7 @@ class Replay:
         self._running = True
         install_error_answers()  # JSON 413s for bodies over mockrec_body_limit
         await self.control.start(options.data_dir())
+        self._save_url()
         if self.mode.answers():
             self.call_log.start()  # now, rather than on the first call
         # A big collection is many long-lived objects; keep the garbage collector
@@ -204,6 +225,18 @@ class Replay:
     async def done(self) -> None:
         await self.control.stop()
         self.call_log.close()
+
+    def _save_url(self) -> None:
+        """`--save-url-to ENV`: the mock URL, now that the port is known, as mockUrl."""
+        env = self.config.save_url_to
+        addrs = ctx.master.addons.get("proxyserver").listen_addrs()
+        if not env or not addrs:
+            return
+        url = local_url(*addrs[0][:2])
+        try:
+            EnvironmentStore(options.data_dir()).set(env, {"mockUrl": url})
+        except MockrecError as e:
+            log.warning("mockrec: cannot save mockUrl in environment %s: %s", env, e)
 
     def next_layer(self, nextlayer) -> None:
         if self.fast and wants(nextlayer):
@@ -267,6 +300,8 @@ class Replay:
             return self._answer(flow)
         except Exception as e:  # a bug of ours: say so, rather than pass it upstream
             log.exception("mockrec: cannot answer %s %r", flow.request.method, flow.request.path)
+            flow.metadata[metadata.OUTCOME] = {"kind": "fault",
+                                               "reason": f"{type(e).__name__}: {e}"}
             self._reply(flow, json_response(500, {"error": {
                 "name": "mockServerError",
                 "message": f"mockrec failed on this request ({type(e).__name__}: {e}); "
@@ -280,21 +315,27 @@ class Replay:
         if not mode.answers():
             return
         self._refresh()
-        flow.metadata[metadata.CALL] = True
-        if limited := self.quota.check():
-            return self._reply(flow, limited)
+        meta = flow.metadata
+        meta[metadata.CALL] = True
         req = flow.request
         incoming = Incoming.from_target(
             req.method, req.path,
             [(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
-            req.raw_content or b"")
+            req.raw_content or b"", self._host(flow))
         if self.cors and (preflight := self._preflight(flow, incoming)):
+            meta[metadata.OUTCOME] = {"kind": "preflight"}
             return self._reply(flow, preflight)
         if not self._authorized(incoming):
+            meta[metadata.OUTCOME] = {"kind": "unauthorized",
+                                      "reason": "missing or wrong x-api-key"}
             return self._reply(flow, json_response(401, {"error": {
                 "name": "authenticationError",
                 "message": "This mock is private: send its API key in the x-api-key header.",
             }}))
+        # Quotas count the calls that reach matching: not 401s, not preflights.
+        if limited := self.quota.check():
+            meta[metadata.OUTCOME] = {"kind": "quota", "reason": limited.json()["error"]["name"]}
+            return self._reply(flow, limited)
         asked = incoming.header(FAULT_HEADER)
         fault = None
         if asked is not None:
@@ -307,7 +348,9 @@ class Replay:
                    else Outcome(None, [], "no collection is loaded (set mockrec_collection)"))
         if outcome.match is None:
             if mode.forwards_miss(self.on_miss):
+                meta[metadata.OUTCOME] = {"kind": "forwarded", "reason": outcome.message}
                 return  # to the upstream; the record addon decides whether to keep it
+            meta[metadata.OUTCOME] = {"kind": "not_found", "reason": outcome.message}
             return self._reply_or_fault(flow, not_found(outcome), fault)
         match = outcome.match
         example = match.example
@@ -320,13 +363,14 @@ class Replay:
             # answer at its position.
             served = self._step(match.sequence, move=fault is None)
             if served is None:
+                meta[metadata.OUTCOME] = {"kind": "not_found", "reason": "the sequence is over"}
                 return self._reply_or_fault(flow, sequence_over(match.sequence, match), fault)
             example = served
         if fault is None and example.fault:
             fault = parse_fault(example.fault)
         wire = self._wire.get(example.id)
         if wire is None:
-            wire = self._wire[example.id] = wire_headers(example, self.cors)
+            wire = self._wire[example.id] = wire_headers(example)
         body = example.response.body
         if wire[2] or templating.has_templates(body):  # dynamic: fill it for this request
             filler = templating.Filler(incoming, {**self.matcher.variables, **match.captures},
@@ -334,10 +378,13 @@ class Replay:
             body = filler.body(body, next((v for k, v in example.response.headers
                                            if k.lower() == "content-type"), ""))
             if wire[2]:
-                wire = (filler.headers(wire[0]), wire[1], False)
+                wire = (filler.headers(wire[0]), wire[1], False, wire[3])
         if fault is not None and fault.kind == "empty":
             body = b""
-        response = example_response(example, wire, body, head_only=req.method == "HEAD")
+        response = example_response(
+            example, wire, body, head_only=req.method == "HEAD",
+            cors=cors_headers(incoming.header("origin")) if self.cors else None)
+        meta[metadata.OUTCOME] = {"kind": "example"}
         flow.metadata[metadata.EXAMPLE] = (
             {"id": example.id, "name": example.name} if example.sequence is None else
             {"id": example.id, "name": example.name, "sequence": example.sequence})
@@ -355,6 +402,15 @@ class Replay:
         if remaining > 0:
             return response, remaining
         return mark_answered(flow, response, cors_done=True)
+
+    @staticmethod
+    def _host(flow: http.HTTPFlow) -> str | None:
+        """The host a forward proxy's request is for; None for the mock URL (reverse
+        proxy), where examples' hosts are not compared."""
+        if isinstance(flow.client_conn.proxy_mode, ReverseMode):
+            return None
+        req = flow.request
+        return host_key(req.scheme, req.host, req.port)
 
     def _step(self, sequence: Sequence, move: bool = True) -> Example | None:
         """The member of `sequence` this request gets, the next one if `move`, else the
@@ -400,10 +456,11 @@ class Replay:
             return None
         if self.matcher is not None and self.matcher.match(incoming, self.settings).match:
             return None  # an OPTIONS example answers it
-        headers = [(b"Access-Control-Allow-Origin",
-                    wire_bytes(incoming.header("origin") or "*")),
-                   (b"Access-Control-Allow-Methods", wire_bytes(asked)),
-                   (b"Access-Control-Max-Age", b"600"), (b"Vary", b"Origin")]
+        origin = incoming.header("origin")
+        headers = [*cors_headers(origin), (b"Access-Control-Allow-Methods", wire_bytes(asked)),
+                   (b"Access-Control-Max-Age", b"600")]
+        if origin is None:
+            headers.append((b"Vary", b"Origin"))
         if asked_headers := incoming.header("access-control-request-headers"):
             headers.append((b"Access-Control-Allow-Headers", wire_bytes(asked_headers)))
         return http.Response.make(204, b"", headers)
@@ -448,19 +505,31 @@ def all_addons() -> list:
     return [Replay(), *forwarding_addons()]
 
 
+_adding = False
+
+
 def ensure_forwarding() -> None:
     """Load the forwarding addons into a running proxy that started without them.
 
     A pure replay proxy leaves them out: every addon costs a lookup on every
     event. Switching to record, spy or passthrough (or --on-miss forward)
-    brings them in, before the next request.
+    brings them in, before the next request. Loading one declares its options,
+    which configures every addon again: that must not load them twice.
     """
-    if ctx.master.addons.get(Record.name) is not None:
+    global _adding
+    manager = ctx.master.addons
+    if _adding or manager.get(Record.name) is not None:
         return
-    for addon in forwarding_addons():
-        ctx.master.addons.add(addon)
-        ctx.master.addons.invoke_addon_sync(addon, hooks.ConfigureHook(set(ctx.options.keys())))
-        ctx.master.addons.invoke_addon_sync(addon, hooks.RunningHook())
+    _adding = True
+    try:
+        for addon in forwarding_addons():
+            if manager.get(addon.name) is not None:
+                continue
+            manager.add(addon)
+            manager.invoke_addon_sync(addon, hooks.ConfigureHook(set(ctx.options.keys())))
+            manager.invoke_addon_sync(addon, hooks.RunningHook())
+    finally:
+        _adding = False
 
 
 addons = all_addons()

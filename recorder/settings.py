@@ -151,6 +151,9 @@ class ReplaySettings:
         "", "Seed of the random source of --fault-rate and of {{$random...}} values, for "
         "runs that repeat; empty: a new one each run.", check=faults.parse_seed,
         metavar="N")
+    save_url_to: str = setting(
+        "", "Store the mock URL as mockUrl in this environment, with the port the proxy "
+        "listens on (also for --port 0) as soon as it does.", metavar="ENV")
 
     # -- derived views --------------------------------------------------------------------
 

@@ -28,8 +28,17 @@ mock_app = typer.Typer(no_args_is_help=True, help="Named replay configurations."
 env_app = typer.Typer(no_args_is_help=True, help="Variables resolved in examples at replay.")
 
 
-SaveUrlTo = Annotated[str | None, typer.Option(
-    help="Store the mock URL as mockUrl in this environment.")]
+def _save_url(m: Mock) -> None:
+    """mockUrl in the mock's --save-url-to environment, when its port is known; with
+    --port 0 the proxy writes it once it listens (so does every `mockrec replay`)."""
+    if not m.save_url_to:
+        return
+    if m.port == 0:
+        typer.echo(f"mockUrl goes into environment {m.save_url_to} when the mock starts "
+                   "(port 0: the port is picked then)")
+        return
+    EnvironmentStore(current_data_dir()).set(m.save_url_to, {"mockUrl": m.url})
+    typer.echo(f"saved mockUrl={m.url} in environment {m.save_url_to}")
 
 
 @mock_app.command("create")
@@ -40,14 +49,13 @@ def mock_create(
     port: Annotated[int | None, typer.Option(help="Port it listens on [default: 8080].")] = None,
     private: Annotated[bool, typer.Option("--private", help="Require an API key (shown once).")]
     = False,
-    save_url_to: SaveUrlTo = None,
     *,
     settings: dict[str, Any],
 ) -> None:
     """A named mock: `mockrec replay NAME` serves it."""
     store = MockStore(current_data_dir())
-    if save_url_to is not None:
-        check_name(save_url_to, "environment")  # before anything is written
+    if settings.get("save_url_to"):
+        check_name(settings["save_url_to"], "environment")  # before anything is written
     if store.exists(name):
         raise MockrecError(f"mock {name!r} already exists: `mockrec mock update {name}`")
     m = Mock(name=name, collection=collection).with_overrides(port=port, **settings)
@@ -58,9 +66,7 @@ def mock_create(
     typer.echo(f"created mock {name}: {m.url} (mockrec replay {name})")
     if key:
         typer.echo(f"API key (shown only now, stored hashed): {key}")
-    if save_url_to:
-        EnvironmentStore(current_data_dir()).set(save_url_to, {"mockUrl": m.url})
-        typer.echo(f"saved mockUrl={m.url} in environment {save_url_to}")
+    _save_url(m)
 
 
 @mock_app.command("update")
@@ -74,9 +80,13 @@ def mock_update(
 ) -> None:
     """Change a mock's settings ('' clears a text setting)."""
     store = MockStore(current_data_dir())
+    if settings.get("save_url_to"):
+        check_name(settings["save_url_to"], "environment")  # before anything is written
     m = store.get(name).with_overrides(collection=collection or None, port=port, **settings)
     store.save(m)
     typer.echo(f"updated mock {name}")
+    if port is not None or settings.get("save_url_to"):
+        _save_url(m)
 
 
 @mock_app.command("list")

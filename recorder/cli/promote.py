@@ -40,6 +40,9 @@ def promote(
     no_sequence: Annotated[bool, typer.Option(
         "--no-sequence", help="Repeats of a request with different answers stay plain "
         "examples, rather than a sequence replayed in order.")] = False,
+    allow_duplicates: Annotated[bool, typer.Option(
+        "--allow-duplicates", help="Also promote entries whose request and response already "
+        "stand as an example in their request (skipped by default).")] = False,
     as_json: AsJson = False,
 ) -> None:
     """Turn history entries into examples ("Mock Request")."""
@@ -51,7 +54,8 @@ def promote(
         raise MockrecError(str(e)) from None
     options = promoting.PromoteOptions(request_name=request, example_name=name,
                                        template=template, infer_templates=infer_templates,
-                                       keep_secrets=keep_secrets, sequence=not no_sequence)
+                                       keep_secrets=keep_secrets, sequence=not no_sequence,
+                                       allow_duplicates=allow_duplicates)
     promoting.check_template(template)
     entries = promoting.select_entries(history_store(), specs, filters)
     store = collection_store()

@@ -15,7 +15,7 @@ from recorder.cli.common import (
     current_data_dir,
 )
 from recorder.cli.settings import with_settings
-from recorder.errors import MockrecError
+from recorder.errors import ExitStatus, MockrecError
 from recorder.modes import Mode
 from recorder.settings import ReplaySettings
 from recorder.store import datadir
@@ -26,6 +26,13 @@ from recorder.store.names import check_name
 Upstream = Annotated[str | None, typer.Option(
     help="Reverse-proxy to this base URL (the mock URL is then http://HOST:PORT). "
          "Without it mockrec is a forward proxy for HTTP_PROXY/HTTPS_PROXY.")]
+ServedUpstream = Annotated[str | None, typer.Option(
+    help="Reverse-proxy to this base URL (the mock URL is then http://HOST:PORT) "
+         "[default: the collection's baseUrl when it is an http(s) origin, as promote sets "
+         "it; else a forward proxy for HTTP_PROXY/HTTPS_PROXY].")]
+Forward = Annotated[bool, typer.Option(
+    "--forward", help="Be a forward proxy (HTTP_PROXY/HTTPS_PROXY) even when the "
+                      "collection remembers an upstream.")]
 Port = Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")]
 ListenHost = Annotated[str, typer.Option(help="Address to listen on.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print each exchange.")]
@@ -73,16 +80,34 @@ def _redacting(settings: list[str] | None, redact: bool) -> list[str]:
     return [*(settings or []), *(["mockrec_redact=true"] if redact else [])]
 
 
-def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, port: int, listen_host: str,
-         verbose: bool, set_: list[str] | None, data_dir: Path | None) -> None:
+def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, forward: bool, port: int,
+         listen_host: str, verbose: bool, set_: list[str] | None,
+         data_dir: Path | None) -> None:
+    from recorder.proxy.config import remembered_upstream
+
+    if upstream and forward:
+        raise UsageError("--forward and --upstream exclude each other: a forward proxy has "
+                         "no single upstream")
     if replay.api_key:  # the proxy gets only the key's hash, never the key
         replay = dataclasses.replace(replay, api_key="", api_key_sha256=hash_key(replay.api_key))
-    if replay.collection:  # a clear error before anything starts
-        collection_store().require(replay.collection, replay.tag or None)
-    if replay.env:
-        EnvironmentStore(current_data_dir()).get(replay.env)
+    store = collection_store()
+    # A clear error before anything starts; a mode that only forwards needs no
+    # collection yet (it is loaded when a mode that answers is switched on).
+    if replay.collection and mode.answers():
+        store.require(replay.collection, replay.tag or None)
+    variables = EnvironmentStore(current_data_dir()).get(replay.env) if replay.env else {}
+    upstream_from = ""
+    if upstream is None and not forward and replay.collection:
+        upstream = remembered_upstream(
+            {**store.variables(replay.collection, replay.tag or None), **variables})
+        upstream_from = f"the baseUrl of {replay.collection}; --forward for a forward proxy"
     _serve(dict(mode=mode, upstream=upstream, listen_host=listen_host, port=port,
-                verbose=verbose, settings=set_ or [], replay=replay), data_dir)
+                verbose=verbose, settings=set_ or [], replay=replay,
+                upstream_from=upstream_from if upstream else ""), data_dir)
+
+
+class UsageError(MockrecError):
+    status = ExitStatus.USAGE
 
 
 @with_settings()
@@ -90,7 +115,8 @@ def replay(
     mock: Annotated[str | None, typer.Argument(
         metavar="[MOCK]", help="A mock (mockrec mock create), or a collection's name.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
-    upstream: Upstream = None,
+    upstream: ServedUpstream = None,
+    forward: Forward = False,
     port: Annotated[int | None, typer.Option(
         help="Port to listen on; 0 picks a free one [default: the mock's, else 8080].")] = None,
     listen_host: ListenHost = "127.0.0.1",
@@ -110,15 +136,17 @@ def replay(
     else:
         raise MockrecError("name the mock or collection to serve: mockrec replay NAME "
                            "(`mockrec mock list`, `mockrec collection list` show them)")
-    _run(Mode.REPLAY, base.with_overrides(**settings), upstream,
+    _run(Mode.REPLAY, base.with_overrides(**settings), upstream, forward,
          8080 if port is None else port, listen_host, verbose, set_, data_dir)
 
 
 @with_settings()
 def proxy(
     mode: Annotated[Mode, typer.Option(help="What the proxy does with requests.")],
-    collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
-    upstream: Upstream = None,
+    collection: Annotated[str | None, typer.Option(
+        help="Collection to serve; in record or passthrough it may not exist yet.")] = None,
+    upstream: ServedUpstream = None,
+    forward: Forward = False,
     port: Port = 8080,
     listen_host: ListenHost = "127.0.0.1",
     verbose: Verbose = False,
@@ -130,8 +158,8 @@ def proxy(
 ) -> None:
     """Run the proxy in any mode; `mockrec mode` switches it while it runs."""
     replay = ReplaySettings(collection=collection or "").with_overrides(**settings)
-    _run(Mode(mode), replay, upstream, port, listen_host, verbose, _redacting(set_, redact),
-         data_dir)
+    _run(Mode(mode), replay, upstream, forward, port, listen_host, verbose,
+         _redacting(set_, redact), data_dir)
 
 
 def switch_mode(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from rich.console import Console
 
 from recorder import encodings
-from recorder.match.verify import call_summary
+from recorder.match.verify import call_outcome, call_summary  # noqa: F401 (render's words)
 from recorder.models import (
     Collection,
     Example,
@@ -163,6 +163,8 @@ def promote_json(name: str, created: bool, result: PromoteResult) -> dict[str, A
         "skipped": result.skipped,
         "untemplated": result.untemplated,
         "sequences": result.sequences,
+        "duplicates": result.duplicates,
+        "base_url": result.base_url,
     }
 
 
@@ -174,6 +176,13 @@ def promote_text(name: str, created: bool, result: PromoteResult, path: Path) ->
     lines += [f"  {r.name}" for r in result.new_requests[:20]]
     if new > 20:
         lines.append(f"  ... and {new - 20} more")
+    if result.base_url:
+        lines.append(f"baseUrl = {result.base_url} (the upstream these entries were recorded "
+                     "through): example URLs are {{baseUrl}}/..., and `mockrec replay "
+                     f"{name}` serves it as the mock URL")
+    if result.duplicates:
+        lines.append(f"skipped {result.duplicates} entr{'ies' if result.duplicates != 1 else 'y'}"
+                     " already standing as examples (--allow-duplicates keeps them)")
     for template, example in result.inferred.items():
         lines.append(f"inferred template {template} (from {example})")
     if result.sequences:

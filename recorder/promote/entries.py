@@ -60,6 +60,7 @@ class PromoteOptions:
     infer_templates: bool = False
     keep_secrets: bool = False
     sequence: bool = True  # --no-sequence: repeats are plain examples, as before
+    allow_duplicates: bool = False  # else an entry already standing as an example is skipped
 
 
 @dataclass
@@ -71,6 +72,8 @@ class PromoteResult:
     skipped: list[str] = field(default_factory=list)
     untemplated: int = 0
     sequences: int = 0  # sequences made or extended
+    duplicates: int = 0  # entries skipped: their example is already in the request
+    base_url: str | None = None  # the upstream the entries came through: {{baseUrl}}
 
     def redaction_summary(self) -> str:
         if not self.redacted:
@@ -126,7 +129,36 @@ def request_url(entry: HistoryEntry, options: PromoteOptions,
         if inferred != path:
             result.inferred.setdefault(inferred, path)
             path = inferred
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return based(urlunsplit((parts.scheme, parts.netloc, path, "", "")), result.base_url)
+
+
+def based(url: str, base: str | None) -> str:
+    """`{{baseUrl}}/path?query` for a URL under `base`, else the URL as it is."""
+    if base and url.startswith(base) and url[len(base):len(base) + 1] in ("", "/", "?"):
+        rest = url[len(base):]
+        return BASE_URL + (rest if rest.startswith("/") else "/" + rest)
+    return url
+
+
+BASE_URL = "{{baseUrl}}"
+
+
+def common_upstream(entries: list[HistoryEntry], collection: Collection) -> str | None:
+    """The reverse upstream every entry was recorded through, when the collection's
+    baseUrl is unset or already that: it becomes the `{{baseUrl}}` of their URLs."""
+    upstreams = {entry.notes.get("reverse") for entry in entries}
+    if len(upstreams) != 1:
+        return None
+    upstream = upstreams.pop()
+    if not upstream or collection.variables.get("baseUrl", upstream) != upstream:
+        return None
+    return upstream
+
+
+def _same(example: Example) -> tuple:
+    """What makes two examples of a request the same: request and response."""
+    req, resp = example.request, example.response
+    return (req.method, req.url, req.body, resp.status, tuple(resp.headers), resp.body)
 
 
 class UniqueNames:
@@ -161,16 +193,32 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
             result.skipped.append(f"entry {entry.id}: no response ({entry.error})")
         else:
             usable.append(entry)
+    result.base_url = common_upstream(usable, collection)
+    if result.base_url:
+        collection.variables["baseUrl"] = result.base_url
     by_key = {(r.method, r.url): r for r in collection.requests}
     request_names = UniqueNames(r.name for r in collection.requests)
     example_names = {r.id: UniqueNames(e.name for e in r.examples) for r in collection.requests}
+    # What already stands as an example, per request: promoting it again adds nothing.
+    standing = {(r.id, _same(e)) for r in collection.requests for e in r.examples}
     next_request_id = max((r.id for r in collection.requests), default=0) + 1
     before = {r.id: len(r.examples) for r in collection.requests}
-    for entry, example_id in zip(usable, new_ids(len(usable)), strict=True):
+    made: list[Example] = []
+    for entry in usable:
         url = request_url(entry, options, result)
         request = by_key.get((entry.request.method, url))
+        assert entry.response is not None
+        redacted: Counter[str] = Counter()
+        example = example_from_entry(entry, 0, "", keep_secrets=options.keep_secrets,
+                                     redacted=redacted)
+        example.request.url = based(example.request.url, result.base_url)
+        if (request is not None and not options.allow_duplicates
+                and (request.id, _same(example)) in standing):
+            result.duplicates += 1
+            continue
+        result.redacted.update(redacted)
         if request is None:
-            default = f"{entry.request.method} {urlsplit(url).path}"
+            default = f"{entry.request.method} {example_path(url)}"
             request = Request(id=next_request_id,
                               name=request_names(options.request_name or default),
                               method=entry.request.method, url=url)
@@ -179,20 +227,24 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
             collection.requests.append(request)
             by_key[(request.method, url)] = request
             result.new_requests.append(request)
-        assert entry.response is not None
         default = f"{entry.response.status} {entry.response.reason}".strip()
-        name = example_names[request.id](options.example_name or default)
-        example = example_from_entry(entry, example_id, name,
-                                     keep_secrets=options.keep_secrets,
-                                     redacted=result.redacted)
+        example.name = example_names[request.id](options.example_name or default)
         request.examples.append(example)
-        result.examples.append(example)
+        made.append(example)
+    for example, example_id in zip(made, new_ids(len(made)) if made else [], strict=True):
+        example.id = example_id
+    result.examples = made
     if options.sequence:
         touched = {e.id for e in result.examples}
         for request in collection.requests:
             if any(e.id in touched for e in request.examples[before.get(request.id, 0):]):
                 result.sequences += number_sequences(request, before.get(request.id, 0))
     return result
+
+
+def example_path(url: str) -> str:
+    """The path of a request URL, `{{baseUrl}}/users` included."""
+    return urlsplit(url[len(BASE_URL):] if url.startswith(BASE_URL) else url).path or "/"
 
 
 def number_sequences(request: Request, before: int) -> int:
@@ -284,7 +336,7 @@ def promote_into(store: CollectionStore, collection: str | None, entries: list[H
     with store.editing(target, create=True) as c:
         result = promote(progress(entries), c, options,
                          lambda n: store.new_example_ids(c, n))
-        if not result.examples:
+        if not result.examples and not result.duplicates:
             raise MockrecError("no entry had a response to promote; nothing was written: "
                                + "; ".join(result.skipped[:3]))
     return Promoted(target, created, result)

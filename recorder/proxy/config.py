@@ -24,6 +24,7 @@ class ProxyConfig:
     settings: list[str] = field(default_factory=list)  # mitmproxy `--set` KEY=VALUE
     grace: float = 3.0  # seconds in-flight exchanges get to finish when the proxy stops
     replay: ReplaySettings = field(default_factory=ReplaySettings)
+    upstream_from: str = ""  # where `upstream` came from when not --upstream, for the banner
 
     def __post_init__(self) -> None:
         self.mode = Mode(self.mode)
@@ -43,6 +44,22 @@ def check_upstream(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise MockrecError(f"--upstream {url!r} is not an http(s) URL like http://localhost:3000")
     return url.rstrip("/")
+
+
+def remembered_upstream(variables: dict[str, str]) -> str | None:
+    """The upstream a collection remembers: its `baseUrl` when that is an http(s)
+    origin (what promote sets from the reverse proxy the entries came through)."""
+    base = (variables.get("baseUrl") or "").strip().rstrip("/")
+    parts = urlsplit(base)
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return None
+    if (parts.scheme in ("http", "https") and parts.hostname and "{{" not in base
+            and not parts.path and not parts.query and not parts.fragment
+            and not parts.username):
+        return base
+    return None
 
 
 def check_port_free(host: str, port: int) -> None:

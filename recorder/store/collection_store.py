@@ -97,6 +97,14 @@ class CollectionStore:
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise damaged(path, f"not a mockrec collection: {e}") from None
 
+    def variables(self, name: str, tag: str | None = None) -> dict[str, str]:
+        """A collection's variables ({} if it does not exist)."""
+        path = self.path(name, tag)
+        if not path.exists():
+            return {}
+        doc = AtomicJSONStorage(path).read() or {}
+        return dict(next(iter(doc.get("collection", {}).values()), {}).get("variables", {}))
+
     def all(self) -> Iterator[Collection]:
         for name in self.names():
             yield self.load(name)

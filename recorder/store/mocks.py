@@ -25,6 +25,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def local_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a proxy listening on host:port."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 @dataclass
 class Mock(ReplaySettings):
     """A named mock: its settings (`ReplaySettings`), a name and a port."""
@@ -37,7 +44,7 @@ class Mock(ReplaySettings):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return local_url("127.0.0.1", self.port)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Mock:

@@ -29,6 +29,7 @@ from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import ProxyMode
 from mitmproxy.test import taddons, tflow
 
+from addons import metadata
 from addons.engine import ProxyConfig, build_master
 from addons.fastpath import layer as fastreplay
 from addons.fastpath import outbox
@@ -55,6 +56,9 @@ EXAMPLES = [
     ("GET", "/seq", ["--body", "two", "--sequence", "2"]),
     ("GET", "/seq", ["--body", "three", "--sequence", "3", "--status", "202"]),
     ("GET", "/garbled", ["--body", "never", "--fault", "garbage"]),
+    ("GET", "http://api.test/hosted", ["--body", "api's"]),
+    ("GET", "http://other.test:8080/hosted", ["--body", "other's"]),
+    ("GET", "/cors", ["--body", "own", "-H", "Access-Control-Allow-Origin: https://own.test"]),
 ]
 
 
@@ -125,6 +129,25 @@ RAW_REQUESTS = [
     b"GET /garbled HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET /missing HTTP/1.1\r\nHost: x\r\nx-mock-response-fault: slow-body:50\r\n\r\n",
 ]
+# What issue 13 added: HEAD as GET, CORS with credentials, hosts.
+HEAD_CORS_HOSTS = [
+    b"HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n",  # no HEAD example: GET's head
+    b"HEAD /users/5 HTTP/1.1\r\nHost: x\r\nOrigin: http://app.test\r\n\r\n",
+    b"GET /b HTTP/1.1\r\nHost: x\r\nOrigin: http://app.test:3000\r\n\r\n",  # credentials
+    b"GET /cors HTTP/1.1\r\nHost: x\r\nOrigin: http://app.test\r\n\r\n",  # its own
+    b"GET /nothing HTTP/1.1\r\nHost: x\r\nOrigin: http://app.test\r\n\r\n",
+    b"OPTIONS /b HTTP/1.1\r\nHost: x\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+    b"GET /hosted HTTP/1.1\r\nHost: x\r\n\r\n",  # reverse: any host; forward: api.test's
+]
+RAW_REQUESTS += HEAD_CORS_HOSTS
+# Through the forward proxy only: the host decides.
+FORWARD_ONLY = [
+    b"GET http://other.test:8080/hosted HTTP/1.1\r\nHost: other.test:8080\r\n\r\n",
+    b"GET http://other.test/hosted HTTP/1.1\r\nHost: other.test\r\n\r\n",  # not its port
+    b"GET http://third.test/hosted HTTP/1.1\r\nHost: third.test\r\n\r\n",  # nobody's
+    b"GET http://third.test/b HTTP/1.1\r\nHost: third.test\r\n\r\n",  # any host's
+    b"HEAD http://other.test:8080/hosted HTTP/1.1\r\nHost: other.test:8080\r\n\r\n",
+]
 
 
 DEAD = "http://127.0.0.1:9"  # replay never needs its upstream
@@ -143,7 +166,8 @@ def test_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, start_prox
     usual = start_proxy("api", *upstream, "--set", "mockrec_fast_replay=false", data_dir=data,
                         command="replay")
     requests = RAW_REQUESTS if kind == "reverse" else [
-        re.sub(rb"(?m)^([A-Z]+) /", rb"\1 http://api.test/", raw) for raw in RAW_REQUESTS]
+        re.sub(rb"(?m)^([A-Z]+) /", rb"\1 http://api.test/", raw) for raw in RAW_REQUESTS
+    ] + FORWARD_ONLY
     seen = []
     for raw in requests:
         answers = raw.count(b" HTTP/1.")
@@ -165,6 +189,29 @@ def test_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, start_prox
     assert b"Connection: close\r\n" in seen[13] and seen[13].endswith(b"first")
     assert seen[14] == b""  # close
     assert seen[15] == seen[16] == GARBAGE  # and the request after it is never answered
+
+    def ours(raw: bytes) -> bytes:  # as this kind of proxy is asked
+        return exchange(fast.url, requests[RAW_REQUESTS.index(raw)])
+
+    as_get = ours(HEAD_CORS_HOSTS[0])  # HEAD /b: GET's status, headers and length
+    assert as_get.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 6\r\n" in as_get
+    assert as_get.endswith(b"\r\n\r\n")
+    credentials = ours(HEAD_CORS_HOSTS[2])
+    assert (b"Access-Control-Allow-Origin: http://app.test:3000\r\n"
+            b"Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n") in credentials
+    own = ours(HEAD_CORS_HOSTS[3])
+    assert own.count(b"Access-Control-") == 1 and b"https://own.test" in own
+    missing = ours(HEAD_CORS_HOSTS[4])
+    assert missing.startswith(b"HTTP/1.1 404") and b"Allow-Credentials: true" in missing
+    hosted = ours(HEAD_CORS_HOSTS[6])
+    assert hosted.endswith(b"api's")
+    if kind == "forward":
+        other, wrong_port, third, any_host, other_head = (exchange(fast.url, raw)
+                                                          for raw in FORWARD_ONLY)
+        assert other.endswith(b"other's") and any_host.endswith(b"second")
+        assert wrong_port.startswith(b"HTTP/1.1 404") and third.startswith(b"HTTP/1.1 404")
+        assert b"on third.test" in third
+        assert other_head.startswith(b"HTTP/1.1 200") and b"Content-Length: 7\r\n" in other_head
 
 
 def tls_exchange(url: str, raw: bytes, answers: int = 1, connect: bool = False) -> bytes:
@@ -537,7 +584,8 @@ def test_random_requests_get_the_same_bytes_from_both_paths(data, start_proxy):
     token = st.text(st.characters(min_codepoint=33, max_codepoint=126,
                                   exclude_characters=' :/?#'), min_size=1, max_size=10)
     path = st.lists(st.sampled_from(["users", "a", "b", "upload", "teapot", "7", "x%20y", "",
-                                     "options-example", "{{id}}", "é", "seq", "garbled"]),
+                                     "options-example", "{{id}}", "é", "seq", "garbled",
+                                     "hosted", "cors"]),
                     max_size=3).map(
         lambda parts: "/" + "/".join(parts))
     query = st.sampled_from(["", "?a=1", "?a=1&a=2", "?=", "?x"])
@@ -656,6 +704,8 @@ def test_a_failure_of_ours_is_a_500_that_says_so(data, monkeypatch, caplog):
         assert flow.response.json()["error"]["name"] == "mockServerError"
         assert "the matcher broke" in flow.response.json()["error"]["message"]
         assert "cannot answer" in caplog.text
+        assert flow.metadata[metadata.OUTCOME] == {  # what the call log says
+            "kind": "fault", "reason": "RuntimeError: the matcher broke"}
 
 
 def test_a_failure_in_the_layer_closes_the_connection_rather_than_hang_it(layer_for,

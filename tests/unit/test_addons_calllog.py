@@ -85,3 +85,24 @@ def test_big_bodies_are_not_kept_whole():
     big, small = run.entries()
     assert big.request.body == b"x" * KEEP_REQUEST_BODY and big.response.body == b""
     assert small.request.body == b"needle" and small.response.body == b"small answer"
+
+
+def test_a_forwarded_call_notes_what_the_upstream_answered(tmp_path):
+    replay = Replay()
+    with taddons.context(replay) as tctx:
+        tctx.options.update(mockrec_data_dir=str(tmp_path), mockrec_mock="shop")
+        flow = tflow.tflow(resp=True)
+        flow.response.status_code = 201
+        flow.metadata[metadata.CALL] = True
+        flow.metadata[metadata.OUTCOME] = {"kind": "forwarded", "reason": "no example"}
+        replay.response(flow)
+        failed = tflow.tflow(err=True)
+        failed.metadata[metadata.CALL] = True
+        failed.metadata[metadata.OUTCOME] = {"kind": "forwarded", "reason": "no example"}
+        replay.error(failed)
+        replay.call_log.close()
+    answered, down = sorted(wait_for(HistoryStore(tmp_path, call_log_root("shop")), 2),
+                            key=lambda e: e.id)
+    assert answered.notes["outcome"] == {"kind": "forwarded", "reason": "no example",
+                                         "status": 201, "error": None}
+    assert down.notes["outcome"]["status"] is None and down.notes["outcome"]["error"]

@@ -112,3 +112,19 @@ def test_the_mitmproxy_internals_we_reach_into_are_there():
 
     assert hasattr(Proxyserver(), "connections")
     assert "transports" in ConnectionHandler.__init__.__code__.co_names
+
+
+@pytest.mark.parametrize("mode, noted", [
+    ("reverse:http://localhost:3000", "http://localhost:3000"),
+    ("reverse:https://api.example.com", "https://api.example.com"),
+    ("reverse:https://[::1]:8443", "https://[::1]:8443"),
+    ("regular", None),
+])
+def test_an_entry_notes_the_reverse_upstream_it_came_through(mode, noted):
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    from addons.record import capture
+
+    flow = tflow.tflow(resp=True)
+    flow.client_conn.proxy_mode = ProxyMode.parse(mode)
+    assert capture(flow, "record").to_entry().notes.get("reverse") == noted

@@ -127,7 +127,9 @@ def test_call_log_search_show_clear(data, capsys, start_proxy):
     calls = json.loads(out)
     assert [(c["method"], c["path"], c["status"]) for c in calls] == [
         ("GET", "/missing", 404), ("GET", "/users/7", 200), ("POST", "/users", 201)]
-    assert calls[0]["matched"] == "No matching requests"
+    assert calls[0]["matched"].startswith("No matching requests: no example matches GET "
+                                          "/missing")
+    assert calls[0]["outcome"]["kind"] == "not_found"
     assert calls[1]["example"]["name"] == "200 OK" and calls[1]["delay_ms"] == 50
     _, out, _ = run(capsys, "calls", "m", "--search", "needle-in-the", "--json")
     assert [c["path"] for c in json.loads(out)] == ["/users"]

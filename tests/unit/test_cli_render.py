@@ -52,3 +52,23 @@ def test_a_mock_shows_its_url_and_never_its_key():
                                   api_key_sha256="ab" * 32, api_key="plain"))
     assert shown["url"] == "http://127.0.0.1:9001" and shown["private"] is True
     assert "plain" not in str(shown) and "ab" * 32 not in str(shown)
+
+
+def test_calls_say_what_happened():
+    def said(outcome, **kw):
+        return render.call_outcome(entry(notes={"mock": "m", "outcome": outcome, **kw}))
+
+    assert said({"kind": "preflight"}) == "CORS preflight"
+    assert said({"kind": "unauthorized", "reason": "missing or wrong x-api-key"}) == (
+        "401 authenticationError: missing or wrong x-api-key")
+    assert said({"kind": "quota", "reason": "rateLimitError"}) == "429 rateLimitError"
+    assert said({"kind": "not_found", "reason": "no example matches GET /x"}) == (
+        "No matching requests: no example matches GET /x")
+    assert said({"kind": "forwarded", "status": 503, "error": None}) == (
+        "forwarded: the upstream answered 503")
+    assert said({"kind": "forwarded", "status": None, "error": "refused"}) == (
+        "forwarded: the upstream failed (refused)")
+    assert said({"kind": "fault", "reason": "ValueError: x"}) == (
+        "500 mockServerError: ValueError: x")
+    summary = render.call_summary(entry(notes={"mock": "m", "outcome": {"kind": "preflight"}}))
+    assert summary["outcome"] == {"kind": "preflight"} and summary["example"] is None

@@ -86,5 +86,5 @@ def test_call_summary_is_what_calls_json_prints():
     assert call_summary(CALLS[2]) == {
         "id": 3, "time": CALLS[2].time.isoformat(timespec="milliseconds"), "mock": "shop",
         "method": "GET", "path": "/orders/7?full=1", "status": 404, "example": None,
-        "matched": "No matching requests", "sequence": None, "fault": None, "delay_ms": 0,
-        "error": None}
+        "matched": "No matching requests", "outcome": None, "sequence": None, "fault": None,
+        "delay_ms": 0, "error": None}

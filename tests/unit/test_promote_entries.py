@@ -101,7 +101,8 @@ def test_grouping_and_unique_names():
 def test_promoting_again_adds_to_the_same_request():
     c = Collection("c")
     promote([entry(1)], c, PromoteOptions(), ids_from())
-    result = promote([entry(2)], c, PromoteOptions(example_name="again"), ids_from(2))
+    result = promote([entry(2, body=b"changed")], c, PromoteOptions(example_name="again"),
+                     ids_from(2))
     assert len(c.requests) == 1 and result.new_requests == []
     assert [e.name for e in c.requests[0].examples] == ["200 OK", "again"]
 
@@ -233,3 +234,47 @@ def test_secrets_echoed_in_the_response_body_are_redacted_and_counted():
     assert "4 secrets echoed in response bodies" in result.redaction_summary()
     kept = promote([e], Collection(name="k"), PromoteOptions(keep_secrets=True), ids_from())
     assert kept.examples[0].response.body == echoed and not kept.redacted
+
+
+def reverse(e: HistoryEntry, upstream: str = "http://api.test") -> HistoryEntry:
+    e.notes["reverse"] = upstream
+    return e
+
+
+def test_entries_of_one_reverse_upstream_make_it_the_collections_base_url():
+    c = Collection("c")
+    result = promote([reverse(entry(1, url="http://api.test/users/1?x=1")),
+                      reverse(entry(2, url="http://api.test/orders"))],
+                     c, PromoteOptions(), ids_from())
+    assert result.base_url == "http://api.test" and c.variables == {"baseUrl": "http://api.test"}
+    assert [r.url for r in c.requests] == ["{{baseUrl}}/users/1", "{{baseUrl}}/orders"]
+    assert [r.name for r in c.requests] == ["GET /users/1", "GET /orders"]
+    assert c.requests[0].examples[0].request.url == "{{baseUrl}}/users/1?x=1"
+    # forward-proxy entries, or several upstreams: absolute URLs, no baseUrl
+    for entries in ([entry(3)], [reverse(entry(4)), reverse(entry(5), "http://other.test")]):
+        other = Collection("o")
+        assert promote(entries, other, PromoteOptions(), ids_from()).base_url is None
+        assert other.variables == {} and other.requests[0].url.startswith("http://")
+    # a collection whose baseUrl is another upstream keeps it, and gets absolute URLs
+    taken = Collection("t", variables={"baseUrl": "https://elsewhere.test"})
+    promote([reverse(entry(6))], taken, PromoteOptions(), ids_from())
+    assert taken.variables["baseUrl"] == "https://elsewhere.test"
+    assert taken.requests[0].url == "http://api.test/users/1"
+
+
+def test_promoting_the_same_entries_again_adds_nothing():
+    c = Collection("c")
+    entries = [reverse(entry(1)), reverse(entry(2, body=b"other")),
+               reverse(entry(3, method="POST", status=201, reason="Created", req_body=b"{}"))]
+    first = promote(entries, c, PromoteOptions(), ids_from())
+    assert len(first.examples) == 3 and first.duplicates == 0
+    again = promote([*entries, reverse(entry(4, body=b"new"))], c, PromoteOptions(),
+                    ids_from(10))
+    assert again.duplicates == 3 and [e.id for e in again.examples] == [10]
+    assert [e.name for e in c.requests[0].examples] == ["200 OK", "200 OK (2)", "200 OK (3)"]
+    kept = promote(entries[:1], c, PromoteOptions(allow_duplicates=True), ids_from(20))
+    assert kept.duplicates == 0 and [e.id for e in kept.examples] == [20]
+    # a different request body or response header is a different example
+    changed = promote([reverse(entry(5, resp_headers=[("X-V", "2")]))], c, PromoteOptions(),
+                      ids_from(30))
+    assert changed.duplicates == 0 and len(changed.examples) == 1

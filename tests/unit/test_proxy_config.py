@@ -1,0 +1,19 @@
+"""What a proxy starts with: the upstream a collection remembers."""
+
+from __future__ import annotations
+
+import pytest
+
+from recorder.proxy.config import remembered_upstream
+
+
+@pytest.mark.parametrize("base, upstream", [
+    ("http://localhost:3000", "http://localhost:3000"),
+    ("https://api.example.com/", "https://api.example.com"),
+    ("https://api.example.com/v2", None),  # a base path: mitmproxy's reverse mode has none
+    ("{{host}}", None), ("https://{{host}}", None), ("/v1", None), ("ftp://x.test", None),
+    ("http://x.test:99999", None), ("", None),
+])
+def test_the_upstream_a_collection_remembers(base, upstream):
+    assert remembered_upstream({"baseUrl": base}) == upstream
+    assert remembered_upstream({}) is None

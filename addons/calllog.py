@@ -132,6 +132,8 @@ class CallLog:
         fault = flow.metadata.get(metadata.FAULT)
         if fault is not None:
             notes["fault"] = fault
+        if warnings := flow.metadata.get(metadata.WARNINGS):
+            notes["warnings"] = warnings
         taken = self._private(Capture.from_flow(flow, self.mode, notes, self.max_body,
                                                 cut=metadata.STOPPING in flow.metadata))
         if fault is not None:  # the same whichever path carried it out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -233,3 +234,20 @@ def test_secrets_echoed_in_the_response_body_are_redacted_and_counted():
     assert "4 secrets echoed in response bodies" in result.redaction_summary()
     kept = promote([e], Collection(name="k"), PromoteOptions(keep_secrets=True), ids_from())
     assert kept.examples[0].response.body == echoed and not kept.redacted
+
+
+
+def test_summaries_count_in_good_english():
+    from recorder.cli.render import promote_text
+    from recorder.promote.entries import PromoteResult
+
+    result = PromoteResult(redacted=Counter({"Set-Cookie header": 2, "Authorization header": 1,
+                                             "query parameter key": 1,
+                                             "query parameter token": 3}))
+    assert result.redaction_summary() == (
+        "redacted 1 Authorization header, 2 Set-Cookie headers, 1 query parameter key, "
+        f"3 values of query parameter token (as {REDACTED}; --keep-secrets keeps them)")
+    result.untemplated = 1
+    text = promote_text("shop", True, result, Path("shop.json"))
+    assert text.startswith("created collection shop (shop.json): 0 examples, 0 new requests")
+    assert "1 entry did not fit --template and keeps its path" in text

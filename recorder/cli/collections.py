@@ -17,7 +17,7 @@ from recorder.cli.common import (
     warn,
 )
 from recorder.errors import UsageError
-from recorder.models import counted, format_ids, parse_id_specs
+from recorder.models import counted, format_ids, parse_ids
 from recorder.promote import examples
 
 collection_app = typer.Typer(no_args_is_help=True, help="Collections of requests and examples.")
@@ -185,7 +185,7 @@ def example_delete(
 ) -> None:
     """Delete examples; a request left without examples goes too."""
     try:
-        specs = parse_id_specs(ids)
+        specs = parse_ids(ids)
     except ValueError as e:
         raise UsageError(str(e)) from None
     damaged: list[str] = []

@@ -23,6 +23,7 @@ from recorder.models import (
     ExampleRequest,
     ExampleResponse,
     Header,
+    IdSpan,
     Request,
     pick_ids,
     reason_phrase,
@@ -105,7 +106,7 @@ def delete_example(store: CollectionStore, example_id: int, collection: str | No
     return owner.name
 
 
-def delete_examples(store: CollectionStore, specs: list[tuple[list[int], bool]],
+def delete_examples(store: CollectionStore, specs: list[IdSpan],
                     collection: str | None = None,
                     damaged: list[str] | None = None) -> dict[str, list[int]]:
     """Delete the examples that ids and ranges name (`pick_ids`: a single id must exist, a

@@ -16,7 +16,7 @@ from recorder.cli.common import (
     print_table,
     warn,
 )
-from recorder.errors import UsageError
+from recorder.errors import ExitStatus, UsageError
 from recorder.models import counted, format_ids, parse_ids
 from recorder.promote import examples
 
@@ -29,14 +29,22 @@ def collection_list(as_json: AsJson = False) -> None:
     """The collections, with their request, example and tag counts."""
     damaged: list[str] = []
     rows = [render.collection_summary(c) for c in collection_store().all(damaged)]
-    for message in damaged:
-        warn(message)
     if as_json:
         print_json(rows)
     else:
         print_table(("NAME", "REQUESTS", "EXAMPLES", "TAGS"),
                      [(r["name"], str(r["requests"]), str(r["examples"]), " ".join(r["tags"]))
                       for r in rows])
+    fail_on_damage(damaged)
+
+
+def fail_on_damage(damaged: list[str]) -> None:
+    """A list that had to leave out damaged files: it showed the rest, then says which
+    files and exits 4, so that a script notices."""
+    if damaged:
+        for message in damaged:
+            sys.stderr.write(f"mockrec: error: {message}\n")
+        raise typer.Exit(int(ExitStatus.STORE_CORRUPT))
 
 
 @collection_app.command("show")
@@ -106,8 +114,6 @@ def example_list(collection: InCollection = None, as_json: AsJson = False) -> No
     store = collection_store()
     damaged: list[str] = []
     found = [store.load(collection)] if collection else list(store.all(damaged))
-    for message in damaged:
-        warn(message)
     rows = [render.example_summary(c, r, e) for c in found for r in c.requests
             for e in r.examples]
     if as_json:
@@ -118,6 +124,7 @@ def example_list(collection: InCollection = None, as_json: AsJson = False) -> No
                        r["name"] + (f" [{r['sequence']}]" if r["sequence"] is not None else "")
                        + (f" [fault {r['fault']}]" if r["fault"] else ""), str(r["status"]))
                       for r in rows])
+    fail_on_damage(damaged)
 
 
 @example_app.command("show")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -363,9 +364,11 @@ class Admin:
 
 
 def apply(settings: Any) -> dict[str, Any]:
-    """`mockrec mode`'s request: `{"ok": True, "mode", "collection"}`, or why not."""
+    """`mockrec mode`'s request: `{"ok": True, "mode", "collection", "mock", "pid"}` (the
+    last two say who holds a port), or why not."""
     try:
-        return {"ok": True, **Admin.set_options(settings)}
+        return {"ok": True, **Admin.set_options(settings), "mock": ctx.options.mockrec_mock,
+                "pid": os.getpid()}
     except ValueError as e:
         return {"ok": False, "error": str(e)}
 

@@ -138,6 +138,8 @@ class CallLog:
         fault = meta.get(metadata.FAULT)
         if fault is not None:
             notes["fault"] = fault
+        if warnings := flow.metadata.get(metadata.WARNINGS):
+            notes["warnings"] = warnings
         taken = self._private(Capture.from_flow(flow, self.mode, notes, self.max_body,
                                                 cut=metadata.STOPPING in meta))
         if fault is not None:  # the same whichever path carried it out

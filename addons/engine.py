@@ -21,7 +21,7 @@ from addons.fastpath import outbox as fastpath
 from addons.fastpath.selector import stamping_event_loop
 from recorder.capture import STOPPING
 from recorder.errors import MockrecError
-from recorder.proxy.config import ProxyConfig, check_port_free, check_upstream
+from recorder.proxy.config import ProxyConfig, check_port_free, check_upstream, client_urls
 
 
 class Banner:
@@ -41,8 +41,16 @@ class Banner:
         mode = ctx.options.mockrec_mode
         # One line per listener (a `--set mode=...` can add more): "on" the first, the
         # mock URL or the proxy; "also on" the others. Tests and the pytest plugin read them.
+        everywhere: list[str] = []
         for n, (spec, (host, port)) in enumerate(listening):
-            url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+            # 0.0.0.0 is no address to point a client at: this machine's loopback is, and
+            # its other addresses are from elsewhere.
+            urls = client_urls(host, port)
+            url = urls[0]
+            if host in ("0.0.0.0", "::", ""):
+                others = ", ".join(urls[1:]) or "this machine's addresses"
+                everywhere.append(f"listening on every address ({host}): from this machine "
+                                  f"{url}, from others {others}")
             if isinstance(spec, ReverseMode):
                 origin = f" ({self.config.upstream_from})" if self.config.upstream_from else ""
                 how = f"reverse proxy to {spec.data}{origin}; point your client at {url}"
@@ -51,6 +59,8 @@ class Banner:
             else:
                 how = f"{spec.type_name} mode"
             print(f"mockrec {mode} {'also on' if n else 'on'} {url} ({how})", flush=True)
+        for line in everywhere:
+            print(line, flush=True)
         name = ctx.options.mockrec_collection
         replay = ctx.master.addons.get("mockrec_replay")
         missing = " (it does not exist yet)" if replay and replay.collection is None else ""
@@ -282,7 +292,7 @@ def serve(config: ProxyConfig) -> None:
     every capture on the way out."""
     if config.upstream:
         config.upstream = check_upstream(config.upstream)
-    check_port_free(config.listen_host, config.port)
+    check_port_free(config.listen_host, config.port, config.data_dir)
     # Below the terminal's level nothing is shown; not making the records (mitmproxy
     # logs every client connect and disconnect at INFO) saves ~15 us a connection.
     chatty = config.verbose or any(s.startswith("termlog_verbosity=") for s in config.settings)

@@ -4,6 +4,7 @@ REPLAYED = "mockrec_replayed"  # the answer was made up by mockrec: never record
 CALL = "mockrec_call"  # the request reached replay: it goes into the call log
 EXAMPLE = "mockrec_example"  # the example that answered: {"id", "name"[, "sequence"]}
 DELAY_MS = "mockrec_delay_ms"  # how long the answer waited
+WARNINGS = "mockrec_warnings"  # what the call log should say was ignored: [text]
 TIMED_OUT = "mockrec_timed_out"  # the upstream's answer did not come in time
 FAULT = "mockrec_fault"  # the fault the answer had (its text: reset, slow-body:300 ...)
 STOPPING = "mockrec_stopping"  # cut by the proxy's stop (engine.Stopper): "proxy stopping"

@@ -390,7 +390,7 @@ class Replay:
             {"id": example.id, "name": example.name, "sequence": example.sequence})
         # The delay counts from the request's arrival, so time spent queued behind
         # other requests is part of it rather than added to it.
-        seconds = self._delay(incoming, len(body))
+        seconds = self._delay(incoming, len(body), flow)
         flow.metadata[metadata.DELAY_MS] = round(seconds * 1000)
         remaining = seconds - (time.time() - (req.timestamp_start or time.time()))
         if fault is not None:
@@ -476,8 +476,10 @@ class Replay:
             return True
         return hmac.compare_digest(hash_key(given), hashed)
 
-    def _delay(self, incoming: Incoming, size: int) -> float:
-        asked = delays.header_delay(incoming.header("x-mock-response-delay"))
+    def _delay(self, incoming: Incoming, size: int, flow: http.HTTPFlow) -> float:
+        asked, ignored = delays.checked_header_delay(incoming.header("x-mock-response-delay"))
+        if ignored:  # said in the call log: Postman ignores it without a word
+            flow.metadata.setdefault(metadata.WARNINGS, []).append(ignored)
         if asked is not None:
             return asked / 1000
         if self.profile is not None:

@@ -103,6 +103,11 @@ class UpstreamErrors:
     def configure(self, updated: set[str]) -> None:
         if "mockrec_upstream_timeout" in updated and ctx.options.mockrec_upstream_timeout < 0:
             raise exceptions.OptionsError("mockrec_upstream_timeout must be 0 or more ms")
+        # Connect upstream when a request needs it: with mitmdump's default (eager), a
+        # dead upstream fails the client's connection before there is a request to
+        # answer, so the client gets an empty reply and nothing can be recorded.
+        if ctx.options.connection_strategy != "lazy":
+            ctx.options.connection_strategy = "lazy"
 
     def request(self, flow: http.HTTPFlow) -> None:
         timeout_ms = ctx.options.mockrec_upstream_timeout

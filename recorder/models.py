@@ -7,6 +7,7 @@ flows, the history store turns them into documents.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -119,6 +120,10 @@ class HistoryFilter:
     status: str | None = None  # 200, 2xx, or "error"
     since: datetime | None = None
 
+    def __post_init__(self) -> None:
+        if self.status is not None:
+            self.status = check_status_filter(self.status)
+
     def matches(self, entry: HistoryEntry) -> bool:
         request = entry.request
         if self.method and request.method.upper() != self.method.upper():
@@ -143,6 +148,15 @@ def status_matches(spec: str, entry: HistoryEntry) -> bool:
     if len(spec) == 3 and spec.endswith("xx"):
         return status[0] == spec[0]
     return status == spec
+
+
+def check_status_filter(spec: str) -> str:
+    """A `--status` filter that can match something: 404, 2xx or error."""
+    value = spec.strip().lower()
+    if value == "error" or (len(value) == 3 and value[0] in "12345"
+                            and (value[1:].isdigit() or value[1:] == "xx")):
+        return value
+    raise ValueError(f"--status {spec!r} is not a status (404), a class (2xx) or 'error'")
 
 
 def parse_since(text: str) -> datetime:
@@ -188,6 +202,43 @@ def parse_ids(specs: list[str]) -> list[IdSpan]:
                 raise ValueError(f"{part!r} is an empty range: write it low-high, like 3-7")
             spans.append(IdSpan(first, last, bool(sep)))
     return spans
+
+
+def pick_ids(spans: list[IdSpan], existing: Iterable[int], what: str) -> list[int]:
+    """The ids `spans` name among `existing` (ids that exist, a known set: examples): a
+    single id must exist, a range takes those in it that exist and must hold one."""
+    from recorder.errors import NotFound
+
+    known = sorted(set(existing))
+    picked: set[int] = set()
+    for span in spans:
+        found = [i for i in known if i in span]
+        if not found:
+            raise NotFound(f"no {what} in {span}" if span.is_range
+                           else f"{what} {span} does not exist")
+        picked.update(found)
+    return sorted(picked)
+
+
+def format_ids(ids: Iterable[int]) -> str:
+    """[3, 4, 5, 9] -> '3-5, 9'."""
+    runs: list[list[int]] = []
+    for i in sorted(set(ids)):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """'1 entry', '2 entries', '0 examples'."""
+    if n == 1:
+        return f"{n} {word}"
+    if plural is None:
+        plural = word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" \
+            else word + "s"
+    return f"{n} {plural}"
 
 
 # -- collections: what promote writes and replay answers from ---------------------------

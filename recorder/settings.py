@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from recorder.errors import MockrecError
+from recorder.errors import UsageError
 from recorder.modes import OnMiss
 from recorder.serve import delays, faults
 
@@ -50,7 +50,7 @@ def parse_rate(text: str) -> int:
     if value in ("", "0"):
         return 0
     if not value.isdigit():
-        raise MockrecError(f"rate limit {text!r} is not N/min, like 60/min")
+        raise UsageError(f"rate limit {text!r} is not N/min, like 60/min")
     return int(value)
 
 
@@ -67,7 +67,7 @@ def parse_size(text: str) -> int:
     scale = {"k": 2**10, "m": 2**20, "g": 2**30}.get(value[-1:], 1)
     number = value[:-1] if scale > 1 else value
     if not number.isdigit():
-        raise MockrecError(f"size {text!r} is not a number of bytes, like 4m, 512k or 1000")
+        raise UsageError(f"size {text!r} is not a number of bytes, like 4m, 512k or 1000")
     return int(number) * scale
 
 
@@ -85,9 +85,10 @@ class ReplaySettings:
     collection: str = setting(
         "", "Collection whose examples replay answers from.", cli=False)
     tag: str = setting(
-        "", "Release tag of the collection to serve; empty serves it as it is.")
+        "", "Release tag of the collection to serve; empty serves it as it is.",
+        metavar="TAG")
     env: str = setting(
-        "", "Environment whose variables fill {{...}} in the examples.")
+        "", "Environment whose variables fill {{...}} in the examples.", metavar="ENV")
     delay: str = setting(
         "off", "Delay before each answer: off, 2g (300 ms), 3g (100 ms) or milliseconds.",
         check=delays.parse_delay, metavar="off|2g|3g|MS")
@@ -202,15 +203,15 @@ class ReplaySettings:
             value = getattr(self, f.name)
             allowed = [c.value for c in f.metadata["choices"] or ()]
             if allowed and value not in allowed:
-                raise MockrecError(f"--{f.name.replace('_', '-')} {value!r} is not one of "
+                raise UsageError(f"--{f.name.replace('_', '-')} {value!r} is not one of "
                                    + ", ".join(allowed))
             try:
                 if f.metadata["check"] is not None:
                     f.metadata["check"](value)
             except ValueError as e:
-                raise MockrecError(f"--{f.name.replace('_', '-')}: {e}") from None
+                raise UsageError(f"--{f.name.replace('_', '-')}: {e}") from None
         if not self.fault and faults.parse_rate(self.fault_rate) != 100:
-            raise MockrecError("--fault-rate needs --fault KIND: the fault to answer with")
+            raise UsageError("--fault-rate needs --fault KIND: the fault to answer with")
 
     def stored(self) -> dict[str, Any]:
         """What a named mock's file keeps: every field but the unstored ones."""

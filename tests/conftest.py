@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -237,3 +239,81 @@ def wait_for_entries(store: HistoryStore, count: int, timeout: float = 5.0) -> l
         if len(entries) >= count or time.monotonic() > deadline:
             return entries
         time.sleep(0.05)
+
+
+# -- the command line, in-process (after httpie's `http()` test helper) ------------------
+
+class _Output(io.TextIOWrapper):
+    """A stdout/stderr that keeps the bytes written, as a terminal or as a pipe."""
+
+    def __init__(self, tty: bool):
+        super().__init__(io.BytesIO(), encoding="utf-8", errors="surrogateescape",
+                         write_through=True)
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+    def value(self) -> bytes:
+        self.flush()
+        return self.buffer.getvalue()
+
+
+class _Input(io.StringIO):
+    def __init__(self, text: str, tty: bool):
+        super().__init__(text)
+        self._tty = tty
+
+    def isatty(self) -> bool:
+        return self._tty
+
+
+@dataclass
+class CLIResult:
+    """What `mockrec ARGS` did: its exit code and its output, as bytes and as text."""
+
+    exit_code: int
+    stdout_bytes: bytes
+    stderr: str
+    args: list[str]
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_bytes.decode("utf-8", "replace")
+
+    @property
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __iter__(self):  # code, out, err = cli(...)
+        return iter((self.exit_code, self.stdout, self.stderr))
+
+    def __repr__(self) -> str:
+        return (f"<mockrec {' '.join(self.args)}: exit {self.exit_code}, "
+                f"stdout {self.stdout[:300]!r}, stderr {self.stderr[:300]!r}>")
+
+
+def run_cli(*args: str, data_dir: Path | None = None, input: str = "", tty: bool = False,
+            stdout_tty: bool = False) -> CLIResult:
+    """Run `recorder.cli.main` in this process with its own stdin, stdout and stderr.
+
+    data_dir: passed as `--data-dir`; input: what stdin holds; tty: stdin (and stderr)
+    are a terminal; stdout_tty: stdout is a terminal (else a pipe, as `> file`).
+    """
+    from recorder.cli import main
+
+    argv = [*(["--data-dir", str(data_dir)] if data_dir is not None else []), *map(str, args)]
+    saved = sys.stdin, sys.stdout, sys.stderr
+    out, err = _Output(stdout_tty), _Output(tty)
+    sys.stdin, sys.stdout, sys.stderr = _Input(input, tty), out, err
+    try:
+        code = main(argv)
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+    return CLIResult(code, out.value(), err.value().decode("utf-8", "replace"), argv)
+
+
+@pytest.fixture
+def cli():
+    """`cli("history", "list", "--json").json`: the command line, in-process."""
+    return run_cli

@@ -1,7 +1,13 @@
-"""`mockrec calls`: the call log."""
+"""`mockrec calls`: the call log.
+
+    mockrec calls [MOCK]               a mock's calls, or every mock's, newest first
+    mockrec calls [MOCK] show ID       one call (ids are unique across mocks)
+    mockrec calls [MOCK] clear         forget a mock's calls, or every mock's
+"""
 
 from __future__ import annotations
 
+import heapq
 import json
 import sys
 from typing import Annotated
@@ -13,53 +19,107 @@ from recorder.cli.common import (
     AsJson,
     current_data_dir,
     print_json,
-    print_table,
     show_entry,
 )
-from recorder.errors import MockrecError
-from recorder.store.history import HistoryStore, open_call_log
+from recorder.errors import NotFound, UsageError
+from recorder.models import HistoryEntry, counted
+from recorder.store.history import HistoryStore, call_log_root, call_logs
 from recorder.store.names import check_name
 
+USAGE = "mockrec calls [MOCK] [--search TEXT] | calls [MOCK] show ID | calls [MOCK] clear"
 
-def _call_log(mock: str | None) -> HistoryStore:
+
+def _call_logs(mock: str | None) -> dict[str, HistoryStore]:
+    """The call log of `mock`, or of every mock (None)."""
+    data_dir = current_data_dir()
+    names = call_logs(data_dir)
     if mock is not None:
         check_name(mock, "mock")
-    return open_call_log(current_data_dir(), mock)
+    if mock is not None and mock not in names:
+        raise NotFound(f"no calls logged for {mock!r} in {data_dir}" + (
+            f" (logged: {', '.join(names)})" if names else ": no mock has served calls yet"))
+    return {name: HistoryStore(data_dir, call_log_root(name))
+            for name in ([mock] if mock is not None else names)}
+
+
+def _newest_first(logs: dict[str, HistoryStore], search: str | None) -> list:
+    streams = [log.search(search) if search else log.entries() for log in logs.values()]
+    return list(heapq.merge(*streams, key=lambda e: (-e.timings.start, -(e.id or 0))))
+
+
+def _show(logs: dict[str, HistoryStore], call_id: int, as_json: bool) -> None:
+    found = []
+    for name, log in logs.items():
+        try:
+            found.append((name, log.get(call_id)))
+        except NotFound:
+            continue
+    if not found:
+        raise NotFound(f"no call {call_id}" + (f" in {next(iter(logs))}'s log" if len(logs) == 1
+                                                else "") + ": `mockrec calls` shows the ids")
+    if len(found) > 1:  # logs written before ids were shared across mocks
+        names = ", ".join(name for name, _ in found)
+        raise UsageError(f"call {call_id} is in several call logs ({names}): name the mock, "
+                         f"`mockrec calls {found[0][0]} show {call_id}`")
+    show_entry(found[0][1], True, as_json)
 
 
 def calls(
     words: Annotated[list[str] | None, typer.Argument(
-        metavar="[MOCK] | show ID | clear",
-        help="A mock's calls [default: the only mock], `show ID` or `clear`.")] = None,
-    mock: Annotated[str | None, typer.Option(help="Mock, for show and clear.")] = None,
+        metavar="[MOCK] [show ID | clear]",
+        help="A mock's calls (every mock's when none is named), `show ID` for one call, "
+             "`clear` to forget them.")] = None,
+    mock: Annotated[str | None, typer.Option(
+        help="The mock, as an option (for a mock named show or clear).")] = None,
     search: Annotated[str | None, typer.Option(
-        help="Only calls whose path, example, headers or bodies contain this.")] = None,
+        metavar="TEXT", help="Only calls whose path, example, headers or bodies contain this.")]
+    = None,
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Print new calls as they come.")]
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Print the last calls oldest first, then new ones as they come.")]
     = False,
     as_json: AsJson = False,
 ) -> None:
     """The call log: what replay served, newest first."""
-    words = words or []
-    if words[:1] == ["show"]:
-        if len(words) != 2 or not words[1].isdigit():
-            raise MockrecError("usage: mockrec calls show ID [--mock MOCK]")
-        return show_entry(_call_log(mock).get(int(words[1])), True, as_json)
-    if words[:1] == ["clear"]:
-        count = _call_log(mock).clear()
-        return typer.echo(f"deleted {count} call{'s' * (count != 1)}")
-    if len(words) > 1:
-        raise MockrecError("usage: mockrec calls [MOCK] | calls show ID | calls clear")
-    log = _call_log(words[0] if words else mock)
-    found = log.search(search) if search else log.entries()
-    entries = [e for _, e in zip(range(limit), found, strict=False)]
-    if follow and as_json:  # JSON lines, oldest first, so a script can read as they come
-        for entry in reversed(entries):
-            sys.stdout.write(json.dumps(render.call_summary(entry)) + "\n")
-    elif as_json:
+    words = list(words or [])
+    if words and words[0] not in ("show", "clear") and mock is None:
+        mock = words.pop(0)
+    action = words.pop(0) if words else "list"
+    if action == "show":
+        if len(words) != 1 or not words[0].isdigit():
+            raise UsageError(f"usage: {USAGE}")
+        return _show(_call_logs(mock), int(words[0]), as_json)
+    if words or action not in ("list", "clear"):
+        raise UsageError(f"usage: {USAGE}")
+    logs = _call_logs(mock)
+    if action == "clear":
+        cleared = {name: log.clear() for name, log in logs.items()}
+        detail = (" (" + ", ".join(f"{name} {n}" for name, n in cleared.items()) + ")"
+                  if len(cleared) > 1 else "")
+        return typer.echo(f"deleted {counted(sum(cleared.values()), 'call')}{detail}")
+    entries = _newest_first(logs, search)[:max(limit, 0)]
+    several = len(logs) > 1
+    if follow:
+        return _follow(logs, entries, as_json, several)
+    if as_json:
         print_json([render.call_summary(e) for e in entries])
     else:
-        print_table(render.CALL_COLUMNS, [render.call_row(e) for e in entries])
-    if follow:
-        newest = next(iter(log.entries()), None)
-        render.follow(log, newest.id if newest and newest.id else 0, as_json)
+        render.print_calls(entries, several)
+
+
+def _follow(logs: dict[str, HistoryStore], entries: list[HistoryEntry], as_json: bool,
+            several: bool) -> None:
+    """The backlog oldest first, then new calls below it, in the same columns."""
+    after = {name: getattr(next(iter(log.entries()), None), "id", 0) or 0
+             for name, log in logs.items()}
+    backlog = list(reversed(entries))
+    table = render.CallColumns(backlog, several)
+    if as_json:  # JSON lines, so a script can read them as they come
+        for entry in backlog:
+            sys.stdout.write(json.dumps(render.call_summary(entry)) + "\n")
+    else:
+        sys.stdout.write(table.header() + "\n")
+        for entry in backlog:
+            sys.stdout.write(table.line(entry) + "\n")
+    sys.stdout.flush()
+    render.follow(logs, after, None if as_json else table)

@@ -11,9 +11,13 @@ from recorder.cli import render
 from recorder.cli.common import (
     AsJson,
     collection_store,
+    current_data_dir,
     print_json,
     print_table,
+    warn,
 )
+from recorder.errors import ExitStatus, UsageError
+from recorder.models import counted, format_ids, parse_ids
 from recorder.promote import examples
 
 collection_app = typer.Typer(no_args_is_help=True, help="Collections of requests and examples.")
@@ -23,13 +27,24 @@ example_app = typer.Typer(no_args_is_help=True, help="The examples that replay a
 @collection_app.command("list")
 def collection_list(as_json: AsJson = False) -> None:
     """The collections, with their request, example and tag counts."""
-    rows = [render.collection_summary(c) for c in collection_store().all()]
+    damaged: list[str] = []
+    rows = [render.collection_summary(c) for c in collection_store().all(damaged)]
     if as_json:
         print_json(rows)
     else:
         print_table(("NAME", "REQUESTS", "EXAMPLES", "TAGS"),
                      [(r["name"], str(r["requests"]), str(r["examples"]), " ".join(r["tags"]))
                       for r in rows])
+    fail_on_damage(damaged)
+
+
+def fail_on_damage(damaged: list[str]) -> None:
+    """A list that had to leave out damaged files: it showed the rest, then says which
+    files and exits 4, so that a script notices."""
+    if damaged:
+        for message in damaged:
+            sys.stderr.write(f"mockrec: error: {message}\n")
+        raise typer.Exit(int(ExitStatus.STORE_CORRUPT))
 
 
 @collection_app.command("show")
@@ -59,10 +74,24 @@ def collection_delete(
     name: str,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
-    """Delete a collection and its tags."""
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete collection {name}?"):
-        raise typer.Abort()
-    collection_store().delete(name)
+    """Delete a collection and its tags (asks on a terminal; --yes does not)."""
+    from recorder.store.mocks import MockStore
+
+    store = collection_store()
+    store.require(name)
+    users = [m.name for m in MockStore(current_data_dir()).all() if m.collection == name]
+    if users:
+        warn(f"{counted(len(users), 'mock')} still serve{'s' * (len(users) == 1)} {name}: "
+             f"{', '.join(users)}; they will not start until `mockrec mock update NAME "
+             "--collection OTHER`")
+    if not yes:
+        if sys.stdin.isatty():
+            if not typer.confirm(f"Delete collection {name} and its tags?"):
+                raise typer.Abort()
+        elif users:
+            raise UsageError(f"collection {name} is still served by {', '.join(users)}: "
+                             "--yes deletes it anyway")
+    store.delete(name)
     typer.echo(f"deleted collection {name}")
 
 
@@ -83,7 +112,8 @@ InCollection = Annotated[str | None, typer.Option(
 def example_list(collection: InCollection = None, as_json: AsJson = False) -> None:
     """Every example, with its request and status."""
     store = collection_store()
-    found = [store.load(collection)] if collection else list(store.all())
+    damaged: list[str] = []
+    found = [store.load(collection)] if collection else list(store.all(damaged))
     rows = [render.example_summary(c, r, e) for c in found for r in c.requests
             for e in r.examples]
     if as_json:
@@ -94,6 +124,7 @@ def example_list(collection: InCollection = None, as_json: AsJson = False) -> No
                        r["name"] + (f" [{r['sequence']}]" if r["sequence"] is not None else "")
                        + (f" [fault {r['fault']}]" if r["fault"] else ""), str(r["status"]))
                       for r in rows])
+    fail_on_damage(damaged)
 
 
 @example_app.command("show")
@@ -103,7 +134,10 @@ def example_show(
     as_json: AsJson = False,  # accepted like everywhere: the output is JSON anyway
 ) -> None:
     """An example as JSON, the same document `example edit` opens."""
-    _, request, example = collection_store().find_example(example_id, collection)
+    damaged: list[str] = []
+    _, request, example = collection_store().find_example(example_id, collection, damaged)
+    for message in damaged:
+        warn(message)
     print_json(examples.example_document(example, request))
 
 
@@ -152,12 +186,21 @@ def example_rename(
 
 @example_app.command("delete")
 def example_delete(
-    example_id: Annotated[int, typer.Argument(metavar="ID")],
+    ids: Annotated[list[str], typer.Argument(metavar="ID", help="Example ids and ranges (3 7-9)"
+                                             "; a range takes the ids in it that exist.")],
     collection: InCollection = None,
 ) -> None:
-    """Delete an example; a request left without examples goes too."""
-    owner = examples.delete_example(collection_store(), example_id, collection)
-    typer.echo(f"deleted example {example_id} from {owner}")
+    """Delete examples; a request left without examples goes too."""
+    try:
+        specs = parse_ids(ids)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    damaged: list[str] = []
+    deleted = examples.delete_examples(collection_store(), specs, collection, damaged)
+    for message in damaged:
+        warn(message)
+    for name, mine in deleted.items():
+        typer.echo(f"deleted {counted(len(mine), 'example')} from {name}: {format_ids(mine)}")
 
 
 @example_app.command("add")

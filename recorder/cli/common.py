@@ -51,6 +51,10 @@ def console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 200, highlight=False)
 
 
+def warn(message: str) -> None:
+    sys.stderr.write(f"mockrec: warning: {message}\n")
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
@@ -66,6 +70,19 @@ def show_entry(entry: HistoryEntry, body: bool, as_json: bool) -> None:
             if message is not None and message.body:
                 typer.echo(f"--- {title} body")
                 render.write_body(message.headers, message.body, sys.stdout)
+
+
+def write_response_body(entry: HistoryEntry) -> None:
+    """The response body alone, decoded and byte-exact: what `> file.png` wants."""
+    from recorder import encodings
+    from recorder.errors import NotFound
+
+    if entry.response is None:
+        raise NotFound(f"entry {entry.id} has no response ({entry.error}): no body to write")
+    data, _ = encodings.decode(entry.response.headers, entry.response.body or b"")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def print_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:

@@ -11,19 +11,31 @@ import typer
 
 from recorder.cli import render
 from recorder.cli.common import collection_store, current_data_dir, history_store
-from recorder.errors import MockrecError
-from recorder.models import Collection, HistoryEntry
+from recorder.errors import MockrecError, UsageError
+from recorder.models import Collection, HistoryEntry, counted
 from recorder.store import datadir
 
 import_app = typer.Typer(no_args_is_help=True, help="Bring collections in from other tools.")
+AllowDuplicates = Annotated[bool, typer.Option(
+    "--allow-duplicates", help="Import exchanges already in the history again.")]
 export_app = typer.Typer(no_args_is_help=True, help="Write collections for other tools.")
+
+
+Merge = Annotated[bool, typer.Option(
+    "--merge", help="Into an existing collection: add its requests and examples, skipping "
+    "exact duplicates.")]
+Replace = Annotated[bool, typer.Option(
+    "--replace", help="Into an existing collection: replace its requests, examples and "
+    "variables (its tags stay).")]
 
 
 @import_app.command("postman")
 def import_postman(
     file: Annotated[Path, typer.Argument(help="A Postman Collection v2.1 or v2.0 JSON file.")],
     collection: Annotated[str | None, typer.Option(
-        help="Name of the new collection [default: from the file's info.name].")] = None,
+        help="Name of the collection [default: from the file's info.name].")] = None,
+    merge: Merge = False,
+    replace: Replace = False,
 ) -> None:
     """A Postman collection, with its folders, saved examples and variables."""
     from recorder.interop import postman
@@ -38,18 +50,20 @@ def import_postman(
         summaries.append(summary)
         return imported
 
-    _import_collection(name, convert)
-    typer.echo(f"imported {file} as collection {name}: {summaries[0].text()}")
+    done = _import_collection(name, convert, merge, replace)
+    typer.echo(f"imported {file} {done}: {summaries[0].text()}")
 
 
 @import_app.command("openapi")
 def import_openapi(
     file: Annotated[Path, typer.Argument(help="An OpenAPI 3.0/3.1 document, JSON or YAML.")],
     collection: Annotated[str | None, typer.Option(
-        help="Name of the new collection [default: from info.title].")] = None,
+        help="Name of the collection [default: from info.title].")] = None,
     allow_refs: Annotated[Path | None, typer.Option(
         "--allow-refs", metavar="DIR", help="Also follow $refs to local files under DIR "
         "(by default only refs inside the document; never URLs).")] = None,
+    merge: Merge = False,
+    replace: Replace = False,
 ) -> None:
     """One request per operation, one example per documented response."""
     from recorder.interop import openapi
@@ -57,60 +71,107 @@ def import_openapi(
     doc = openapi.load(file, allow_refs)
     name = collection or postman_name(str((doc.get("info") or {}).get("title") or file.stem))
     skipped: list[str] = []
-    c = _import_collection(name, lambda new_ids, track: openapi.to_collection(
-        doc, name, new_ids, source=f"{file}: ", track=track, skipped=skipped))
-    typer.echo(f"imported {file} as collection {name}: {len(c.requests)} requests, "
-               f"{len(c.examples)} examples" + "".join(f"\nskipped {s}" for s in skipped))
+    made: list[Collection] = []
+
+    def convert(new_ids, track):
+        made.append(openapi.to_collection(doc, name, new_ids, source=f"{file}: ", track=track,
+                                          skipped=skipped))
+        return made[0]
+
+    done = _import_collection(name, convert, merge, replace)
+    typer.echo(f"imported {file} {done}: {counted(len(made[0].requests), 'request')}, "
+               f"{counted(len(made[0].examples), 'example')}"
+               + "".join(f"\nskipped {s}" for s in skipped))
 
 
-def _import_collection(name: str, convert) -> Collection:
-    """A new collection `name`: what `convert(new_example_ids, track)` makes of a file."""
+def _import_collection(name: str, convert, merge: bool, replace: bool) -> str:
+    """Make collection `name` from a file, or merge it into / replace the existing one;
+    `convert(new_example_ids, track)` reads the file. Says what it did."""
+    if merge and replace:
+        raise UsageError("--merge and --replace exclude each other: pick one")
     store = collection_store()
-    if store.exists(name):
-        raise MockrecError(f"collection {name!r} already exists: name another with "
-                           "--collection")
+    exists = store.exists(name)
+    if exists and not (merge or replace):
+        raise MockrecError(f"collection {name!r} already exists: --merge adds to it, --replace "
+                           "replaces it, or name another with --collection")
+    track = lambda items: render.progress(items, "importing")  # noqa: E731
     try:
         with store.editing(name, create=True) as c:
-            imported = convert(lambda n: store.new_example_ids(c, n),
-                               lambda items: render.progress(items, "importing"))
-            c.requests, c.variables = imported.requests, imported.variables
+            if exists and merge:
+                from recorder.interop.merge import merge as merge_into
+
+                imported = convert(lambda n: [0] * n, track)  # ids only for what is added
+                result = merge_into(c, imported, lambda n: store.new_example_ids(c, n))
+                done = f"into collection {name} ({result.text()})"
+            else:
+                imported = convert(lambda n: store.new_example_ids(c, n), track)
+                c.requests, c.variables = imported.requests, imported.variables
+                done = f"as collection {name}" + (" (replaced)" if exists else "")
     except OSError as e:  # a full disk, say: the collection file is written whole or not
         raise MockrecError(f"cannot write collection {name}: {e.strerror or e}; nothing "
                            "was imported") from None
-    return c
+    return done
 
 
 @import_app.command("har")
-def import_har(file: Annotated[Path, typer.Argument(help="A HAR file (DevTools, Charles, "
-                                                         "mitmproxy).")]) -> None:
+def import_har(
+    file: Annotated[Path, typer.Argument(help="A HAR file (DevTools, Charles, mitmproxy).")],
+    allow_duplicates: AllowDuplicates = False,
+) -> None:
     """A HAR file's exchanges into the history, to promote like recorded traffic."""
     from recorder.interop.har import read_har
 
-    _import_history(file, read_har(file, lambda items: render.progress(items, "importing")))
+    _import_history(file, read_har(file, lambda items: render.progress(items, "importing")),
+                    allow_duplicates)
 
 
 @import_app.command("flows")
-def import_flows(file: Annotated[Path, typer.Argument(help="A mitmproxy flow file.")]) -> None:
+def import_flows(
+    file: Annotated[Path, typer.Argument(help="A mitmproxy flow file.")],
+    allow_duplicates: AllowDuplicates = False,
+) -> None:
     """A mitmproxy flow file (mitmdump -w) into the history."""
     from recorder.interop.har import read_flows
 
     skipped: list[str] = []
-    _import_history(file, read_flows(file, skipped))
+    _import_history(file, read_flows(file, skipped), allow_duplicates)
     for reason in skipped:
         typer.echo(f"skipped {reason}")
 
 
-def _import_history(file: Path, entries: list[HistoryEntry]) -> None:
+def _exchange_key(entry: HistoryEntry) -> tuple:
+    """What an imported exchange is known by: the same file read twice gives the same key."""
+    response = entry.response
+    return (entry.request.method, entry.request.url, round(entry.timings.start, 3),
+            entry.request.body_size, response.status if response else None,
+            response.body_size if response else None)
+
+
+def _import_history(file: Path, entries: list[HistoryEntry], allow_duplicates: bool) -> None:
     if not entries:
         raise MockrecError(f"{file}: no HTTP exchange with a response to import")
     datadir.prepare(current_data_dir())
+    store = history_store()
+    if not allow_duplicates:
+        known = {_exchange_key(e) for e in store.entries()}
+        fresh = [e for e in entries if _exchange_key(e) not in known]
+        if len(fresh) < len(entries):
+            sys.stderr.write(
+                f"mockrec: warning: skipped {counted(len(entries) - len(fresh), 'entry')} of "
+                f"{file} already in the history (imported before?); --allow-duplicates "
+                "imports them again\n")
+        entries = fresh
+    if not entries:
+        typer.echo(f"imported nothing from {file}: every entry is already in the history")
+        return
     try:
-        ids = history_store().append_all(entries)
+        ids = store.append_all(entries)
     except OSError as e:  # a full disk, say: the entries land all together or not at all
         raise MockrecError(f"cannot write the history: {e.strerror or e}; nothing was "
                            f"imported from {file}") from None
-    typer.echo(f"imported {len(ids)} entries from {file} into the history as "
-               f"{ids[0]}-{ids[-1]} (mockrec promote {ids[0]}-{ids[-1]} makes them examples)")
+    span = f"{ids[0]}-{ids[-1]}" if len(ids) > 1 else str(ids[0])
+    typer.echo(f"imported {counted(len(ids), 'entry')} from {file} into the history as "
+               f"{span} (mockrec promote {span} makes them examples)")
 
 
 def postman_name(title: str) -> str:
@@ -136,5 +197,10 @@ def export_postman(
     if output is None:
         sys.stdout.write(text)
     else:
-        atomic_write(output, text.encode())
+        # A file the user asked for: the umask decides who may read it, as for any
+        # other tool's output (the data dir's own files stay private).
+        try:
+            atomic_write(output, text.encode(), mode=None)
+        except OSError as e:
+            raise MockrecError(f"cannot write {output}: {e.strerror}") from None
         typer.echo(f"wrote {output}")

@@ -12,6 +12,7 @@ from recorder.cli.common import (
     current_data_dir,
     print_json,
     print_table,
+    warn,
 )
 from recorder.cli.settings import with_settings
 from recorder.errors import MockrecError
@@ -46,7 +47,9 @@ def _save_url(m: Mock) -> None:
 def mock_create(
     name: str,
     collection: Annotated[str, typer.Option(help="Collection to serve.")],
-    port: Annotated[int | None, typer.Option(help="Port it listens on [default: 8080].")] = None,
+    port: Annotated[int | None, typer.Option(
+        help="Port it listens on [default: 8080, else the first one no other mock uses].")]
+    = None,
     private: Annotated[bool, typer.Option("--private", help="Require an API key (shown once).")]
     = False,
     *,
@@ -58,12 +61,16 @@ def mock_create(
         check_name(settings["save_url_to"], "environment")  # before anything is written
     if store.exists(name):
         raise MockrecError(f"mock {name!r} already exists: `mockrec mock update {name}`")
+    if port is None:  # 8080, or the next port no other mock has
+        taken = {o.port for o in store.all()}
+        port = next(p for p in range(8080, 65536) if p not in taken)
     m = Mock(name=name, collection=collection).with_overrides(port=port, **settings)
     key = MockStore.new_api_key() if private else None
     if key:
         m.api_key_sha256 = hash_key(key)
     store.save(m)
     typer.echo(f"created mock {name}: {m.url} (mockrec replay {name})")
+    _warn_shared_port(store, m)
     if key:
         typer.echo(f"API key (shown only now, stored hashed): {key}")
     _save_url(m)
@@ -85,8 +92,18 @@ def mock_update(
     m = store.get(name).with_overrides(collection=collection or None, port=port, **settings)
     store.save(m)
     typer.echo(f"updated mock {name}")
+    if port is not None:
+        _warn_shared_port(store, m)
     if port is not None or settings.get("save_url_to"):
         _save_url(m)
+
+
+def _warn_shared_port(store: MockStore, m: Mock) -> None:
+    """Two mocks on one port cannot run side by side: say so when it is set."""
+    others = [o.name for o in store.all() if o.port == m.port and o.name != m.name]
+    if others and m.port:
+        warn(f"port {m.port} is also the port of mock{'s' * (len(others) > 1)} "
+             f"{', '.join(others)}: they cannot run together (--port N picks another)")
 
 
 @mock_app.command("list")
@@ -121,7 +138,7 @@ def mock_delete(name: str) -> None:
 
 @env_app.command("set")
 def env_set(name: str, assignments: Annotated[list[str], typer.Argument(
-        metavar="KEY=VALUE...")]) -> None:
+        metavar="KEY=VALUE")]) -> None:
     """Set variables in an environment (created if missing)."""
     values = EnvironmentStore(current_data_dir()).set(name, parse_assignments(assignments))
     typer.echo(f"environment {name}: {len(values)} variable{'s' * (len(values) != 1)}")

@@ -13,24 +13,26 @@ from recorder.cli.common import (
     history_store,
     print_json,
 )
-from recorder.errors import MockrecError
-from recorder.models import HistoryFilter, parse_ids, parse_since
+from recorder.cli.history import Since, history_filter
+from recorder.errors import UsageError
+from recorder.models import parse_ids
 from recorder.promote import entries as promoting
 
 
 def promote(
     ids: Annotated[list[str] | None, typer.Argument(
-        metavar="[ID|RANGE]...", help="History ids and ranges (12 15-20).")] = None,
+        metavar="ID|RANGE", help="History ids and ranges (12 15-20).")] = None,
     collection: Annotated[str | None, typer.Option(
         help="Collection to add to, created if missing [default: a new one].")] = None,
     request: Annotated[str | None, typer.Option(
         "--request", help="Name for new requests [default: METHOD /path].")] = None,
     name: Annotated[str | None, typer.Option(
         "--name", help="Name for the examples [default: STATUS Reason].")] = None,
-    since: Annotated[str | None, typer.Option(help="Entries from this date on.")] = None,
+    since: Since = None,
     method: Annotated[str | None, typer.Option(help="Only this HTTP method.")] = None,
     path: Annotated[str | None, typer.Option(help="Only paths matching this glob.")] = None,
-    status: Annotated[str | None, typer.Option(help="200, 2xx or error.")] = None,
+    status: Annotated[str | None, typer.Option(help="A status (404), a class (2xx) or error.")]
+    = None,
     template: Annotated[str | None, typer.Option(
         help="Path template, e.g. /users/{{userId}}: its wildcards match any segment.")] = None,
     infer_templates: Annotated[bool, typer.Option(
@@ -46,12 +48,11 @@ def promote(
     as_json: AsJson = False,
 ) -> None:
     """Turn history entries into examples ("Mock Request")."""
+    filters = history_filter(method=method, path=path, status=status, since=since)
     try:
-        filters = HistoryFilter(method=method, path=path, status=status,
-                                since=parse_since(since) if since else None)
         specs = parse_ids(ids or [])
     except ValueError as e:
-        raise MockrecError(str(e)) from None
+        raise UsageError(str(e)) from None
     options = promoting.PromoteOptions(request_name=request, example_name=name,
                                        template=template, infer_templates=infer_templates,
                                        keep_secrets=keep_secrets, sequence=not no_sequence,

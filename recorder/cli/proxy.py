@@ -15,7 +15,8 @@ from recorder.cli.common import (
     current_data_dir,
 )
 from recorder.cli.settings import with_settings
-from recorder.errors import ExitStatus, MockrecError
+from recorder.errors import MockrecError, NotFound, UsageError
+from recorder.models import counted
 from recorder.modes import Mode
 from recorder.settings import ReplaySettings
 from recorder.store import datadir
@@ -34,7 +35,8 @@ Forward = Annotated[bool, typer.Option(
     "--forward", help="Be a forward proxy (HTTP_PROXY/HTTPS_PROXY) even when the "
                       "collection remembers an upstream.")]
 Port = Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")]
-ListenHost = Annotated[str, typer.Option(help="Address to listen on.")]
+ListenHost = Annotated[str, typer.Option(
+    metavar="HOST", help="Address to listen on (0.0.0.0: every address of this machine).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print each exchange.")]
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="A mitmproxy option, KEY=VALUE (repeatable).")]
@@ -46,18 +48,46 @@ Redact = Annotated[bool, typer.Option(
 
 def _serve(config: dict[str, Any], data_dir: Path | None) -> None:
     from recorder import proxy
+    from recorder.proxy.config import check_port_free, check_upstream
 
+    if config.get("upstream"):
+        config["upstream"] = check_upstream(config["upstream"])
     directory = datadir.prepare(data_dir or current_data_dir())
     settings = proxy.ProxyConfig(data_dir=directory, **config)
     # A damaged file is said before anything starts (exit 4), but only one this
     # proxy writes to: a replaying proxy never reads the history.
     replay = settings.replay
+    history = HistoryStore(directory)
     if settings.mode.records(replay.on_miss):
-        HistoryStore(directory).check()
+        history.check()
     log_name = replay.mock or replay.collection
     if settings.mode.answers() and log_name and replay.call_log:
         HistoryStore(directory, call_log_root(log_name)).check()
+    check_port_free(settings.listen_host, settings.port, directory)
+    try:  # where this run's entries start, for the summary at the end
+        first: int | None = history.next_id()
+    except MockrecError:
+        first = None  # a damaged history a replaying proxy does not touch
     proxy.serve(settings)
+    summary = record_summary(history, first) if first is not None else ""
+    if summary or settings.mode is Mode.RECORD:
+        typer.echo(summary or "recorded nothing")
+
+
+def record_summary(history: HistoryStore, first: int) -> str:
+    """What a proxy that just stopped recorded: count, ids from-to, errors."""
+    ids, errors = [], 0
+    for entry in history.entries():
+        if (entry.id or 0) < first:
+            break
+        ids.append(entry.id or 0)
+        errors += entry.response is None
+    if not ids:
+        return ""
+    span = f"ids {min(ids)}-{max(ids)}" if len(ids) > 1 else f"id {ids[0]}"
+    failed = f"; {counted(errors, 'upstream error')} (see `mockrec history list --status " \
+             "error`)" if errors else "; no errors"
+    return f"recorded {counted(len(ids), 'exchange')} ({span}){failed}"
 
 
 def record(
@@ -106,14 +136,10 @@ def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, forward: bool
                 upstream_from=upstream_from if upstream else ""), data_dir)
 
 
-class UsageError(MockrecError):
-    status = ExitStatus.USAGE
-
-
 @with_settings()
 def replay(
     mock: Annotated[str | None, typer.Argument(
-        metavar="[MOCK]", help="A mock (mockrec mock create), or a collection's name.")] = None,
+        metavar="MOCK", help="A mock (mockrec mock create), or a collection's name.")] = None,
     collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
     upstream: ServedUpstream = None,
     forward: Forward = False,
@@ -163,14 +189,28 @@ def proxy(
 
 
 def switch_mode(
-    mode: Annotated[Mode, typer.Argument(help="What the proxy does with requests.")],
+    mode: Annotated[Mode | None, typer.Argument(
+        metavar="MODE", help="record, replay, spy or passthrough; without it, print each "
+                             "running proxy's mode.")] = None,
     port: Annotated[int | None, typer.Option(
-        help="Port of the proxy to switch [default: the only one running].")] = None,
+        help="Port of the proxy [default: the only one running].")] = None,
     collection: Annotated[str | None, typer.Option(help="Also serve this collection.")] = None,
 ) -> None:
-    """Switch a running proxy; the next request is served in the new mode."""
+    """Switch a running proxy (the next request is served in the new mode), or show its mode."""
     from recorder.proxy import remote as control
 
+    if mode is None:
+        if collection:
+            raise UsageError("--collection goes with a mode: mockrec mode MODE --collection C")
+        ports = [port] if port is not None else control.running_ports(current_data_dir())
+        if not ports:
+            raise NotFound(f"no running mockrec proxy uses {current_data_dir()}: start one "
+                           "with `mockrec proxy` (or pass the same --data-dir)")
+        for p in ports:
+            reply = control.status(current_data_dir(), p)
+            serving = f", serving {reply['collection']}" if reply.get("collection") else ""
+            typer.echo(f"port {p}: {reply['mode']} mode{serving}")
+        return
     reply = control.switch_mode(current_data_dir(), port, mode,
                                 check_name(collection) if collection else collection)
     serving = f", serving {reply['collection']}" if reply.get("collection") else ""
@@ -190,12 +230,13 @@ def reset(
 
 
 def cert(
-    confdir: Annotated[Path, typer.Option(help="mitmproxy's configuration directory.")] = Path(
-        "~/.mitmproxy"),
+    confdir: Annotated[Path, typer.Option(metavar="DIR", help="mitmproxy's configuration "
+                                          "directory.")] = Path("~/.mitmproxy"),
+    port: Annotated[int, typer.Option(help="Port of the proxy, for the lines shown.")] = 8080,
 ) -> None:
-    """Where the CA certificate for HTTPS interception is, and how to trust it."""
+    """Where the CA certificate for HTTPS interception is, and how each client trusts it."""
     from mitmproxy.certs import CertStore
 
     directory = confdir.expanduser()
     CertStore.from_store(directory, "mitmproxy", 2048)  # creates the CA on first use
-    typer.echo(render.cert_help(directory))
+    typer.echo(render.cert_help(directory, f"http://127.0.0.1:{port}"))

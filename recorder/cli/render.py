@@ -22,6 +22,7 @@ from recorder.models import (
     HttpRequest,
     HttpResponse,
     Request,
+    counted,
 )
 from recorder.store.files import body_doc
 
@@ -66,6 +67,8 @@ def entry_detail(entry: HistoryEntry) -> dict[str, Any]:
     detail["timings"] = vars(entry.timings)
     detail["request"] = _message_json(entry.request)
     detail["response"] = _message_json(entry.response) if entry.response else None
+    if entry.notes:  # a call: mock, example, delay, warnings
+        detail["notes"] = entry.notes
     return detail
 
 
@@ -105,6 +108,7 @@ def entry_text(entry: HistoryEntry) -> str:
     if response:
         lines.append(f"< {response.http_version} {response.status} {response.reason}")
         lines.extend(f"< {k}: {v}" for k, v in response.headers)
+    lines.extend(f"! {warning}" for warning in entry.notes.get("warnings", []))
     return "\n".join(lines)
 
 
@@ -123,22 +127,47 @@ def write_body(headers: list[Header], body: bytes, out: TextIO) -> None:
             sys.stdout.buffer.flush()
 
 
-def cert_help(confdir: Path) -> str:
-    pem = confdir / "mitmproxy-ca-cert.pem"
+def cert_help(confdir: Path, proxy: str) -> str:
+    """How to trust mitmproxy's CA, client by client, through the proxy at `proxy`."""
+    from shlex import quote
+
+    pem = quote(str(confdir / "mitmproxy-ca-cert.pem"))
+    cer = quote(str(confdir / "mitmproxy-ca-cert.cer"))
+    host, _, port = proxy.removeprefix("http://").rpartition(":")
     return "\n".join([
-        f"CA certificate: {pem}",
-        "HTTPS through `mockrec record` (forward mode) is intercepted with this CA.",
-        "Trust it for one command:   curl --cacert " + str(pem) + " ...",
-        "                            SSL_CERT_FILE=" + str(pem) + " python app.py",
-        "                            NODE_EXTRA_CA_CERTS=" + str(pem) + " node app.js",
-        "Trust it system-wide (Debian/Ubuntu):",
-        f"  sudo cp {confdir / 'mitmproxy-ca-cert.cer'} "
-        "/usr/local/share/ca-certificates/mitmproxy.crt && sudo update-ca-certificates",
-        "macOS: sudo security add-trusted-cert -d -p ssl -p basic "
+        f"CA certificate: {confdir / 'mitmproxy-ca-cert.pem'}",
+        "A forward proxy (`mockrec record` or `replay` without --upstream) intercepts HTTPS",
+        f"with this CA. Trust it in the client, for one command (proxy {proxy}; --port N",
+        "for another):",
+        f"  curl             curl --proxy {proxy} --cacert {pem} https://api.example.com/",
+        f"  Python requests  HTTPS_PROXY={proxy} REQUESTS_CA_BUNDLE={pem} python app.py",
+        f"  Python httpx, urllib  HTTPS_PROXY={proxy} SSL_CERT_FILE={pem} python app.py",
+        "                   (requests ignores SSL_CERT_FILE; setting both covers all three)",
+        f"  Node.js          NODE_EXTRA_CA_CERTS={pem} node app.js   (the CA, for fetch and https)",
+        "    Node ignores HTTP(S)_PROXY unless told to use it:",
+        f"    newer Node (24, recent 22.x): NODE_USE_ENV_PROXY=1 HTTPS_PROXY={proxy} "
+        f"NODE_EXTRA_CA_CERTS={pem} node app.js",
+        "    Node 20, fetch: npm install undici, then first thing in the app:",
+        "      const { setGlobalDispatcher, ProxyAgent } = require('undici');",
+        f"      setGlobalDispatcher(new ProxyAgent('{proxy}'));",
+        "    Node 20, https: an agent, e.g. npm install https-proxy-agent, then",
+        f"      https.get(url, {{ agent: new HttpsProxyAgent('{proxy}') }})",
+        f"  Java             keytool -importcert -noprompt -alias mitmproxy -file {pem} "
+        "-keystore mockrec.jks -storepass changeit",
+        "                   java -Djavax.net.ssl.trustStore=mockrec.jks "
+        "-Djavax.net.ssl.trustStorePassword=changeit",
+        f"                        -Dhttps.proxyHost={host} -Dhttps.proxyPort={port} -jar app.jar",
+        "Or trust it system-wide (every client that uses the system store):",
+        f"  Debian/Ubuntu    sudo cp {cer} /usr/local/share/ca-certificates/mitmproxy.crt "
+        "&& sudo update-ca-certificates",
+        f"  Fedora/RHEL      sudo cp {pem} /etc/pki/ca-trust/source/anchors/mitmproxy.pem "
+        "&& sudo update-ca-trust",
+        "  macOS            sudo security add-trusted-cert -d -p ssl -p basic "
         f"-k /Library/Keychains/System.keychain {pem}",
+        "  (Python's requests and httpx bring their own CA list (certifi) and Node its own:",
+        "  they still need the lines above.)",
         "More: https://docs.mitmproxy.org/stable/concepts-certificates/",
     ])
-
 
 
 def progress(items: list, description: str, threshold: int = 200) -> Iterable:
@@ -171,8 +200,7 @@ def promote_json(name: str, created: bool, result: PromoteResult) -> dict[str, A
 def promote_text(name: str, created: bool, result: PromoteResult, path: Path) -> str:
     new = len(result.new_requests)
     lines = [f"{'created' if created else 'updated'} collection {name} ({path}): "
-             f"{len(result.examples)} example{'s' * (len(result.examples) != 1)}, "
-             f"{new} new request{'s' * (new != 1)}"]
+             f"{counted(len(result.examples), 'example')}, {counted(new, 'new request')}"]
     lines += [f"  {r.name}" for r in result.new_requests[:20]]
     if new > 20:
         lines.append(f"  ... and {new - 20} more")
@@ -189,7 +217,8 @@ def promote_text(name: str, created: bool, result: PromoteResult, path: Path) ->
         lines.append(f"{result.sequences} sequence{'s' * (result.sequences != 1)}: repeats "
                      "of a request with different answers replay in order (--no-sequence: not)")
     if result.untemplated:
-        lines.append(f"{result.untemplated} entries did not fit --template and keep their path")
+        lines.append(f"{counted(result.untemplated, 'entry')} did not fit --template and "
+                     f"{'keeps its' if result.untemplated == 1 else 'keep their'} path")
     if summary := result.redaction_summary():
         lines.append(summary)
     lines += [f"skipped {reason}" for reason in result.skipped]
@@ -228,7 +257,8 @@ def example_marks(e: Example) -> str:
 
 
 def collection_text(c: Collection) -> str:
-    lines = [f"{c.name}: {len(c.requests)} requests, {len(c.examples)} examples"]
+    lines = [f"{c.name}: {counted(len(c.requests), 'request')}, "
+             f"{counted(len(c.examples), 'example')}"]
     if c.tags:
         lines.append("tags: " + ", ".join(t.name for t in c.tags))
     for r in c.requests:
@@ -244,27 +274,81 @@ def mock_json(m: Mock) -> dict[str, Any]:
 
 
 _pause = threading.Event()  # never set: a sleep that reads as one in the CLI
-CALL_COLUMNS = ("ID", "TIME", "METHOD", "PATH", "STATUS", "EXAMPLE", "DELAY")
+# The path goes last: it is the column that grows, and a long one then misaligns nothing.
+CALL_COLUMNS = ("ID", "TIME", "METHOD", "STATUS", "DELAY", "EXAMPLE", "PATH")
 
 
-def call_row(entry: HistoryEntry) -> tuple[str, ...]:
+def call_row(entry: HistoryEntry, with_mock: bool = False) -> tuple[str, ...]:
     call = call_summary(entry)
     matched = call["matched"] + (f" [{call['sequence']}]" if call["sequence"] else "") + (
         f" [fault {call['fault']}]" if call["fault"] else "")
-    return (str(call["id"]), _local(entry.timings.start), call["method"], call["path"],
-            str(call["status"] or f"error: {call['error']}"), matched,
-            f"{call['delay_ms']} ms" if call["delay_ms"] else "")
+    row = (str(call["id"]), _local(entry.timings.start), call["method"],
+           str(call["status"] or f"error: {call['error']}"),
+           f"{call['delay_ms']} ms" if call["delay_ms"] else "", matched, call["path"])
+    return (*row[:2], str(call["mock"] or ""), *row[2:]) if with_mock else row
 
 
-def follow(log: HistoryStore, after: int, as_json: bool, interval: float = 0.1) -> None:
-    """Print calls newer than `after` as they are logged, until Ctrl-C."""
-    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
+def call_columns(with_mock: bool) -> tuple[str, ...]:
+    return (*CALL_COLUMNS[:2], "MOCK", *CALL_COLUMNS[2:]) if with_mock else CALL_COLUMNS
+
+
+def print_calls(entries: list[HistoryEntry], with_mock: bool) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in call_columns(with_mock):
+        table.add_column(column, justify="right" if column == "ID" else "left")
+    for entry in entries:
+        table.add_row(*call_row(entry, with_mock))
+    Console(width=None if sys.stdout.isatty() else 200, highlight=False).print(table)
+
+
+class CallColumns:
+    """Fixed columns for `calls --follow`: rows printed later line up with the first ones.
+    Widths come from the backlog with a floor; a longer value is cut, the path never."""
+
+    FLOOR = {"ID": 6, "TIME": 19, "MOCK": 12, "METHOD": 7, "STATUS": 6, "DELAY": 8,
+             "EXAMPLE": 24}
+
+    def __init__(self, backlog: list[HistoryEntry], with_mock: bool):
+        self.with_mock = with_mock
+        self.names = call_columns(with_mock)
+        rows = [call_row(e, with_mock) for e in backlog]
+        self.widths = [max([self.FLOOR.get(name, 0), len(name), *(len(r[i]) for r in rows)])
+                       for i, name in enumerate(self.names)]
+
+    def _format(self, values: tuple[str, ...]) -> str:
+        cells = []
+        for i, (value, width) in enumerate(zip(values, self.widths, strict=True)):
+            if i == len(values) - 1:
+                cells.append(value)
+                continue
+            if len(value) > width:
+                value = value[:width - 1] + "…"
+            cells.append(value.rjust(width) if self.names[i] == "ID" else value.ljust(width))
+        return "  ".join(cells).rstrip()
+
+    def header(self) -> str:
+        return self._format(self.names)
+
+    def line(self, entry: HistoryEntry) -> str:
+        return self._format(call_row(entry, self.with_mock))
+
+
+def follow(logs: dict[str, HistoryStore], after: dict[str, int], table: CallColumns | None,
+           interval: float = 0.1) -> None:
+    """Print calls newer than `after` (per log) as they are logged, until Ctrl-C; JSON lines
+    without a table."""
     while True:
-        for entry in log.newer_than(after):
-            if as_json:
+        fresh = []
+        for name, log in logs.items():
+            for entry in log.newer_than(after[name]):
+                fresh.append(entry)
+                after[name] = max(after[name], entry.id or 0)
+        for entry in sorted(fresh, key=lambda e: (e.timings.start, e.id or 0)):
+            if table is None:
                 sys.stdout.write(json.dumps(call_summary(entry)) + "\n")
             else:
-                console.print("  ".join(call_row(entry)))
-            after = max(after, entry.id or 0)
+                sys.stdout.write(table.line(entry) + "\n")
         sys.stdout.flush()
         _pause.wait(interval)

@@ -31,8 +31,10 @@ def _flag(f) -> tuple[Any, typer.models.OptionInfo]:
     kind = md["choices"] or (str if md["parse"] else type(f.default))
     default = f.default.value if hasattr(f.default, "value") else f.default
     shown = f" [default: {default}]" if default not in ("", None) else ""
+    metavar = md["metavar"] or ("|".join(c.value for c in md["choices"]) if md["choices"]
+                                else "N" if kind is int else name.upper())
     return kind | None, typer.Option(f"--{name}", help=md["help"] + shown,
-                                     metavar=md["metavar"], show_default=False)
+                                     metavar=metavar, show_default=False)
 
 
 def _file_flag(f) -> tuple[Any, typer.models.OptionInfo]:

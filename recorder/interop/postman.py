@@ -31,6 +31,7 @@ from recorder.models import (
     ExampleResponse,
     Header,
     Request,
+    counted,
 )
 from recorder.promote.entries import DROPPED_RESPONSE_HEADERS
 from recorder.serve import faults
@@ -59,7 +60,8 @@ class ImportSummary:
     ignored: Counter[str] = field(default_factory=Counter)
 
     def text(self) -> str:
-        lines = [f"{self.requests} requests, {self.examples} examples, {self.folders} folders"]
+        lines = [f"{counted(self.requests, 'request')}, {counted(self.examples, 'example')}, "
+                 f"{counted(self.folders, 'folder')}"]
         if self.ignored:
             lines.append("ignored (not modelled by mockrec): " + ", ".join(
                 f"{key} x{count}" for key, count in sorted(self.ignored.items())))

@@ -51,11 +51,27 @@ def match_template(template: str, path: str) -> dict[str, str] | None:
 
 
 def singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 3:
+    """`users` -> `user`, `categories` -> `category`, `addresses` -> `address`; a word that
+    is not a plural stays (`status`, `analysis`, `address`)."""
+    lower = word.lower()
+    if lower.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 1:
+    if re.search(r"(ss|x|ch|sh)es$", lower):
+        return word[:-2]
+    if lower.endswith("s") and not re.search(r"(ss|us|is)$", lower) and len(word) > 2:
         return word[:-1]
     return word
+
+
+def variable_name(segment: str) -> str:
+    """A path segment as a camel-case name, its last word singular:
+    `relative-redirect` -> `relativeRedirect`, `user_profiles` -> `userProfile`."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", segment) if w]
+    if not words:
+        return ""
+    words[-1] = singular(words[-1])
+    first = words[0][0].lower() + words[0][1:]
+    return first + "".join(w[0].upper() + w[1:] for w in words[1:])
 
 
 def infer_template(path: str) -> str:
@@ -69,8 +85,8 @@ def infer_template(path: str) -> str:
     out = []
     for i, segment in enumerate(segments):
         if is_id_like(segment):
-            before = re.sub(r"[^A-Za-z0-9]", "", segments[i - 1]) if i else ""
-            base = f"{singular(before)}Id" if before and not is_id_like(segments[i - 1]) else "id"
+            before = variable_name(segments[i - 1]) if i else ""
+            base = f"{before}Id" if before and not is_id_like(segments[i - 1]) else "id"
             name, n = base, 2
             while name in used:
                 name, n = f"{base}{n}", n + 1

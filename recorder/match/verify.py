@@ -62,6 +62,7 @@ def call_summary(entry: HistoryEntry) -> dict[str, Any]:
         "fault": entry.notes.get("fault"),
         "delay_ms": entry.notes.get("delay_ms", 0),
         "error": entry.error,
+        "warnings": entry.notes.get("warnings", []),  # e.g. an ignored x-mock-response-delay
     }
 
 

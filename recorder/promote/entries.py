@@ -19,7 +19,7 @@ from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from recorder import encodings
-from recorder.errors import MockrecError
+from recorder.errors import MockrecError, UsageError
 from recorder.match import templates as paths
 from recorder.models import (
     Collection,
@@ -30,6 +30,7 @@ from recorder.models import (
     HistoryFilter,
     IdSpan,
     Request,
+    counted,
 )
 from recorder.redaction import (  # noqa: F401  (promote's rules, re-exported)
     ECHOED,
@@ -80,8 +81,15 @@ class PromoteResult:
             return ""
         parts = ", ".join(
             f"{count} secret{'s' * (count != 1)} echoed in response bodies" if what == ECHOED
-            else f"{count} {what}" for what, count in sorted(self.redacted.items()))
+            else _redacted_text(what, count) for what, count in sorted(self.redacted.items()))
         return f"redacted {parts} (as {REDACTED}; --keep-secrets keeps them)"
+
+
+def _redacted_text(what: str, count: int) -> str:
+    """'2 Set-Cookie headers', '1 query parameter key', '3 values of query parameter key'."""
+    if what.startswith("query parameter ") and count != 1:
+        return f"{count} values of {what}"
+    return counted(count, what) if what.endswith(" header") else f"{count} {what}"
 
 
 # -- one entry, one example ----------------------------------------------------------------
@@ -314,7 +322,7 @@ def fresh_collection_name(store: CollectionStore) -> str:
 
 def check_template(template: str | None) -> None:
     if template is not None and not template.startswith("/"):
-        raise MockrecError(f"--template {template!r} must be a path like /users/{{{{userId}}}}")
+        raise UsageError(f"--template {template!r} must be a path like /users/{{{{userId}}}}")
 
 
 @dataclass

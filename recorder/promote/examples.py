@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from recorder.errors import MockrecError, NotFound
+from recorder.errors import MockrecError, NotFound, UsageError
 from recorder.match.matcher import example_path_and_query
 from recorder.models import (
     Collection,
@@ -23,7 +23,9 @@ from recorder.models import (
     ExampleRequest,
     ExampleResponse,
     Header,
+    IdSpan,
     Request,
+    pick_ids,
     reason_phrase,
 )
 from recorder.promote.entries import unique
@@ -89,6 +91,7 @@ def save_example(store: CollectionStore, collection: str, edited: Example) -> No
         if found is None:
             raise NotFound(f"no example {edited.id} in {collection}")
         target_request, current = found
+        follow_status(current, edited, target_request)
         target_request.examples[target_request.examples.index(current)] = edited
 
 
@@ -103,6 +106,25 @@ def delete_example(store: CollectionStore, example_id: int, collection: str | No
     return owner.name
 
 
+def delete_examples(store: CollectionStore, specs: list[IdSpan],
+                    collection: str | None = None,
+                    damaged: list[str] | None = None) -> dict[str, list[int]]:
+    """Delete the examples that ids and ranges name (`pick_ids`: a single id must exist, a
+    range takes those in it that exist); returns the ids deleted, by collection."""
+    owners = {e.id: c.name for c in ([store.load(collection)] if collection
+                                     else store.all(damaged)) for e in c.examples}
+    wanted = pick_ids(specs, set(owners), "example")
+    deleted: dict[str, list[int]] = {}
+    for name in sorted({owners[i] for i in wanted}):
+        mine = deleted[name] = [i for i in wanted if owners[i] == name]
+        with store.editing(name) as c:
+            for request in list(c.requests):
+                request.examples = [e for e in request.examples if e.id not in mine]
+                if not request.examples:
+                    c.requests.remove(request)
+    return deleted
+
+
 def edit_example(store: CollectionStore, example_id: int, collection: str | None) -> str:
     owner, request, example = store.find_example(example_id, collection)
     before = json.dumps(example_document(example, request), indent=2, ensure_ascii=False)
@@ -111,7 +133,14 @@ def edit_example(store: CollectionStore, example_id: int, collection: str | None
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(before + "\n")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    result = subprocess.run([*shlex.split(editor), str(path)])
+    try:
+        result = subprocess.run([*shlex.split(editor), str(path)])
+    except (OSError, ValueError) as e:  # not there, not runnable, or unbalanced quotes
+        path.unlink()
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise MockrecError(f"cannot start the editor {editor!r} ({reason}): set $VISUAL or "
+                           f"$EDITOR to one that exists; example {example_id} is "
+                           "unchanged") from None
     if result.returncode != 0:
         path.unlink()
         raise MockrecError(f"{editor} exited with {result.returncode}; example {example_id} "
@@ -123,11 +152,31 @@ def edit_example(store: CollectionStore, example_id: int, collection: str | None
     try:
         edited = parse_edit(after, example_id)
     except ValueError as e:
-        raise MockrecError(f"your edit is {e}; example {example_id} is unchanged and your "
-                           f"edit is kept in {path}") from None
+        raise MockrecError(f"your edit was refused: {e}; example {example_id} is unchanged and "
+                           f"your edit is kept in {path}") from None
     save_example(store, owner.name, edited)
     path.unlink()
-    return f"saved example {example_id} in {owner.name}"
+    return f"saved example {example_id} ({edited.name}) in {owner.name}"
+
+
+def generated_name(name: str, status: int, reason: str) -> bool:
+    """Whether `name` is the one mockrec gives an example: `200 OK`, maybe `200 OK (2)`."""
+    bases = {f"{status} {reason}".strip(), f"{status} {reason_phrase(status)}".strip()}
+    return any(name == base or re.fullmatch(re.escape(base) + r" \(\d+\)", name)
+               for base in bases)
+
+
+def follow_status(before: Example, after: Example, request: Request) -> None:
+    """An edit of the status carries a generated name and a standard reason along
+    (200 OK -> 418 I'm a Teapot); a name or reason the user chose stays."""
+    old, new = before.response, after.response
+    if old.status == new.status:
+        return
+    if new.reason == old.reason and old.reason in ("", reason_phrase(old.status)):
+        new.reason = reason_phrase(new.status)
+    if after.name == before.name and generated_name(before.name, old.status, old.reason):
+        after.name = unique(f"{new.status} {new.reason or reason_phrase(new.status)}".strip(),
+                            (e.name for e in request.examples if e.id != before.id))
 
 
 def parse_header(text: str) -> tuple[str, str]:
@@ -139,7 +188,7 @@ def parse_header(text: str) -> tuple[str, str]:
 
 def check_sequence(position: int | None) -> int | None:
     if position is not None and position < 1:
-        raise MockrecError(f"--sequence {position} is not a position: 1, 2, 3 ...")
+        raise UsageError(f"--sequence {position} is not a position: 1, 2, 3 ...")
     return position
 
 
@@ -150,7 +199,7 @@ def check_fault(text: str | None) -> str | None:
     try:
         return str(faults.parse_fault(text))
     except ValueError as e:
-        raise MockrecError(f"--fault: {e}") from None
+        raise UsageError(f"--fault: {e}") from None
 
 
 def set_example(store: CollectionStore, example_id: int, collection: str | None,
@@ -201,7 +250,7 @@ def new_example(c: Collection, store: CollectionStore, method: str, path: str, s
     the request with that method and URL, or a new one; a name like `200 OK`, unique in
     the request; the status's reason; a Content-Type guessed for a body without one."""
     if not 100 <= status <= 599:
-        raise MockrecError(f"--status {status} is not an HTTP status (100-599)")
+        raise UsageError(f"--status {status} is not an HTTP status (100-599)")
     pairs = list(headers)
     if content and not any(k.lower() == "content-type" for k, _ in pairs):
         pairs.append(("Content-Type", "application/json" if _is_json(content) else "text/plain"))

@@ -62,7 +62,16 @@ def parse_profile(name: str) -> Profile | None:
 
 def header_delay(value: str | None) -> int | None:
     """`x-mock-response-delay: MS`, 1-180000; anything else is ignored."""
-    if value is None or not value.strip().isdigit():
-        return None
-    ms = int(value.strip())
-    return ms if 1 <= ms <= MAX_MS else None
+    return checked_header_delay(value)[0]
+
+
+def checked_header_delay(value: str | None) -> tuple[int | None, str | None]:
+    """The delay a request asks for, and why it was ignored if it was (as Postman
+    ignores it): None, None when the header is absent."""
+    if value is None:
+        return None, None
+    text = value.strip()
+    if text.isdigit() and 1 <= int(text) <= MAX_MS:
+        return int(text), None
+    return None, (f"x-mock-response-delay {value!r} ignored: not a number of ms from 1 to "
+                  f"{MAX_MS}")

@@ -11,7 +11,8 @@
     {{$headers 'X-Id'}}           a request header
     {{$pathSegments '1'}}         a path segment, from 0
 
-Unknown templates stay as written; a body that is not UTF-8 text is never touched.
+A request helper whose value is absent gives its default argument, else an empty
+string. Unknown templates stay as written; a body that is not UTF-8 text is never touched.
 In a JSON body, a value filled inside a string is escaped as JSON, so the body
 stays valid JSON; outside strings it goes in as it is (numbers stay numbers).
 """
@@ -88,7 +89,10 @@ class RequestHelpers:
             value = segments[int(key)] if key.isdigit() and int(key) < len(segments) else None
         else:
             return None
-        return default if value is None else _text(value)
+        # Absent: the default when there is one, else nothing (as Postman's helpers).
+        if value is None:
+            return default or ""
+        return _text(value)
 
 
 HELPERS = {"$body", "$queryParams", "$headers", "$pathSegments"}

@@ -24,7 +24,7 @@ from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.table import Document
 
-from recorder.errors import MockrecError, NotFound
+from recorder.errors import MockrecError, NotFound, StoreCorrupt
 from recorder.models import (
     Collection,
     Example,
@@ -86,8 +86,13 @@ class CollectionStore:
             if tag and self.exists(name):
                 raise NotFound(f"collection {name!r} has no tag {tag!r}: "
                                f"`mockrec collection show {name}` lists its tags")
-            raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
+            raise self.not_found(name)
         return path
+
+    def not_found(self, name: str) -> NotFound:
+        """Says where it looked: the default data dir depends on the current directory."""
+        return NotFound(f"no collection {name!r} in {self.root.parent}: `mockrec collection "
+                        "list` shows them (--data-dir or $MOCKREC_DATA_DIR picks another)")
 
     def load(self, name: str, tag: str | None = None) -> Collection:
         path = self.require(name, tag)
@@ -105,17 +110,32 @@ class CollectionStore:
         doc = AtomicJSONStorage(path).read() or {}
         return dict(next(iter(doc.get("collection", {}).values()), {}).get("variables", {}))
 
-    def all(self) -> Iterator[Collection]:
+    def all(self, damaged: list[str] | None = None) -> Iterator[Collection]:
+        """Every collection. With `damaged`, a damaged file is skipped and its message
+        added there, so that one bad file does not hide the others."""
         for name in self.names():
-            yield self.load(name)
+            try:
+                yield self.load(name)
+            except StoreCorrupt as e:
+                if damaged is None:
+                    raise
+                damaged.append(str(e))
 
-    def find_example(self, example_id: int,
-                     collection: str | None = None) -> tuple[Collection, Request, Example]:
+    def find_example(self, example_id: int, collection: str | None = None,
+                     damaged: list[str] | None = None) -> tuple[Collection, Request, Example]:
+        """The example with this id; `damaged` as in `all` (if it is not found and a file
+        was damaged, that is the error: the example may be in it)."""
         found = []
-        for c in [self.load(collection)] if collection else self.all():
+        skipped: list[str] = []
+        for c in [self.load(collection)] if collection else self.all(skipped):
             if hit := c.find_example(example_id):
                 found.append((c, *hit))
+        if damaged is not None:
+            damaged.extend(skipped)
         if not found:
+            if skipped:
+                raise StoreCorrupt(f"no example {example_id} in the readable collections; "
+                                   f"it may be in a damaged one: {skipped[0]}")
             raise NotFound(f"no example {example_id}: `mockrec example list` shows the ids")
         if len(found) > 1:
             names = ", ".join(c.name for c, _, _ in found)
@@ -136,7 +156,7 @@ class CollectionStore:
             elif create:
                 collection = Collection(name=name)
             else:
-                raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
+                raise self.not_found(name)
             self._next_example_id = None
             try:
                 yield collection
@@ -156,7 +176,7 @@ class CollectionStore:
     def delete(self, name: str) -> None:
         with locked(self._lock):
             if not self.exists(name):
-                raise NotFound(f"no collection {name!r}: `mockrec collection list` shows them")
+                raise self.not_found(name)
             for path in [self.path(name), *self.root.glob(f"{glob_escape(name)}@*.json")]:
                 path.unlink()
 

@@ -66,11 +66,15 @@ def _key(st: os.stat_result) -> FileKey:
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> FileKey:
-    """Replace `path` with `data` atomically; returns the key of the version written."""
+def atomic_write(path: Path, data: bytes, *, sync: bool = True,
+                 mode: int | None = FILE_MODE) -> FileKey:
+    """Replace `path` with `data` atomically; returns the key of the version written.
+
+    `mode` None: what the umask gives a new file (0666 & ~umask), for files written
+    for the user rather than into the data dir."""
     tmp = None
     try:
-        tmp, written = _temporary(path, data, sync)
+        tmp, written = _temporary(path, data, sync, mode)
         os.replace(tmp, path)
     except BaseException:
         if tmp is not None:
@@ -80,7 +84,8 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> FileKey:
     return written
 
 
-def _temporary(path: Path, data: bytes, sync: bool) -> tuple[str, FileKey]:
+def _temporary(path: Path, data: bytes, sync: bool,
+               mode: int | None = FILE_MODE) -> tuple[str, FileKey]:
     """`data` in a new private file beside `path`, flushed to disk: its name and the key
     `path` will have once it is renamed there. Nothing is left behind on failure."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -91,7 +96,11 @@ def _temporary(path: Path, data: bytes, sync: bool) -> tuple[str, FileKey]:
             if sync:
                 os.fsync(f.fileno())
             written = _key(os.fstat(f.fileno()))  # rename keeps inode, mtime and size
-        os.chmod(tmp, FILE_MODE)
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -69,16 +69,19 @@ TABLE = "entries"
 log = logging.getLogger(__name__)
 
 
+CALLS = "calls"
+
+
 def call_log_root(mock: str) -> str:
     """Where a mock's call log lives in the data dir: a history of its own."""
     from recorder.store.names import check_name
 
-    return f"calls/{check_name(mock, 'mock')}"
+    return f"{CALLS}/{check_name(mock, 'mock')}"
 
 
 def call_logs(data_dir: Path) -> list[str]:
     """The mocks (or collections served without a mock) that have a call log."""
-    calls_dir = data_dir / "calls"
+    calls_dir = data_dir / CALLS
     return sorted(p.name for p in calls_dir.iterdir() if p.is_dir()) if calls_dir.is_dir() else []
 
 
@@ -100,7 +103,11 @@ class HistoryStore:
     """The history (`DATA_DIR/history`), or a mock's call log (`DATA_DIR/calls/MOCK`).
 
     With `keep`, only about the newest `keep` entries are kept: whole old
-    segments go once they are all older than that.
+    segments go once the newer ones hold that many.
+
+    The call logs of all mocks share one id counter (`calls/next-id.json`, under
+    `calls/.lock`), so a call's id names it across mocks: `mockrec calls show 12` needs
+    no mock name.
     """
 
     def __init__(self, data_dir: Path, root: str = "history", keep: int = 0):
@@ -109,9 +116,11 @@ class HistoryStore:
         self.root = data_dir / root
         self.keep = keep
         self._bodies = self.root / "bodies"
-        self._lock = self.root / ".lock"
-        self._counter = self.root / "next-id.json"
+        shared = self.root.parent if root.startswith(f"{CALLS}/") else self.root
+        self._lock = shared / ".lock"
+        self._counter = shared / "next-id.json"
         self._parsed = ParsedFiles()
+        self._counts: dict[Path, int] = {}  # entries per segment, for pruning
 
     @property
     def what(self) -> str:
@@ -227,6 +236,10 @@ class HistoryStore:
             stamp += [info.st_mtime_ns, info.st_size, info.st_ino]
         return tuple(stamp)
 
+    def next_id(self) -> int:
+        """The id the next stored entry will get."""
+        return self._next_id()
+
     def count(self) -> int:
         return sum(len(self._read_segment(p)) for p in self._segment_paths())
 
@@ -302,7 +315,7 @@ class HistoryStore:
             raise
         if self.keep:
             try:
-                self._prune(newest=first + len(entries) - 1)
+                self._prune()
             except OSError as e:  # stored all the same; pruning is tried again next time
                 log.warning("mockrec: could not prune old entries of %s: %s", self.root, e)
         return [entry.id for entry in entries]  # type: ignore[misc]
@@ -311,14 +324,28 @@ class HistoryStore:
         files, path, key, data = item
         files.commit()
         self._parsed.put(path, key, data)
+        self._counts.pop(path, None)
 
-    def _prune(self, newest: int) -> None:
-        for path in self._segment_paths()[:-1]:
-            segment = int(path.stem.split("-")[1])
-            if (segment + 1) * SEGMENT_SIZE > newest - self.keep:
+    def _prune(self) -> None:
+        """Drop the oldest segments once the newer ones hold `keep` entries. Ids are shared
+        with other call logs, so entries are counted, not ids; the counts are kept here, so
+        a write reads only the segments it changed (from the parsed-file cache)."""
+        segments = self._segment_paths()
+        present = set(segments)
+        for path in [p for p in self._counts if p not in present]:  # cleared meanwhile
+            del self._counts[path]
+        kept = 0
+        for i in range(len(segments) - 1, -1, -1):
+            if kept >= self.keep:
+                for path in segments[:i + 1]:
+                    segment = int(path.stem.split("-")[1])
+                    path.unlink()
+                    shutil.rmtree(self._bodies / f"{segment:08d}", ignore_errors=True)
+                    self._counts.pop(path, None)
                 break
-            path.unlink()
-            shutil.rmtree(self._bodies / f"{segment:08d}", ignore_errors=True)
+            if segments[i] not in self._counts:
+                self._counts[segments[i]] = len(self._read_segment(segments[i]))
+            kept += self._counts[segments[i]]
 
     def delete(self, ids: Iterable[int]) -> int:
         """Delete entries by id; all must exist, or nothing is deleted."""
@@ -550,6 +577,10 @@ class HistoryStore:
         counted = load_counter(self._counter)
         segments = self._segment_paths()
         newest = max(self._read_segment(segments[-1]), default=0) if segments else 0
+        if counted is None and self._counter.parent != self.root:
+            # Call logs from before the shared counter: go on after the newest of them.
+            for other in self._counter.parent.glob("*/next-id.json"):
+                newest = max(newest, (load_counter(other) or 1) - 1)
         # The counter may lag a crash that happened right after a segment write.
         return max(counted or 1, newest + 1)
 

@@ -12,16 +12,9 @@ import httpx
 import pytest
 from conftest import PNG, TEXT, RunningProxy, wait_for_entries
 
-from recorder.cli import main
 from recorder.errors import ExitStatus
 from recorder.promote.entries import REDACTED
 from recorder.store.collection_store import CollectionStore
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +58,16 @@ def recorded(recording, tmp_path, monkeypatch):
     return data_dir, since
 
 
-def test_promote_by_ids_range_and_date(recorded, capsys):
+def test_promote_by_ids_range_and_date(recorded, cli):
     data_dir, since = recorded
-    code, out, _ = run(capsys, "promote", "1", "2", "3", "--collection", "api")
+    code, out, _ = cli("promote", "1", "2", "3", "--collection", "api")
     assert code == 0 and "created collection api" in out
-    assert "redacted 3 Authorization header, 3 Cookie header" in out
-    code, out, _ = run(capsys, "promote", "4-20", "--collection", "api", "--json")
+    assert "redacted 3 Authorization headers, 3 Cookie headers" in out
+    code, out, _ = cli("promote", "4-20", "--collection", "api", "--json")
     result = json.loads(out)
     assert code == 0 and not result["created"]
     assert [e["entry"] for e in result["examples"]] == list(range(4, 21))
-    code, out, _ = run(capsys, "promote", "--since", since, "--collection", "orders",
+    code, out, _ = cli("promote", "--since", since, "--collection", "orders",
                        "--infer-templates")
     assert code == 0 and "inferred template /orders/{{orderId}}" in out
 
@@ -111,39 +104,39 @@ def test_promote_by_ids_range_and_date(recorded, capsys):
     assert '"Authorization: Bearer {{REDACTED}}"' in text
 
 
-def test_keep_secrets_and_names(recorded, capsys):
-    code, out, _ = run(capsys, "promote", "1", "--collection", "raw", "--keep-secrets",
+def test_keep_secrets_and_names(recorded, cli):
+    code, out, _ = cli("promote", "1", "--collection", "raw", "--keep-secrets",
                        "--request", "Get Ada", "--name", "happy path")
     assert code == 0 and "redacted" not in out
-    _, out, _ = run(capsys, "collection", "show", "raw", "--json")
+    _, out, _ = cli("collection", "show", "raw", "--json")
     detail = json.loads(out)
     assert detail["requests"][0]["name"] == "Get Ada"
     assert detail["requests"][0]["examples"][0]["name"] == "happy path"
-    _, out, _ = run(capsys, "example", "show", str(detail["requests"][0]["examples"][0]["id"]))
+    _, out, _ = cli("example", "show", str(detail["requests"][0]["examples"][0]["id"]))
     assert "Authorization: Bearer s3cret-token" in out
 
 
-def test_without_collection_one_is_created_and_named(recorded, capsys):
-    code, out, _ = run(capsys, "promote", "6")
+def test_without_collection_one_is_created_and_named(recorded, cli):
+    code, out, _ = cli("promote", "6")
     assert code == 0
     name = out.split()[2]
     assert name.startswith("promoted-")
-    _, out, _ = run(capsys, "collection", "list", "--json")
+    _, out, _ = cli("collection", "list", "--json")
     assert [c["name"] for c in json.loads(out)] == [name]
 
 
 @pytest.mark.parametrize("args, status, message", [
     (["promote", "99"], ExitStatus.NOT_FOUND, "history entry 99 does not exist"),
     (["promote", "40-50"], ExitStatus.NOT_FOUND, "no history entry in 40-50"),
-    (["promote", "9-3"], ExitStatus.ERROR, "empty range"),
+    (["promote", "9-3"], ExitStatus.USAGE, "empty range"),
     (["promote", "--method", "DELETE"], ExitStatus.ERROR, "no history entry matches"),
     (["promote"], ExitStatus.ERROR, "name the entries to promote"),
     (["promote", "1", "--collection", "../etc"], ExitStatus.USAGE, "file name"),
-    (["promote", "1", "--template", "users/x"], ExitStatus.ERROR, "must be a path"),
+    (["promote", "1", "--template", "users/x"], ExitStatus.USAGE, "must be a path"),
 ])
-def test_bad_promotes_write_nothing(recorded, capsys, args, status, message):
+def test_bad_promotes_write_nothing(recorded, cli, args, status, message):
     data_dir, _ = recorded
-    code, _, err = run(capsys, *args)
+    code, _, err = cli(*args)
     assert code == status and message in err and err.count("\n") == 1
     assert not list(data_dir.glob("collections/*.json"))
 
@@ -159,14 +152,14 @@ open(path, "w").write(json.dumps(doc, indent=2))
 """
 
 
-def test_example_edit_round_trips(recorded, capsys, tmp_path, monkeypatch):
-    run(capsys, "promote", "1-3", "--collection", "api")
+def test_example_edit_round_trips(recorded, cli, tmp_path, monkeypatch):
+    cli("promote", "1-3", "--collection", "api")
     script = tmp_path / "editor.py"
     script.write_text(EDITOR)
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
-    code, out, _ = run(capsys, "example", "edit", "2")
-    assert (code, out.strip()) == (0, "saved example 2 in api")
-    _, out, _ = run(capsys, "example", "show", "2", "--json")
+    code, out, _ = cli("example", "edit", "2")
+    assert (code, out.strip()) == (0, "saved example 2 (edited by hand) in api")
+    _, out, _ = cli("example", "show", "2", "--json")
     doc = json.loads(out)
     assert doc["name"] == "edited by hand"
     assert doc["response"]["status"] == 202
@@ -174,7 +167,7 @@ def test_example_edit_round_trips(recorded, capsys, tmp_path, monkeypatch):
     assert doc["originalRequest"]["url"].endswith("/users/2")
     # an editor that changes nothing changes nothing
     monkeypatch.setenv("EDITOR", "true")
-    assert run(capsys, "example", "edit", "2")[1].strip() == "example 2 is unchanged"
+    assert cli("example", "edit", "2").stdout.strip() == "example 2 is unchanged"
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -184,30 +177,30 @@ def test_example_edit_round_trips(recorded, capsys, tmp_path, monkeypatch):
     ("d = json.load(open(p)); del d['response']; json.dump(d, open(p, 'w'))",
      "missing field 'response'"),
 ])
-def test_bad_edits_keep_the_example(recorded, capsys, tmp_path, monkeypatch, edit, message):
-    run(capsys, "promote", "1", "--collection", "api")
+def test_bad_edits_keep_the_example(recorded, cli, tmp_path, monkeypatch, edit, message):
+    cli("promote", "1", "--collection", "api")
     store = CollectionStore(recorded[0])
     before = store.path("api").read_bytes()
     script = tmp_path / "editor.py"
     script.write_text(f"import json, sys\np = sys.argv[1]\n{edit}\n")
     monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
-    code, _, err = run(capsys, "example", "edit", "1")
+    code, _, err = cli("example", "edit", "1")
     assert code == ExitStatus.ERROR and message in err and "unchanged" in err
     assert store.path("api").read_bytes() == before
 
 
-def test_rename_delete_add_and_tag(recorded, capsys):
-    run(capsys, "promote", "1-2", "--collection", "api")
-    assert run(capsys, "example", "rename", "1", "first")[0] == 0
-    code, out, _ = run(capsys, "example", "add", "--collection", "api", "post", "/users",
+def test_rename_delete_add_and_tag(recorded, cli):
+    cli("promote", "1-2", "--collection", "api")
+    assert cli("example", "rename", "1", "first").exit_code == 0
+    code, out, _ = cli("example", "add", "--collection", "api", "post", "/users",
                        "--status", "201", "-H", "Location: /users/9", "--body", '{"id": 9}')
     assert code == 0 and "added example 3 (201 Created)" in out
-    assert run(capsys, "collection", "tag", "api", "v1")[0] == 0
-    assert run(capsys, "example", "delete", "2")[0] == 0
-    _, out, _ = run(capsys, "example", "list", "--json")
+    assert cli("collection", "tag", "api", "v1").exit_code == 0
+    assert cli("example", "delete", "2").exit_code == 0
+    _, out, _ = cli("example", "list", "--json")
     assert [(e["id"], e["name"], e["status"]) for e in json.loads(out)] == [
         (1, "first", 200), (3, "201 Created", 201)]
-    _, out, _ = run(capsys, "collection", "show", "api", "--tag", "v1", "--json")
+    _, out, _ = cli("collection", "show", "api", "--tag", "v1", "--json")
     assert len(json.loads(out)["requests"]) == 3
-    code, _, err = run(capsys, "example", "show", "2")
+    code, _, err = cli("example", "show", "2")
     assert code == ExitStatus.NOT_FOUND and "no example 2" in err

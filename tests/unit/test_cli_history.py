@@ -6,8 +6,8 @@ import gzip
 import json
 
 import pytest
+from conftest import PNG
 
-from recorder.cli import main
 from recorder.errors import ExitStatus
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
 from recorder.store.history import HistoryStore
@@ -36,11 +36,6 @@ def data(tmp_path, monkeypatch):
     return store
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 def ids(out: str) -> list[int]:
     return [row["id"] for row in json.loads(out)]
@@ -57,49 +52,49 @@ def ids(out: str) -> list[int]:
     (["--status", "error"], [4]),
     (["--since", "2025-11-02T12:00:00+00:00"], [4, 3]),
 ])
-def test_list_filters(data, capsys, args, expected):
-    code, out, _ = run(capsys, "history", "list", "--json", *args)
+def test_list_filters(data, cli, args, expected):
+    code, out, _ = cli("history", "list", "--json", *args)
     assert code == 0
     assert ids(out) == expected
 
 
-def test_list_json_has_stable_keys(data, capsys):
-    _, out, _ = run(capsys, "history", "list", "--json", "--limit", "1")
+def test_list_json_has_stable_keys(data, cli):
+    _, out, _ = cli("history", "list", "--json", "--limit", "1")
     assert set(json.loads(out)[0]) == {
         "id", "time", "method", "url", "status", "error", "duration_ms", "request_size",
         "response_size", "client", "mode"}
 
 
-def test_list_table(data, capsys):
-    code, out, _ = run(capsys, "history", "list")
+def test_list_table(data, cli):
+    code, out, _ = cli("history", "list")
     assert code == 0
     assert "http://api.test/users/1" in out and "error: connection refused" in out
 
 
-def test_show_decodes_bodies(data, capsys):
-    code, out, _ = run(capsys, "history", "show", "3", "--body")
+def test_show_decodes_bodies(data, cli):
+    code, out, _ = cli("history", "show", "3", "--body", stdout_tty=True)
     assert code == 0
     assert "< Content-Encoding: gzip" in out
     assert "hello from a gzipped body" in out
-    code, out, _ = run(capsys, "history", "show", "1", "--json")
+    code, out, _ = cli("history", "show", "1", "--json")
     detail = json.loads(out)
     assert detail["response"]["body"] == {"size": 24, "text": '{"id": 1, "name": "Ada"}'}
     assert detail["response"]["headers"] == [["Content-Type", "application/json"]]
 
 
-def test_search(data, capsys):
-    _, out, _ = run(capsys, "history", "search", "BOB", "--json")
+def test_search(data, cli):
+    _, out, _ = cli("history", "search", "BOB", "--json")
     assert ids(out) == [2]
-    _, out, _ = run(capsys, "history", "search", "other.test", "--json")
+    _, out, _ = cli("history", "search", "other.test", "--json")
     assert ids(out) == [3]
 
 
-def test_delete_ranges_and_clear(data, capsys):
-    code, out, _ = run(capsys, "history", "delete", "1-2")
-    assert (code, out.strip()) == (0, "deleted 2 entries")
-    _, out, _ = run(capsys, "history", "list", "--json")
+def test_delete_ranges_and_clear(data, cli):
+    code, out, _ = cli("history", "delete", "1-2")
+    assert (code, out.strip()) == (0, "deleted 2 entries: 1-2")
+    _, out, _ = cli("history", "list", "--json")
     assert ids(out) == [4, 3]
-    code, out, _ = run(capsys, "history", "clear", "--yes")
+    code, out, _ = cli("history", "clear", "--yes")
     assert (code, out.strip()) == (0, "deleted 2 entries")
     assert data.count() == 0
 
@@ -107,39 +102,88 @@ def test_delete_ranges_and_clear(data, capsys):
 @pytest.mark.parametrize("args, status, message", [
     (["history", "show", "99"], ExitStatus.NOT_FOUND, "history entry 99 does not exist"),
     (["history", "delete", "3", "50"], ExitStatus.NOT_FOUND, "history entry 50 does not exist"),
-    (["history", "delete", "7-3"], ExitStatus.ERROR, "empty range"),
-    (["history", "list", "--since", "soon"], ExitStatus.ERROR, "YYYY-MM-DD"),
+    (["history", "delete", "50-60"], ExitStatus.NOT_FOUND, "no history entry in 50-60"),
+    (["history", "delete", "7-3"], ExitStatus.USAGE, "empty range"),
+    (["history", "list", "--since", "soon"], ExitStatus.USAGE, "YYYY-MM-DD"),
     (["record", "--upstream", "ftp://x"], ExitStatus.ERROR, "not an http(s) URL"),
 ])
-def test_errors_are_one_line(data, capsys, args, status, message):
-    code, out, err = run(capsys, *args)
+def test_errors_are_one_line(data, cli, args, status, message):
+    code, out, err = cli(*args)
     assert code == status
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert data.count() == 4  # nothing lost
 
 
-def test_damaged_store_is_one_line(data, capsys):
+def test_damaged_store_is_one_line(data, cli):
     segment = next(data.root.glob("segment-*.json"))
     segment.write_text("{")
-    code, _, err = run(capsys, "history", "list")
+    code, _, err = cli("history", "list")
     assert code == ExitStatus.STORE_CORRUPT
     assert err.count("\n") == 1 and str(segment) in err
     assert segment.read_text() == "{"
 
 
-def test_usage_error_exit_code(capsys):
-    code, _, err = run(capsys, "history", "list", "--limit", "many")
-    assert code == 2 and "--limit" in err
+@pytest.mark.parametrize("args, message", [
+    (["history", "list", "--limit", "many"], "'--limit'"),
+    (["history", "list", "--since", "yesterday"], "--since 'yesterday' is not a date"),
+    (["history", "list", "--status", "20x"], "--status '20x' is not a status"),
+    (["promote", "--status", "20x"], "--status '20x' is not a status"),
+    (["history", "delete", "abc"], "'abc' is not an id or a range"),
+    (["history", "delete", "9-7"], "'9-7' is an empty range"),
+    (["history", "show"], "Missing argument 'ID'"),
+    (["history", "list", "--bogus"], "No such option: --bogus"),
+    (["mode", "bogus"], "'bogus' is not one of 'record', 'replay', 'spy', 'passthrough'"),
+    (["replay", "shop", "--delay", "5g"], "--delay: delay '5g' is not off, 2g, 3g"),
+    (["replay", "shop", "--rate-limit", "often"], "rate limit 'often' is not N/min"),
+    (["example", "add", "--collection", "c", "GET", "/x", "--status", "99"],
+     "--status 99 is not an HTTP status"),
+])
+def test_usage_mistakes_are_one_line_and_exit_2(data, cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == ExitStatus.USAGE, result
+    assert result.stderr.startswith("mockrec: error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert not any(box in result.stderr for box in "╭│╰") and "Traceback" not in result.stderr
+    assert result.stdout == "" and data.count() == 4
 
 
-def test_cert_creates_and_explains_the_ca(tmp_path, capsys):
-    code, out, _ = run(capsys, "cert", "--confdir", str(tmp_path))
+def test_show_body_piped_is_the_body_alone_byte_exact(data, cli):
+    (png_id,) = data.append([HistoryEntry(
+        HttpRequest("GET", "http://api.test/logo.png"), Timings(NOV_1 + 4 * DAY),
+        HttpResponse(200, "OK", headers=[("Content-Type", "image/png")], body=PNG))])
+    piped = cli("history", "show", str(png_id), "--body")
+    assert piped.exit_code == 0 and piped.stdout_bytes == PNG  # `> file.png` gives a PNG
+    assert cli("history", "show", "3", "--body").stdout_bytes == b"hello from a gzipped body"
+    shown = cli("history", "show", str(png_id), "--body", stdout_tty=True)
+    assert "< Content-Type: image/png" in shown.stdout and "image/png, " in shown.stdout
+    assert PNG not in shown.stdout_bytes
+    failed = cli("history", "show", "4", "--body")
+    assert failed.exit_code == ExitStatus.NOT_FOUND and "has no response" in failed.stderr
+
+
+def test_delete_says_what_it_deleted(data, cli):
+    result = cli("history", "delete", "2-200")
+    assert (result.exit_code, result.stdout) == (0, "deleted 3 entries: 2-4\n")
+    assert [e.id for e in data.entries()] == [1]
+    assert cli("history", "delete", "1").stdout == "deleted 1 entry: 1\n"
+    result = cli("history", "delete", "100-200")
+    assert result.exit_code == ExitStatus.NOT_FOUND
+    assert result.stderr == "mockrec: error: no history entry in 100-200; nothing was deleted\n"
+
+
+def test_cert_creates_and_explains_the_ca(tmp_path, cli):
+    code, out, _ = cli("cert", "--confdir", str(tmp_path), "--port", "8123")
     assert code == 0
-    assert (tmp_path / "mitmproxy-ca-cert.pem").exists()
-    assert f"curl --cacert {tmp_path / 'mitmproxy-ca-cert.pem'}" in out
+    pem = tmp_path / "mitmproxy-ca-cert.pem"
+    assert pem.exists()
+    assert f"curl --proxy http://127.0.0.1:8123 --cacert {pem}" in out
+    assert f"REQUESTS_CA_BUNDLE={pem}" in out and f"SSL_CERT_FILE={pem}" in out
+    assert f"NODE_EXTRA_CA_CERTS={pem}" in out and "NODE_USE_ENV_PROXY=1" in out
+    assert "ProxyAgent('http://127.0.0.1:8123')" in out and "keytool -importcert" in out
+    assert "update-ca-certificates" in out
 
 
-def test_wide_ranges_cost_what_exists(tmp_path, monkeypatch, capsys):
+def test_wide_ranges_cost_what_exists(tmp_path, monkeypatch, cli):
     """Issue 12, item 7: a range is never expanded into ids; only existing segments are read."""
     import time
 
@@ -148,11 +192,11 @@ def test_wide_ranges_cost_what_exists(tmp_path, monkeypatch, capsys):
     store.append([HistoryEntry(HttpRequest("GET", f"http://api.test/{i}"), Timings(NOV_1),
                                HttpResponse(200, "OK", body=b"{}")) for i in range(601)])
     started = time.monotonic()
-    code, _, err = run(capsys, "history", "delete", "100000-20000000")
+    code, _, err = cli("history", "delete", "100000-20000000")
     assert code == ExitStatus.NOT_FOUND and "no history entry in 100000-20000000" in err
-    code, out, _ = run(capsys, "promote", "1-1000000000", "--collection", "all")
+    code, out, _ = cli("promote", "1-1000000000", "--collection", "all")
     assert code == 0 and "601" in out
-    code, out, _ = run(capsys, "history", "delete", "1-1000000000")
-    assert (code, out.strip()) == (0, "deleted 601 entries")
+    code, out, _ = cli("history", "delete", "1-1000000000")
+    assert (code, out.strip()) == (0, "deleted 601 entries: 1-601")
     assert time.monotonic() - started < 10  # was a MemoryError, or minutes
     assert store.count() == 0

@@ -67,7 +67,7 @@ def test_default_responses_are_skipped_with_the_reason(tmp_path, capsys):
                    "        default: {description: error}\n")
     assert main(["--data-dir", str(tmp_path / "data"), "import", "openapi", str(doc)]) == 0
     out = capsys.readouterr().out
-    assert "1 requests, 1 examples" in out
+    assert "as collection d: 1 request, 1 example\n" in out
     assert "skipped GET /a response 'default': no HTTP status to serve" in out
 
 

@@ -42,6 +42,13 @@ def test_match_template(template, path, captures):
     ("/users/42", "/users/{{userId}}"),
     ("/categories/7/items/9", "/categories/{{categoryId}}/items/{{itemId}}"),
     ("/42/43", "/{{id}}/{{id2}}"),
+    # singular only of plurals; separators become camel case
+    ("/status/404", "/status/{{statusId}}"),
+    ("/relative-redirect/3", "/relative-redirect/{{relativeRedirectId}}"),
+    ("/user_profiles/9", "/user_profiles/{{userProfileId}}"),
+    ("/addresses/12", "/addresses/{{addressId}}"),
+    ("/boxes/3/analysis/4", "/boxes/{{boxId}}/analysis/{{analysisId}}"),
+    ("/Users/7", "/Users/{{userId}}"),
     ("/v1/users", "/v1/users"),
     ("/", "/"),
 ])

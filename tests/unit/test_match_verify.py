@@ -87,4 +87,4 @@ def test_call_summary_is_what_calls_json_prints():
         "id": 3, "time": CALLS[2].time.isoformat(timespec="milliseconds"), "mock": "shop",
         "method": "GET", "path": "/orders/7?full=1", "status": 404, "example": None,
         "matched": "No matching requests", "outcome": None, "sequence": None, "fault": None,
-        "delay_ms": 0, "error": None}
+        "delay_ms": 0, "error": None, "warnings": []}

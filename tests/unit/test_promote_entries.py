@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -278,3 +279,19 @@ def test_promoting_the_same_entries_again_adds_nothing():
     changed = promote([reverse(entry(5, resp_headers=[("X-V", "2")]))], c, PromoteOptions(),
                       ids_from(30))
     assert changed.duplicates == 0 and len(changed.examples) == 1
+
+
+def test_summaries_count_in_good_english():
+    from recorder.cli.render import promote_text
+    from recorder.promote.entries import PromoteResult
+
+    result = PromoteResult(redacted=Counter({"Set-Cookie header": 2, "Authorization header": 1,
+                                             "query parameter key": 1,
+                                             "query parameter token": 3}))
+    assert result.redaction_summary() == (
+        "redacted 1 Authorization header, 2 Set-Cookie headers, 1 query parameter key, "
+        f"3 values of query parameter token (as {REDACTED}; --keep-secrets keeps them)")
+    result.untemplated = 1
+    text = promote_text("shop", True, result, Path("shop.json"))
+    assert text.startswith("created collection shop (shop.json): 0 examples, 0 new requests")
+    assert "1 entry did not fit --template and keeps its path" in text

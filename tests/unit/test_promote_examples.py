@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from recorder.cli import main
-from recorder.errors import MockrecError, NotFound
+from recorder.errors import ExitStatus, MockrecError, NotFound
 from recorder.models import Example, ExampleRequest, ExampleResponse, Request
 from recorder.promote import examples
 from recorder.store.collection_store import CollectionStore
@@ -96,55 +95,50 @@ def test_add_takes_bytes_as_they_are_and_text_with_at_as_a_file(store, tmp_path)
 
 # -- positions and faults through the CLI -------------------------------------------------
 
-def cli(data, capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["--data-dir", str(data), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_example_add_show_and_edit_set_the_position_and_the_fault(tmp_path, capsys,
+def test_example_add_show_and_edit_set_the_position_and_the_fault(tmp_path, cli,
                                                                   monkeypatch):
     data = tmp_path / "data"
     for n in (1, 2):
-        assert cli(data, capsys, "example", "add", "--collection", "c", "GET", "/job",
-                   "--body", f"step {n}", "--sequence", str(n))[0] == 0
-    code, out, _ = cli(data, capsys, "example", "add", "--collection", "c", "GET", "/down",
-                       "--fault", "RESET")
+        assert cli("example", "add", "--collection", "c", "GET", "/job",
+                   "--body", f"step {n}", "--sequence", str(n), data_dir=data).exit_code == 0
+    code, out, _ = cli("example", "add", "--collection", "c", "GET", "/down",
+                       "--fault", "RESET", data_dir=data)
     assert code == 0
-    shown = json.loads(cli(data, capsys, "example", "show", "2")[1])
+    shown = json.loads(cli("example", "show", "2", data_dir=data).stdout)
     assert (shown["sequence"], shown["fault"]) == (2, "")
-    assert json.loads(cli(data, capsys, "example", "show", "3")[1])["fault"] == "reset"
+    assert json.loads(cli("example", "show", "3", data_dir=data).stdout)["fault"] == "reset"
     # without an editor: just the position or the fault
-    code, out, _ = cli(data, capsys, "example", "edit", "2", "--sequence", "5", "--fault",
-                       "slow-body:800")
+    code, out, _ = cli("example", "edit", "2", "--sequence", "5", "--fault",
+                       "slow-body:800", data_dir=data)
     assert code == 0 and "sequence 5, fault slow-body:800" in out
-    code, out, _ = cli(data, capsys, "example", "edit", "2", "--no-sequence", "--fault", "")
+    code, out, _ = cli("example", "edit", "2", "--no-sequence", "--fault", "", data_dir=data)
     assert code == 0 and "no sequence, no fault" in out
     # in the editor: the fields are there to change
     editor = tmp_path / "editor.py"
     editor.write_text("import json, sys\np = sys.argv[1]\nd = json.load(open(p))\n"
                       "d['sequence'] = 3\nd['fault'] = 'garbage'\njson.dump(d, open(p, 'w'))\n")
     monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    assert cli(data, capsys, "example", "edit", "1")[0] == 0
+    assert cli("example", "edit", "1", data_dir=data).exit_code == 0
     example = CollectionStore(data).load("c").find_example(1)[1]
     assert (example.sequence, example.fault) == (3, "garbage")
-    listed = cli(data, capsys, "collection", "show", "c")[1]
+    listed = cli("collection", "show", "c", data_dir=data).stdout
     assert "[sequence 3]  [fault garbage]" in listed
 
 
-def test_bad_positions_and_faults_are_one_line_and_change_nothing(tmp_path, capsys):
+def test_bad_positions_and_faults_are_one_line_and_change_nothing(tmp_path, cli):
     data = tmp_path / "data"
-    assert cli(data, capsys, "example", "add", "--collection", "c", "GET", "/x")[0] == 0
+    assert cli("example", "add", "--collection", "c", "GET", "/x", data_dir=data).exit_code == 0
     before = (data / "collections" / "c.json").read_bytes()
     for args in (["example", "add", "--collection", "c", "GET", "/y", "--sequence", "0"],
                  ["example", "add", "--collection", "c", "GET", "/y", "--fault", "boom"],
                  ["example", "edit", "1", "--fault", "slow-body:0"],
                  ["example", "edit", "1", "--sequence", "-2"]):
-        code, _, err = cli(data, capsys, *args)
-        assert code == 1 and err.startswith("mockrec: error: ") and err.count("\n") == 1, args
+        code, _, err = cli(*args, data_dir=data)
+        assert code == ExitStatus.USAGE and err.startswith("mockrec: error: "), args
+        assert err.count("\n") == 1, args
     assert (data / "collections" / "c.json").read_bytes() == before
 
 
-def test_reset_without_a_running_proxy_says_so(tmp_path, capsys):
-    code, _, err = cli(tmp_path / "data", capsys, "reset")
+def test_reset_without_a_running_proxy_says_so(tmp_path, cli):
+    code, _, err = cli("reset", data_dir=tmp_path / "data")
     assert code == 3 and "no running mockrec proxy" in err

@@ -3,6 +3,7 @@ addons/control_socket.py (the proxy's end), over a real Unix socket."""
 
 import asyncio
 import json
+import os
 import socket
 
 import pytest
@@ -17,7 +18,7 @@ from recorder.proxy import remote
 def test_apply_sets_only_mockrec_options():
     with taddons.context(Replay()) as tctx:
         assert ControlSocket.apply({"mockrec_mode": "spy"}) == {
-            "ok": True, "mode": "spy", "collection": ""}
+            "ok": True, "mode": "spy", "collection": "", "mock": "", "pid": os.getpid()}
         assert tctx.options.mockrec_mode == "spy"
         refused = ControlSocket.apply({"listen_port": 1})
         assert not refused["ok"] and "only mockrec_* options" in refused["error"]

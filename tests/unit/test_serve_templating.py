@@ -253,3 +253,21 @@ def test_headers_are_filled_like_bodies():
     assert values[b"X-Plain"] == b"as is" and values[b"X-Unknown"] == b"{{nothing}}"
     assert [k for k, _ in fields] == [b"Location", b"X-Request-Id", b"X-Echo", b"X-Lines",
                                      b"X-Plain", b"X-Unknown"]
+
+
+ABSENT = Incoming.from_target("POST", "/shop/items?page=2", [("X-Id", "abc")],
+                              b'{"user": {"name": "Ada"}}')
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("{{$queryParams 'page'}}", "2"),
+    ("{{$queryParams 'x'}}", ""),  # absent: nothing, not the template
+    ("{{$queryParams 'x' 'first'}}", "first"),  # absent: the default
+    ("{{$headers 'X-None'}}", ""),
+    ("{{$body 'user.age' '42'}}", "42"),
+    ("{{$body 'user.age'}}", ""),
+    ("{{$pathSegments '7'}}", ""),
+    ("{{notAVariable}}", "{{notAVariable}}"),  # unknown templates stay as written
+])
+def test_a_request_helper_with_nothing_to_give_gives_its_default_or_nothing(template, expected):
+    assert fill(f"[{template}]".encode(), ABSENT, {}) == f"[{expected}]".encode()

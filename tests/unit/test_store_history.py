@@ -531,3 +531,19 @@ def test_a_call_log_writer_names_the_call_log(tmp_path, monkeypatch, caplog):
     assert any("could not write the call log of shop" in m for m in messages)
     assert any("1 call log of shop entry could not be stored, nor kept" in m for m in messages)
     assert not any("history" in m.split(":")[1] for m in messages)
+
+
+def test_call_logs_share_ids_and_each_keeps_its_own_calls(tmp_path, monkeypatch):
+    from recorder.store import history
+
+    monkeypatch.setattr(history, "SEGMENT_SIZE", 10)
+    logs = {name: HistoryStore(tmp_path, history.call_log_root(name), keep=25)
+            for name in ("a", "b")}
+    for i in range(100):  # the two mocks' calls interleave
+        logs["ab"[i % 2]].append([HistoryEntry(HttpRequest("GET", f"http://x/{i}"),
+                                               Timings(float(i)))])
+    kept = {name: [e.id for e in log.entries()] for name, log in logs.items()}
+    assert kept["a"][0] == 99 and kept["b"][0] == 100
+    assert not set(kept["a"]) & set(kept["b"])  # one id names one call
+    assert all(25 <= len(ids) <= 35 for ids in kept.values()), kept
+    assert history.call_logs(tmp_path) == ["a", "b"]

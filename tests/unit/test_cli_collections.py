@@ -1,0 +1,156 @@
+"""`mockrec collection` and `mockrec example` as a newcomer meets them, in-process."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+
+import pytest
+
+from recorder.errors import ExitStatus
+from recorder.store.collection_store import CollectionStore
+
+
+@pytest.fixture
+def data(tmp_path, cli):
+    """Collections shop (examples 1-3) and blog (4-5), and a mock serving shop."""
+    d = tmp_path / "data"
+    for collection, method, path, status in (
+            ("shop", "GET", "/items", 200), ("shop", "GET", "/items/{{itemId}}", 200),
+            ("shop", "POST", "/items", 201), ("blog", "GET", "/posts", 200),
+            ("blog", "GET", "/posts/{{postId}}", 404)):
+        assert cli("example", "add", "--collection", collection, method, path, "--status",
+                   status, "--body", '{"ok": true}', data_dir=d).exit_code == 0
+    assert cli("mock", "create", "shop-dev", "--collection", "shop", data_dir=d).exit_code == 0
+    return d
+
+
+def editor(tmp_path, monkeypatch, change: str) -> None:
+    script = tmp_path / "editor.py"
+    script.write_text(f"import json, sys\np = sys.argv[1]\nd = json.load(open(p))\n{change}\n"
+                      "json.dump(d, open(p, 'w'))\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.delenv("VISUAL", raising=False)
+
+
+def test_a_missing_editor_is_one_line(data, cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("EDITOR", "/nonexistent/editor")
+    monkeypatch.delenv("VISUAL", raising=False)
+    before = CollectionStore(data).path("shop").read_bytes()
+    result = cli("example", "edit", "1", data_dir=data)
+    assert result.exit_code == ExitStatus.ERROR
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "cannot start the editor '/nonexistent/editor'" in result.stderr
+    assert "example 1 is unchanged" in result.stderr
+    assert CollectionStore(data).path("shop").read_bytes() == before
+    assert not list(tmp_path.glob("mockrec-example-*"))  # no temporary file left behind
+
+
+def test_a_refused_edit_says_so_in_plain_words(data, cli, tmp_path, monkeypatch):
+    editor(tmp_path, monkeypatch, "d['response']['status'] = 999")
+    result = cli("example", "edit", "1", data_dir=data)
+    assert result.exit_code == ExitStatus.ERROR
+    assert "your edit was refused: status 999 is not an HTTP status (100-599)" in result.stderr
+
+
+def test_a_generated_name_follows_the_status_a_chosen_one_stays(data, cli, tmp_path,
+                                                                  monkeypatch):
+    editor(tmp_path, monkeypatch, "d['response']['status'] = 418")
+    result = cli("example", "edit", "1", data_dir=data)
+    assert result.exit_code == 0, result
+    shown = cli("example", "show", "1", data_dir=data).json
+    assert (shown["name"], shown["response"]["status"], shown["response"]["reason"]) == (
+        "418 I'm a Teapot", 418, "I'm a Teapot")
+    assert cli("example", "rename", "2", "happy path", data_dir=data).exit_code == 0
+    assert cli("example", "edit", "2", data_dir=data).exit_code == 0
+    shown = cli("example", "show", "2", data_dir=data).json
+    assert (shown["name"], shown["response"]["status"]) == ("happy path", 418)
+
+
+def test_one_damaged_collection_does_not_hide_the_others(data, cli):
+    damaged = CollectionStore(data).path("blog")
+    damaged.write_text("{")
+    listed = cli("collection", "list", "--json", data_dir=data)
+    # the others are listed; the damaged one is said, and the exit status tells a script
+    assert [c["name"] for c in listed.json] == ["shop"]
+    assert listed.exit_code == ExitStatus.STORE_CORRUPT
+    assert listed.stderr.startswith("mockrec: error: ") and listed.stderr.count("\n") == 1
+    assert f"{damaged} is damaged" in listed.stderr
+    shown = cli("example", "show", "1", data_dir=data)  # in a readable collection: shown
+    assert shown.exit_code == 0 and shown.json["id"] == 1
+    assert shown.stderr.startswith("mockrec: warning: ") and f"{damaged} is damaged" in (
+        shown.stderr)
+    examples = cli("example", "list", "--json", data_dir=data)
+    assert {e["collection"] for e in examples.json} == {"shop"}
+    assert examples.exit_code == ExitStatus.STORE_CORRUPT
+    missing = cli("example", "show", "4", data_dir=data)
+    assert missing.exit_code == ExitStatus.STORE_CORRUPT and "may be in a damaged one" in (
+        missing.stderr)
+    assert damaged.read_text() == "{"  # never overwritten
+
+
+def test_no_collection_names_the_data_dir_it_searched(data, cli):
+    for args in (("collection", "show", "nope"), ("replay", "nope"),
+                 ("mock", "create", "m2", "--collection", "nope")):
+        result = cli(*args, data_dir=data)
+        assert result.exit_code == ExitStatus.NOT_FOUND
+        assert f"no collection 'nope' in {data}:" in result.stderr, result
+
+
+def test_counts_read_as_english(data, cli):
+    out = cli("collection", "show", "blog", data_dir=data).stdout
+    assert out.startswith("blog: 2 requests, 2 examples\n")
+    cli("example", "delete", "5", data_dir=data)
+    assert cli("collection", "show", "blog", data_dir=data).stdout.startswith(
+        "blog: 1 request, 1 example\n")
+
+
+def test_example_delete_takes_ids_and_ranges(data, cli):
+    result = cli("example", "delete", "1", "3-4", data_dir=data)
+    assert result.exit_code == 0, result
+    assert result.stdout == "deleted 1 example from blog: 4\ndeleted 2 examples from shop: 1, 3\n"
+    left = [e["id"] for e in cli("example", "list", "--json", data_dir=data).json]
+    assert sorted(left) == [2, 5]
+    for args, status, message in ((["9-20"], ExitStatus.NOT_FOUND, "no example in 9-20"),
+                                  (["2", "7"], ExitStatus.NOT_FOUND, "example 7 does not exist"),
+                                  (["x"], ExitStatus.USAGE, "'x' is not an id")):
+        result = cli("example", "delete", *args, data_dir=data)
+        assert result.exit_code == status and message in result.stderr, result
+    assert sorted(e["id"] for e in cli("example", "list", "--json", data_dir=data).json) == [2, 5]
+
+
+def test_collection_delete_asks_and_names_the_mocks_that_serve_it(data, cli):
+    store = CollectionStore(data)
+    refused = cli("collection", "delete", "shop", data_dir=data)  # not a terminal, no --yes
+    assert refused.exit_code == ExitStatus.USAGE and store.exists("shop")
+    assert "shop-dev" in refused.stderr and "--yes" in refused.stderr
+    kept = cli("collection", "delete", "shop", data_dir=data, tty=True, input="n\n")
+    assert kept.exit_code == ExitStatus.ERROR and store.exists("shop")
+    assert "1 mock still serves shop: shop-dev" in kept.stderr
+    assert "Delete collection shop and its tags? [y/N]" in kept.stdout
+    gone = cli("collection", "delete", "shop", data_dir=data, tty=True, input="y\n")
+    assert gone.exit_code == 0 and not store.exists("shop")
+    assert "deleted collection shop" in gone.stdout
+    # no mock on it and no terminal: deleted as asked; --yes never asks
+    assert cli("collection", "create", "tmp", data_dir=data).exit_code == 0
+    assert cli("collection", "delete", "tmp", data_dir=data).exit_code == 0
+    assert cli("collection", "delete", "blog", "--yes", data_dir=data, tty=True).exit_code == 0
+    assert store.names() == []
+
+
+def test_mock_create_warns_about_a_port_another_mock_uses(data, cli):
+    first = cli("mock", "show", "shop-dev", "--json", data_dir=data).json["port"]
+    second = cli("mock", "create", "blog-dev", "--collection", "blog", data_dir=data)
+    assert second.exit_code == 0 and second.stderr == ""  # a free default port
+    assert cli("mock", "show", "blog-dev", "--json", data_dir=data).json["port"] != first
+    shared = cli("mock", "create", "blog-2", "--collection", "blog", "--port", first,
+                 data_dir=data)
+    assert shared.exit_code == 0
+    assert f"port {first} is also the port of mock shop-dev" in shared.stderr
+
+
+def test_example_show_prints_json(data, cli):
+    assert json.loads(cli("example", "show", "3", data_dir=data).stdout)["response"][
+        "status"] == 201

@@ -114,10 +114,20 @@ class Upstream(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _route
 
 
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A test server that never prints: a client that hangs up (the proxy cutting an
+    exchange on purpose) would otherwise put a traceback on whichever test's stderr
+    is being captured at that moment."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        pass
+
+
 class UpstreamServer:
     def __init__(self, tls_context: ssl.SSLContext | None = None):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-        self.server.daemon_threads = True
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Upstream)
         if tls_context:
             self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]

@@ -34,6 +34,7 @@ import pytest
 
 from recorder.cli import main
 from recorder.store.history import HistoryStore
+from conftest import QuietHTTPServer
 
 SEED = int(os.environ.get("MOCKREC_FAULT_SEED") or time.time_ns() % 1_000_000)
 BANNER = re.compile(r"mockrec \w+ on (http://[^ ]+)")
@@ -332,7 +333,7 @@ class SlowUpstream:
     """Answers /slow?s=SECONDS after that long; `arrived` counts the requests it got."""
 
     def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from http.server import BaseHTTPRequestHandler
 
         outer = self
         self.arrived = 0
@@ -351,8 +352,7 @@ class SlowUpstream:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -14,12 +14,12 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import RunningProxy, wait_for_entries
+from conftest import QuietHTTPServer, RunningProxy, wait_for_entries
 
 from recorder.cli import main
 from recorder.models import Example, ExampleRequest, ExampleResponse, Request
@@ -72,7 +72,7 @@ def play(url: str, session=SESSION) -> list[tuple[int, bytes]]:
 def recorded(confdir, tmp_path_factory):
     """The cart session recorded live and promoted into `cart`; the upstream is gone."""
     Cart.items = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Cart)
+    server = QuietHTTPServer(("127.0.0.1", 0), Cart)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     data = tmp_path_factory.mktemp("cart") / "data"
     proxy = RunningProxy(data, ["--upstream", f"http://127.0.0.1:{server.server_port}"],

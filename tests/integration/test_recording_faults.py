@@ -31,10 +31,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from conftest import QuietHTTPServer
 
 from recorder.cli import main
 from recorder.store.history import HistoryStore
-from conftest import QuietHTTPServer
 
 SEED = int(os.environ.get("MOCKREC_FAULT_SEED") or time.time_ns() % 1_000_000)
 BANNER = re.compile(r"mockrec \w+ on (http://[^ ]+)")

@@ -14,12 +14,12 @@ import ssl
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import RunningProxy, UpstreamServer, wait_for_entries
+from conftest import QuietHTTPServer, RunningProxy, UpstreamServer, wait_for_entries
 
 from recorder.cli import main
 from recorder.store.history import HistoryStore
@@ -355,7 +355,7 @@ def test_a_browser_page_fetches_the_mock_with_credentials(start_proxy, tmp_path)
     assert cli(data, "example", "add", "--collection", "web", "PUT", "/items/{{id}}",
                "--body", '{"stored": "{{id}}", "name": "{{$body \'name\'}}"}') == 0
     mock = start_proxy("web", "--upstream", DEAD, data_dir=data, command="replay")
-    app = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    app = QuietHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=app.serve_forever, daemon=True).start()
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM

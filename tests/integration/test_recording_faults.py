@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import QuietHTTPServer
+from conftest import QuietHTTPServer, run_cli
 
 from recorder.cli import main
 from recorder.store.history import HistoryStore
@@ -513,7 +513,7 @@ def test_disk_still_full_at_stop_is_recovered_by_the_next_start(
 
 
 def test_a_damaged_counter_keeps_what_is_recorded_until_the_user_repairs_it(
-        proxies, upstream, tmp_path, capsys):
+        proxies, upstream, tmp_path):
     data = tmp_path / "data"
     proxy = proxies(data, "--upstream", upstream.url)
     url = proxy.started()
@@ -531,10 +531,10 @@ def test_a_damaged_counter_keeps_what_is_recorded_until_the_user_repairs_it(
     assert counter.read_text() == "{oops"  # never written over
     (recovery,) = data.glob("recovery@history@*.json")
     # The next start says what is wrong, in one line, and starts nothing.
-    code, _, err = run(capsys, data, "record", "--port", "0", "--upstream", upstream.url)
+    code, _, err = run_cli("record", "--port", "0", "--upstream", upstream.url, data_dir=data)
     assert code == 4 and err.count("\n") == 1 and "next-id.json is damaged" in err
     counter.rename(counter.with_suffix(".broken"))
-    code, out, _ = run(capsys, data, "history", "recover")
+    code, out, _ = run_cli("history", "recover", data_dir=data)
     assert code == 0 and "imported 10 entries into the history" in out
     assert not recovery.exists()
     check_history(data, first | second)
@@ -542,25 +542,19 @@ def test_a_damaged_counter_keeps_what_is_recorded_until_the_user_repairs_it(
 
 # -- damaged files ---------------------------------------------------------------------------
 
-def run(capsys, data: Path, *args: str) -> tuple[int, str, str]:
-    """The command line in this process (quick), for commands that start no proxy."""
-    code = main(["--data-dir", str(data), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 @pytest.mark.parametrize("content", ["", '{"entries": {"1": 5}}'], ids=["empty", "wrong-shape"])
 def test_a_damaged_segment_stops_what_needs_it_and_only_that(proxies, upstream, tmp_path,
-                                                              capsys, content):
+                                                              content):
     """Said by every command that needs it, in one line (exit 4), and never written over."""
     data = tmp_path / "data"
-    assert run(capsys, data, "example", "add", "--collection", "shop", "GET", "/ping",
-               "--body", "pong")[0] == 0
+    assert run_cli("example", "add", "--collection", "shop", "GET", "/ping", "--body", "pong",
+                   data_dir=data).exit_code == 0
     segment = data / "history" / "segment-00000000.json"
     segment.parent.mkdir(parents=True)
     segment.write_text(content)
     for command in (["history", "list"], ["history", "search", "anything"]):
-        code, _, err = run(capsys, data, *command)
+        code, _, err = run_cli(*command, data_dir=data)
         assert code == 4 and err.count("\n") == 1, (command, err)
         assert "segment-00000000.json is damaged" in err
     if content:  # the rest, once is enough
@@ -578,11 +572,12 @@ def test_a_damaged_segment_stops_what_needs_it_and_only_that(proxies, upstream, 
 
 @pytest.mark.parametrize("content", ["", "[]", '{"document": {"1": 5}}'],
                          ids=["empty", "list", "wrong-shape"])
-def test_damaged_settings_files_are_reported_and_kept(tmp_path, capsys, content):
+def test_damaged_settings_files_are_reported_and_kept(tmp_path, content):
     data = tmp_path / "data"
-    assert run(capsys, data, "example", "add", "--collection", "shop", "GET", "/ping")[0] == 0
-    assert run(capsys, data, "env", "set", "dev", "a=1")[0] == 0
-    assert run(capsys, data, "mock", "create", "m", "--collection", "shop")[0] == 0
+    assert run_cli("example", "add", "--collection", "shop", "GET", "/ping",
+                   data_dir=data).exit_code == 0
+    assert run_cli("env", "set", "dev", "a=1", data_dir=data).exit_code == 0
+    assert run_cli("mock", "create", "m", "--collection", "shop", data_dir=data).exit_code == 0
     paths = {"collection": data / "collections" / "shop.json",
              "mock": data / "mocks" / "m.json", "env": data / "environments" / "dev.json"}
     commands = {"collection": [["collection", "show", "shop"], ["collection", "list"],
@@ -596,7 +591,7 @@ def test_damaged_settings_files_are_reported_and_kept(tmp_path, capsys, content)
         good = path.read_bytes()
         path.write_text(content)
         for command in commands[kind]:
-            code, _, err = run(capsys, data, *command)
+            code, _, err = run_cli(*command, data_dir=data)
             assert code == 4, (command, err)
             assert err.count("\n") == 1 and f"{path} is damaged" in err
         if content == "":  # and a proxy does not start on it either
@@ -604,7 +599,7 @@ def test_damaged_settings_files_are_reported_and_kept(tmp_path, capsys, content)
                 result = mockrec(data, *starts[kind], "--port", "0")
                 code, err = result.returncode, result.stderr
             else:  # read before any proxy starts
-                code, _, err = run(capsys, data, *starts[kind], "--port", "0")
+                code, _, err = run_cli(*starts[kind], "--port", "0", data_dir=data)
             assert code == 4, (kind, err)
             assert err.count("\n") == 1 and "is damaged" in err
         assert path.read_text() == content

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from conftest import run_cli
 
 from recorder.cli import main
 from recorder.store.collection_store import CollectionStore
@@ -41,10 +42,9 @@ def har(entries: int, big_at: int | None = None, size: int = 300_000) -> dict:
                     "entries": [entry(i) for i in range(entries)]}}
 
 
-def run(capsys, *args: str) -> tuple[int, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out + err
+def run(*args: str) -> tuple[int, str]:
+    result = run_cli(*args)
+    return result.exit_code, result.stdout + result.stderr
 
 
 def test_a_postman_file_over_the_item_limit_is_refused_at_once(tmp_path, capsys,
@@ -58,7 +58,7 @@ def test_a_postman_file_over_the_item_limit_is_refused_at_once(tmp_path, capsys,
     big = tmp_path / "big.json"
     big.write_text(json.dumps(postman(60_000)))  # 120,000 items: requests and examples
     started = time.monotonic()
-    code, text = run(capsys, "import", "postman", str(big))
+    code, text = run("import", "postman", str(big))
     assert time.monotonic() - started < 30
     assert code != 0 and text.count("\n") == 1 and "Traceback" not in text
     assert "more than 100,000 items" in text and "MOCKREC_IMPORT_MAX_ITEMS=100000" in text
@@ -80,7 +80,7 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path, capsys,
     monkeypatch.setenv("MOCKREC_IMPORT_MAX_MB", "1")
     path = tmp_path / "f.json"
     path.write_text(json.dumps(content))
-    code, text = run(capsys, "import", kind, str(path))
+    code, text = run("import", kind, str(path))
     assert code != 0 and text.count("\n") == 1
     assert "more than 1 MB" in text and "MOCKREC_IMPORT_MAX_MB=1" in text
     assert not (tmp_path / "data" / "history").exists()
@@ -91,7 +91,7 @@ def test_har_and_flow_entries_are_limited(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MOCKREC_IMPORT_MAX_ITEMS", "10")
     path = tmp_path / "f.har"
     path.write_text(json.dumps(har(11)))
-    code, text = run(capsys, "import", "har", str(path))
+    code, text = run("import", "har", str(path))
     assert code != 0 and "MOCKREC_IMPORT_MAX_ITEMS=10" in text
     assert HistoryStore(tmp_path / "data").count() == 0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import socket
@@ -27,6 +28,8 @@ from recorder.store.history import HistoryStore
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# The README's screenshots, rewritten only when asked (MOCKREC_SCREENSHOTS=1), so that a
+# test run leaves the checkout as it was.
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 BANNER = re.compile(r"mockrec ui on (http://[^/\s]+)/\?token=(\S+)")
 BIG_JSON = json.dumps({"items": [{"n": i, "text": "lorem ipsum " * 4} for i in range(5000)]})
@@ -443,7 +446,7 @@ def test_mock_request_one_entry_into_an_existing_collection(scene, browser):
     assert served.content == PNG and served.headers["content-type"] == "image/png"
 
 
-def test_pages_fit_1280_and_400_wide_and_load_nothing_from_elsewhere(scene, browser):
+def test_pages_fit_1280_and_400_wide_and_load_nothing_from_elsewhere(scene, browser, tmp_path):
     mock_request_shop(scene, browser)
     replay_proxy(scene)
     base = scene.ui.base
@@ -465,15 +468,16 @@ def test_pages_fit_1280_and_400_wide_and_load_nothing_from_elsewhere(scene, brow
     finally:
         browser.set_window_size(1280, 800)
     # For the README.
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = SCREENSHOTS if os.environ.get("MOCKREC_SCREENSHOTS") else tmp_path / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
     browser.set_window_size(1280, 720)
     browser.get(f"{base}/history")
     for box in css_all(browser, "#entries input[name=id]")[-2:]:
         box.click()  # the two users, as before Mock Request
-    browser.save_screenshot(str(SCREENSHOTS / "history.png"))
+    browser.save_screenshot(str(shots / "history.png"))
     browser.get(f"{base}/calls/shop")
     wait_for(browser, lambda: css(browser, "#live").is_displayed())
-    browser.save_screenshot(str(SCREENSHOTS / "call-log.png"))
+    browser.save_screenshot(str(shots / "call-log.png"))
     browser.set_window_size(1280, 800)
 
 

@@ -67,7 +67,8 @@ def make_collection(data_dir: Path, name: str, count: int, steps: int = 0) -> No
             c.requests.append(Request(n + 1, f"GET /users/{n}", "GET", url, examples=[Example(
                 next(ids), f"step {step}", ExampleRequest("GET", url),
                 ExampleResponse(200, "OK", [("Content-Type", "application/json")],
-                                BODY.replace(b"42", b"%02d" % step)), sequence=step or None)
+                                BODY.replace(b"42", b"%d" % (40 + step)) if steps else BODY),
+                sequence=step or None)
                 for step in (range(1, steps + 1) if steps else [0])]))
 
 

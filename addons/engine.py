@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from mitmproxy import addonmanager, addons, ctx, exceptions, flow, hooks, http, master, options
-from mitmproxy.addons import dumper, errorcheck, termlog
+from mitmproxy import addonmanager, ctx, exceptions, flow, hooks, http, options
 from mitmproxy.proxy.layers.http import HttpErrorHook
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
 
@@ -22,6 +24,9 @@ from addons.fastpath.selector import stamping_event_loop
 from recorder.capture import STOPPING
 from recorder.errors import MockrecError
 from recorder.proxy.config import ProxyConfig, check_port_free, check_upstream, client_urls
+
+if TYPE_CHECKING:
+    from mitmproxy.master import Master
 
 
 class Banner:
@@ -185,15 +190,39 @@ def _quiet_cancellations(loop: asyncio.AbstractEventLoop, context: dict) -> None
     loop.default_exception_handler(context)
 
 
-# The mitmproxy addons a mockrec proxy needs: serving, layers, TLS (forward mode's
-# HTTPS and its mitm.it certificate page), the safety checks. mitmproxy offers every
-# event to every addon in its chain, so the ~25 others (map, modify, save, playback,
-# ...) would cost on every request while doing nothing; they join only when a
-# `--set` names one of their options.
-LEAN_ADDONS = frozenset({
-    "Core", "Block", "Proxyserver", "NextLayer", "TlsConfig", "DnsResolver",
-    "StripDnsHttpsRecords", "DisableH2C", "UpdateAltSvc", "Onboarding",
-})
+# The mitmproxy addons a mockrec proxy needs, by module and class: serving, layers, TLS
+# (forward mode's HTTPS and its mitm.it certificate page), the safety checks; in
+# mitmproxy's own order. mitmproxy offers every event to every addon in its chain, so
+# the ~20 others (map, modify, save, playback, ...) would cost on every request while
+# doing nothing; they join only when a `--set` names one of their options.
+LEAN_ADDONS = {
+    "core": "Core", "block": "Block", "strip_dns_https_records": "StripDnsHttpsRecords",
+    "disable_h2c": "DisableH2C", "onboarding": "Onboarding", "proxyserver": "Proxyserver",
+    "dns_resolver": "DnsResolver", "next_layer": "NextLayer", "tlsconfig": "TlsConfig",
+    "update_alt_svc": "UpdateAltSvc",
+}
+
+
+def mitmproxy_addon(module: str):
+    """`mitmproxy.addons.MODULE`. The package's __init__ imports every default addon, and
+    with them flow filters (pyparsing), LDAP, flask, HAR and the rest: a third of the
+    proxy's start-up. Unless it has run already, the package is made without it, and its
+    modules are imported one by one as needed (`default_addons` runs it later).
+    mitmproxy.master imports the package: call this before importing it."""
+    if "mitmproxy.addons" not in sys.modules:
+        spec = importlib.util.find_spec("mitmproxy.addons")
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["mitmproxy.addons"] = package
+        sys.modules["mitmproxy"].addons = package
+    return importlib.import_module(f"mitmproxy.addons.{module}")
+
+
+def default_addons() -> list:
+    """mitmproxy's whole default set, its package's __init__ run now if it was left out."""
+    package = sys.modules.get("mitmproxy.addons")
+    if package is not None and not hasattr(package, "default_addons"):
+        package.__spec__.loader.exec_module(package)
+    return importlib.import_module("mitmproxy.addons").default_addons()
 
 
 class LeanAddonManager(addonmanager.AddonManager):
@@ -219,23 +248,32 @@ class LeanAddonManager(addonmanager.AddonManager):
             await self.trigger_event(hooks.UpdateHook([event.args()[0]]))
 
 
-def build_master(config: ProxyConfig) -> master.Master:
+def build_master(config: ProxyConfig) -> Master:
+    mitmproxy_addon("termlog")  # the lean package first: mitmproxy.master imports it
+    from mitmproxy.master import Master
+
     from addons.replay import Replay, forwarding_addons
 
     opts = options.Options()
-    proxy = master.Master(opts)
+    proxy = Master(opts)
     proxy.addons = LeanAddonManager(proxy)
-    proxy._termlog_addon = termlog.TermLog()
+    proxy._termlog_addon = mitmproxy_addon("termlog").TermLog()
     proxy.addons.add(proxy._termlog_addon)
-    everything = addons.default_addons()
-    proxy.addons.add(*(a for a in everything if type(a).__name__ in LEAN_ADDONS))
-    if config.verbose:
-        proxy.addons.add(dumper.Dumper())
-    proxy.addons.add(errorcheck.ErrorCheck())
     wanted = {s.partition("=")[0] for s in config.settings}
+    # mitm.it, where a forward proxy's client gets the CA certificate: the mock URL (a
+    # reverse proxy) has no use for it, nor for its web framework (0.1 s of start-up).
+    chosen = {module: name for module, name in LEAN_ADDONS.items()
+              if module != "onboarding" or not config.proxy_mode.startswith("reverse:")
+              or "mode" in wanted}
+    proxy.addons.add(*(getattr(mitmproxy_addon(module), name)()
+                       for module, name in chosen.items()))
+    if config.verbose:
+        proxy.addons.add(mitmproxy_addon("dumper").Dumper())
+    proxy.addons.add(mitmproxy_addon("errorcheck").ErrorCheck())
     lean = not any(key not in opts and not key.startswith("mockrec_") for key in wanted)
     if not lean:
-        proxy.addons.add(*(a for a in everything if type(a).__name__ not in LEAN_ADDONS))
+        proxy.addons.add(*(a for a in default_addons()
+                           if type(a).__name__ not in chosen.values()))
     # A pure replay proxy starts without the forwarding addons (they cost on every
     # event); `mockrec mode` brings them in when it needs them.
     needed = config.mode.forwards(config.replay.on_miss) or bool(

@@ -278,6 +278,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mockrec-peers")
     args = parser.parse_args()
+    # The processes started run as installed, with their bytecode cached (some shells
+    # set PYTHONDONTWRITEBYTECODE: then every start compiles mockrec's modules anew).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     peers = [p for p in args.peers.split(",") if p]
     unknown = [p for p in peers if p not in PEERS]
     if unknown:

@@ -160,6 +160,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
+    # The processes started run as installed, with their bytecode cached (some shells
+    # set PYTHONDONTWRITEBYTECODE: then every start compiles mockrec's modules anew).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
     work = Path(tempfile.mkdtemp(prefix="mockrec-bench-"))
     queue = multiprocessing.Queue()

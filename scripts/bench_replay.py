@@ -348,6 +348,9 @@ def main() -> None:
     parser.add_argument("--misses-only", action="store_true",
                         help="only the misses' figures (five interleaved rounds)")
     args = parser.parse_args()
+    # The processes started run as installed, with their bytecode cached (some shells
+    # set PYTHONDONTWRITEBYTECODE: then every start compiles mockrec's modules anew).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     work = Path(tempfile.mkdtemp(prefix="mockrec-bench-replay-"))
     if args.misses_only:
         try:

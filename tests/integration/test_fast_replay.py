@@ -361,6 +361,15 @@ def test_which_addons_a_mockrec_master_has(tmp_path):
     assert "Dumper" in names and not fast
     _, fast = asyncio.run(build(settings=["mockrec_delay=3g", "ssl_insecure=true"]))
     assert fast  # mockrec's and mitmproxy's core options need no other addon
+    # mitm.it (the CA certificate page) for a forward proxy's clients only; a reverse
+    # proxy gets it when a --set asks for its options or for more listeners
+    assert "Onboarding" in names
+    reverse = {"upstream": "http://127.0.0.1:9"}
+    names, _ = asyncio.run(build(**reverse))
+    assert "Onboarding" not in names and "Proxyserver" in names
+    for settings in (["onboarding_host=certs.test"], ["mode=regular@0"]):
+        names, _ = asyncio.run(build(settings=settings, **reverse))
+        assert "Onboarding" in names, settings
 
 
 @pytest.fixture
@@ -881,3 +890,12 @@ def test_adyens_payments_are_found_by_their_bodies_on_both_paths(fidelity, start
                     "Content-Type": "application/json", "x-mock-match-request-body": "true"})
                 found += r.status_code == 200 and r.content == example.response.body
         assert found >= 9, proxy
+
+
+def test_a_forward_proxy_serves_the_ca_certificate_page(data, start_proxy):
+    proxy = start_proxy("api", data_dir=data, command="replay")
+    with httpx.Client(proxy=proxy.url) as client:
+        page = client.get("http://mitm.it/")
+        cert = client.get("http://mitm.it/cert/pem")
+    assert page.status_code == 200 and "mitmproxy" in page.text
+    assert cert.status_code == 200 and b"BEGIN CERTIFICATE" in cert.content

@@ -46,6 +46,19 @@ def moment(case: str, low: float, high: float) -> float:
     return value
 
 
+def as_from_a_terminal(then=None):
+    """Signals as a program started from a terminal has them. A test run started in the
+    background by a non-interactive shell (`pytest &`) has SIGINT and SIGQUIT ignored,
+    and its children would inherit that: a Ctrl-C before the proxy sets its own
+    handlers would then be lost, where a terminal's kills it."""
+    def preexec() -> None:
+        for sig in (signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
+        if then is not None:
+            then()
+    return preexec
+
+
 class Proxy:
     """`mockrec COMMAND` in its own session: its process group is its own to signal."""
 
@@ -57,7 +70,7 @@ class Proxy:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "recorder", command, "--port", "0", *args],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, preexec_fn=preexec)
+            start_new_session=True, preexec_fn=as_from_a_terminal(preexec))
         self.url: str | None = None
 
     def wait_banner(self, timeout: float = 30) -> str | None:

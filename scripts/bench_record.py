@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
@@ -55,8 +56,14 @@ def run_upstream(port_out) -> None:
     asyncio.run(main())
 
 
-async def load(port: int, seconds: float, connections: int) -> float:
-    """Requests per second over `connections` keep-alive connections."""
+def user_path(n: int, i: int) -> str:
+    return f"/users/{n}?i={i}"
+
+
+async def load(port: int, seconds: float, connections: int,
+               path: Callable[[int, int], str] = user_path) -> float:
+    """Requests per second over `connections` keep-alive connections; connection `n`
+    asks for `path(n, i)` in its request `i`."""
     done = 0
     deadline = time.monotonic() + seconds
 
@@ -65,7 +72,7 @@ async def load(port: int, seconds: float, connections: int) -> float:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         i = 0
         while time.monotonic() < deadline:
-            writer.write(f"GET /users/{n}?i={i} HTTP/1.1\r\nHost: api.test\r\n"
+            writer.write(f"GET {path(n, i)} HTTP/1.1\r\nHost: api.test\r\n"
                          "Accept: application/json\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))

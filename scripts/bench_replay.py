@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_record import free_port, load, wait_for_port
+from bench_record import free_port, load, user_path, wait_for_port
 
 from recorder.match.matcher import Incoming, Matcher
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
@@ -97,31 +97,14 @@ async def load_with_misses(port: int, seconds: float, connections: int,
                            every: int) -> float:
     """Requests per second over keep-alive connections, one in `every` a miss never
     asked before (in this run or an earlier one)."""
-    done = 0
     run = next(_runs)
-    deadline = time.monotonic() + seconds
 
-    async def client(n: int) -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        i = 0
-        while time.monotonic() < deadline:
-            if i % every == every - 1:
-                path = MISSES[(i // every) % len(MISSES)].format(n=f"{run}-{n}x{i}")
-            else:
-                path = f"/users/{n}?i={i}"
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: api.test\r\n"
-                         "Accept: application/json\r\n\r\n".encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
-            await reader.readexactly(length)
-            done += 1
-            i += 1
-        writer.close()
+    def path(n: int, i: int) -> str:
+        if i % every == every - 1:
+            return MISSES[(i // every) % len(MISSES)].format(n=f"{run}-{n}x{i}")
+        return user_path(n, i)
 
-    started = time.monotonic()
-    await asyncio.gather(*(client(n) for n in range(connections)))
-    return done / (time.monotonic() - started)
+    return await load(port, seconds, connections, path)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -246,8 +246,10 @@ class Replay:
     def _save_url(self) -> None:
         """`--save-url-to ENV`: the mock URL, now that the port is known, as mockUrl."""
         env = self.config.save_url_to
+        if not env:
+            return
         addrs = ctx.master.addons.get("proxyserver").listen_addrs()
-        if not env or not addrs:
+        if not addrs:
             return
         url = local_url(*addrs[0][:2])
         try:

@@ -348,10 +348,10 @@ def example_host(url: str) -> str | None:
     """The host an example URL (variables resolved) names, or None: it fits any host."""
     if not ABSOLUTE.match(url):
         return None
-    parts = urlsplit(url)
-    if "{{" in parts.netloc or "}}" in parts.netloc:
-        return None  # an unresolved variable: a wildcard
-    try:
+    try:  # a malformed authority (`http://[::1/x`, a bad port) names no host
+        parts = urlsplit(url)
+        if "{{" in parts.netloc or "}}" in parts.netloc:
+            return None  # an unresolved variable: a wildcard
         hostname, port = parts.hostname, parts.port
     except ValueError:
         return None
@@ -426,7 +426,9 @@ class _Run:
             self.common[i] = n
             previous = key
 
-    def within(self, q: str) -> list[str]:
+    def within(self, q: str, budget: list[int]) -> list[str]:
+        """The paths here within 0.8 of `q`; each trie node visited spends one of
+        `budget[0]`, and when it is spent the walk stops with what it found."""
         size, lq = self.size, len(q)
         k = max(size, lq) // 5  # the largest distance that passes for this length
         # Characters of q that no path here has must each be deleted or replaced:
@@ -465,7 +467,10 @@ class _Run:
                 memo = made[d][1]
                 cls = ch if ch in q else None
                 known = memo.get(cls)
+                budget[0] -= 1  # a trie node visited
                 if known is None:
+                    if budget[0] < 0:
+                        return found
                     known = memo[cls] = _next_row(previous, ch, d + 1, q, k, size, foreign)
                 row, alive = known
                 rows.append(row)
@@ -484,6 +489,7 @@ class _Run:
                 ch = keys[i][-1]
                 cls = ch if ch in q else None
                 distance = last_cells.get(cls)
+                budget[0] -= 1
                 if distance is None:
                     distance = last_cells[cls] = _next_row(
                         parent, ch, size, q, k, size, foreign)[0][lq]
@@ -565,14 +571,25 @@ class SimilarPaths:
         self.by_length = {n: _Run(keys) for n, keys in by_length.items()}
         self.keys = sorted(groups)
 
+    # Distance rows one request may make (each about 2/5 of its length in cells): some
+    # 10 ms at most. Near misses take a few hundred to a thousand (`/userz/12345`
+    # among 100,000 `/users/N`: 520); a long path among thousands of its length with
+    # varying ids can take tens of thousands, and the event loop would wait. Past it
+    # the step gives up with what it found (the outcome is kept per path all the same).
+    BUDGET = 2000
+
     def within(self, q: str) -> list[str]:
-        """The example paths with similarity(path, q) >= 0.8."""
+        """The example paths with similarity(path, q) >= 0.8 (those found within the
+        budget)."""
         lq = len(q)
         found: list[str] = []
+        budget = [self.BUDGET]
         for size in range(lq - lq // 5, lq + lq // 4 + 2):
             run = self.by_length.get(size)
             if run is not None and size - lq <= max(size, lq) // 5:
-                found.extend(run.within(q))
+                found.extend(run.within(q, budget))
+                if budget[0] < 0:
+                    break
         return found
 
     def near(self, q: str, count: int) -> list[str]:
@@ -764,7 +781,7 @@ class Matcher:
         owner, _, rest = wanted.partition("-")
         if owner.isdigit() and (item := self.by_postman_id.get(rest)) is not None:
             return item
-        return self.by_id.get(int(wanted)) if wanted.isdigit() else None
+        return self.by_id.get(int(wanted)) if wanted.isascii() and wanted.isdigit() else None
 
     def match(self, incoming: Incoming, settings: MatchSettings | None = None) -> Outcome:
         settings = settings or MatchSettings()

@@ -252,7 +252,12 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
 
 def example_path(url: str) -> str:
     """The path of a request URL, `{{baseUrl}}/users` included."""
-    return urlsplit(url[len(BASE_URL):] if url.startswith(BASE_URL) else url).path or "/"
+    if url.startswith(BASE_URL):  # `{{baseUrl}}//api/users` is /api/users, not /users
+        return url[len(BASE_URL):].partition("?")[0].partition("#")[0] or "/"
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:  # a malformed authority: what follows it
+        return "/" + url.partition("://")[2].partition("/")[2].partition("?")[0]
 
 
 def number_sequences(request: Request, before: int) -> int:

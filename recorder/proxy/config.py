@@ -51,9 +51,9 @@ def check_upstream(url: str) -> str:
 def remembered_upstream(variables: dict[str, str]) -> str | None:
     """The upstream a collection remembers: its `baseUrl` when that is an http(s)
     origin (what promote sets from the reverse proxy the entries came through)."""
-    base = (variables.get("baseUrl") or "").strip().rstrip("/")
-    parts = urlsplit(base)
-    try:
+    base = str(variables.get("baseUrl") or "").strip().rstrip("/")
+    try:  # a malformed one (`http://[::1`, a bad port) is no upstream
+        parts = urlsplit(base)
         parts.port  # noqa: B018 (raises on a bad port)
     except ValueError:
         return None

@@ -108,7 +108,10 @@ class CollectionStore:
         if not path.exists():
             return {}
         doc = AtomicJSONStorage(path).read() or {}
-        return dict(next(iter(doc.get("collection", {}).values()), {}).get("variables", {}))
+        try:
+            return dict(next(iter(doc.get("collection", {}).values()), {}).get("variables", {}))
+        except (TypeError, ValueError, AttributeError) as e:
+            raise damaged(path, f"not a mockrec collection: {e}") from None
 
     def all(self, damaged: list[str] | None = None) -> Iterator[Collection]:
         """Every collection. With `damaged`, a damaged file is skipped and its message

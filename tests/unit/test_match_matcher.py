@@ -492,6 +492,7 @@ def test_in_a_forward_proxy_an_example_naming_a_host_matches_that_host_only():
     ("https://API.test/x", "api.test"), ("https://api.test:443/x", "api.test"),
     ("http://api.test:443/x", "api.test:443"), ("http://[::1]:8080/x", "[::1]:8080"),
     ("/x", None), ("{{baseUrl}}/x", None), ("https://{{host}}/x", None),
+    ("http://[::1/x", None), ("http://api.test:99999/x", None),  # malformed: no host
 ])
 def test_the_host_an_example_names(url, host):
     from recorder.match.matcher import example_host
@@ -599,3 +600,36 @@ def test_a_miss_is_cheap_and_its_similar_path_outcome_is_kept():
     assert len(m._reach) == 1  # the similar-path outcome of this path is kept
     assert ask(m, "GET", "/userz/12345") == 1234  # similar path (2 edits): the lowest id
     assert len(m._reach) == 2
+
+
+def test_the_similar_path_step_has_a_budget_per_request():
+    """Long paths among many of their length, with ids that vary: the walk could take
+    tens of thousands of distance rows; it stops at its budget with what it found."""
+    import random
+
+    from recorder.match.matcher import SimilarPaths
+
+    rng = random.Random(7)
+    words = ["users", "orders", "items", "carts", "products", "payments", "reviews"]
+    keys = {f"/api/v1/{rng.choice(words)}/{rng.randrange(10**6)}/{rng.choice(words)}/"
+            f"{rng.randrange(10**4)}": [] for _ in range(5_000)}
+    index = SimilarPaths(keys)
+    q = "/api/v1/users/31337/orderz/1234"
+    full = sorted(index.within(q))
+    budget = [40]
+    lq = len(q)
+    for size in range(lq - lq // 5, lq + lq // 4 + 2):
+        if (run := index.by_length.get(size)) is not None:
+            run.within(q, budget)
+    assert budget[0] < 0  # this request needs more than 40 rows ...
+    index.BUDGET = 40
+    cut = index.within(q)  # ... so with 40 it stops early, with some of what it finds
+    assert set(cut) <= set(full)
+    index.BUDGET = SimilarPaths.BUDGET
+    assert sorted(index.within(q)) == full
+
+
+def test_a_response_id_that_is_no_ascii_number_picks_nothing():
+    m = Matcher(collection((1, "GET", "/a", 200, "a")))
+    for wanted in ("\u00b2", "\u0661", "1\u00b2"):  # superscript two, Arabic-Indic one
+        assert m.find_id(wanted) is None

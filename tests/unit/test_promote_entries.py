@@ -295,3 +295,12 @@ def test_summaries_count_in_good_english():
     text = promote_text("shop", True, result, Path("shop.json"))
     assert text.startswith("created collection shop (shop.json): 0 examples, 0 new requests")
     assert "1 entry did not fit --template and keeps its path" in text
+
+
+@pytest.mark.parametrize("url, path", [
+    ("{{baseUrl}}/users/1?x=1", "/users/1"), ("{{baseUrl}}//api/users", "//api/users"),
+    ("{{baseUrl}}", "/"), ("http://api.test/a/b?c", "/a/b"), ("http://[::1/x?y", "/x"),
+])
+def test_the_path_an_example_url_names(url, path):
+    from recorder.promote.entries import example_path
+    assert example_path(url) == path

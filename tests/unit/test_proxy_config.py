@@ -12,7 +12,7 @@ from recorder.proxy.config import remembered_upstream
     ("https://api.example.com/", "https://api.example.com"),
     ("https://api.example.com/v2", None),  # a base path: mitmproxy's reverse mode has none
     ("{{host}}", None), ("https://{{host}}", None), ("/v1", None), ("ftp://x.test", None),
-    ("http://x.test:99999", None), ("", None),
+    ("http://x.test:99999", None), ("", None), ("http://[::1", None), (8080, None),
 ])
 def test_the_upstream_a_collection_remembers(base, upstream):
     assert remembered_upstream({"baseUrl": base}) == upstream

@@ -140,3 +140,14 @@ def test_a_broken_example_is_skipped_and_the_rest_load(store, caplog):
 def test_bad_names(store, name):
     with pytest.raises(MockrecError, match="file name"):
         store.create(name)
+
+
+def test_variables_of_a_wrong_shaped_file_say_it_is_damaged(store):
+    with store.editing("api", create=True) as c:
+        add(c, store)
+    path = store.path("api")
+    doc = json.loads(path.read_text())
+    next(iter(doc["collection"].values()))["variables"] = "x"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(StoreCorrupt, match="api.json is damaged"):
+        store.variables("api")

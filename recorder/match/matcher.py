@@ -571,11 +571,12 @@ class SimilarPaths:
         self.by_length = {n: _Run(keys) for n, keys in by_length.items()}
         self.keys = sorted(groups)
 
-    # Distance rows one request may make (each about 2/5 of its length in cells): some
-    # 10 ms at most. Near misses take a few hundred to a thousand (`/userz/12345`
-    # among 100,000 `/users/N`: 520); a long path among thousands of its length with
-    # varying ids can take tens of thousands, and the event loop would wait. Past it
-    # the step gives up with what it found (the outcome is kept per path all the same).
+    # Trie nodes one request may visit (a distance row each, about 2/5 of its length in
+    # cells, unless a sibling's is reused): some 10 ms at most. Near misses take about
+    # a thousand (`/userz/12345` among 100,000 `/users/N`: 1,028; `/usrs/4242`: 1,547);
+    # a long path among thousands of its length with varying ids can take tens of
+    # thousands, and the event loop would wait. Past it the step gives up with what it
+    # found (the outcome is kept per path all the same).
     BUDGET = 2000
 
     def within(self, q: str) -> list[str]:

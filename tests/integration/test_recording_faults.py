@@ -229,6 +229,17 @@ def key_of(url_or_path: str) -> str | None:
     return query[2:] if query.startswith("k=") else None
 
 
+def stored_soon(data_dir: Path, wanted: set[str], timeout: float) -> set[str]:
+    """The keys the history holds once it holds `wanted`, or after `timeout` seconds
+    (while the proxy runs: its writer stores in the background)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stored = {key_of(e["url"]) for e in recorded(data_dir)}
+        if wanted <= stored or time.monotonic() >= deadline:
+            return stored
+        time.sleep(0.2)
+
+
 def check_history(data_dir: Path, answered: set[str], command=("history", "list"),
                   root: str = "history") -> list[dict]:
     """Every answered request is stored, once; every file loads; ids are not reused."""
@@ -323,12 +334,7 @@ def test_kill_9_of_the_writer_under_load_loses_nothing(proxies, upstream, tmp_pa
         time.sleep(moment(f"writer-kill-{run}-load", 0.3, 1.0))
     # A new writer took over while the proxy runs: what is answered gets stored now.
     before = set(load.answered)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        stored = {key_of(e["url"]) for e in recorded(data)}
-        if before <= stored:
-            break
-        time.sleep(0.2)
+    stored = stored_soon(data, before, 10)
     assert before <= stored, f"{len(before - stored)} not stored while running"
     proxy.signal_group(signal.SIGINT)
     assert proxy.wait() == 0, proxy.text()
@@ -480,12 +486,7 @@ def test_disk_full_then_freed_stores_everything_answered_meanwhile(
             resource.prlimit(pid, resource.RLIMIT_FSIZE,
                              (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     answered = load.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        stored = {key_of(e["url"]) for e in recorded(data)}
-        if answered <= stored:
-            break
-        time.sleep(0.2)
+    stored = stored_soon(data, answered, 20)
     assert answered_while_full <= stored and answered <= stored
     assert "works again" in proxy.text()
     proxy.signal_group(signal.SIGTERM)

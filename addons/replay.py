@@ -82,8 +82,10 @@ class Replay:
         self.collection: Collection | None = None
         self._sources: list[str] = []  # files to watch for edits
         self._source_keys: list[tuple[int, int, int] | None] = []
+        self._refreshed_in: int | None = None  # the loop's poll round of the last look
         self.delay_ms = 0
         self.profile: delays.Profile | None = None
+        self._delay_asked = False  # a request asked for a delay (x-mock-response-delay)
         self.settings = MatchSettings()
         self.rng = random.Random()
         self.quota = Quota()
@@ -143,7 +145,9 @@ class Replay:
         # The fast path serves pure replay; a connection opened in another mode stays
         # mitmproxy's, one opened in replay is handed over when the mode changes.
         self.fast = opts.mockrec_fast_replay and self.mode.fast_path(self.on_miss)
-        selector.stamp_arrivals(self.fast)
+        # Arrival times matter to delays only: stamped while any can be asked for.
+        selector.stamp_arrivals(self.fast and (self.delay_ms > 0 or self.profile is not None
+                                               or self._delay_asked))
         self.settings = MatchSettings(
             strict=s.strict, match_body=s.match_body,
             match_headers=[h.strip().lower() for h in s.match_headers.split(",") if h.strip()])
@@ -216,7 +220,12 @@ class Replay:
             dynamic.warm_up()  # Faker's import, in a thread, before the first answer needs it
 
     def _refresh(self) -> None:
-        """Serve an edit (mockrec example edit, or by hand) on the next request."""
+        """Serve an edit (mockrec example edit, or by hand) on the next request: the
+        files are looked at once each round of the event loop (`poll_round`)."""
+        polled = selector.poll_round()
+        if polled is not None and polled == self._refreshed_in:
+            return
+        self._refreshed_in = polled
         keys = [file_key(p) for p in self._sources]
         if keys == self._source_keys:
             return
@@ -500,6 +509,11 @@ class Replay:
         if ignored:  # said in the call log: Postman ignores it without a word
             flow.metadata.setdefault(metadata.WARNINGS, []).append(ignored)
         if asked is not None:
+            if not self._delay_asked and self.fast:
+                # From now on, delays count from the requests' arrival (this one's
+                # counts from when the loop's poll returned it).
+                self._delay_asked = True
+                selector.stamp_arrivals(True)
             return asked / 1000
         if self.profile is not None:
             return self.profile.seconds(size, self.rng)

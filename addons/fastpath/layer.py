@@ -40,11 +40,14 @@ from typing import Protocol
 
 from mitmproxy import ctx, http
 from mitmproxy.net.http import http1, url
+from mitmproxy.net.http.validate import validate_headers
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
+from mitmproxy.utils.strutils import always_bytes
 
 from addons import faults
+from addons.fastpath import wire
 from addons.fastpath.outbox import Pending, outbox
 from addons.fastpath.selector import arrival_time
 from recorder.modes import Mode
@@ -119,6 +122,7 @@ class FastReplayLayer(layer.Layer):
         self.forward = getattr(fallback, "mode", None) is HTTPMode.regular
         self.reverse = isinstance(context.client.proxy_mode, ReverseMode)
         self._transport: asyncio.BaseTransport | None | bool = False  # False: not looked up
+        self._host_field: bytes | None = None  # a reverse proxy's Host, made on first use
 
     def handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
         if self.handed_off:
@@ -196,7 +200,7 @@ class FastReplayLayer(layer.Layer):
             if parsed is HAND_OFF:
                 yield from self._hand_off()
                 return
-            flow, size = parsed
+            flow, size, request_close = parsed
             later = replay.answer(flow)
             if later is None and flow.response is None:
                 yield from self._hand_off()  # not ours after all: the request is still unread
@@ -211,12 +215,8 @@ class FastReplayLayer(layer.Layer):
                 replay.settle(flow, later[0])
             response = flow.response
             assert response is not None
-            data = (http1.assemble_response_head(response) if flow.request.method == "HEAD"
-                    else http1.assemble_response(response))
-            close = (self.client_closed and not self.buffer
-                     or http1.connection_close(flow.request.http_version, flow.request.headers)
-                     or http1.connection_close(response.http_version, response.headers)
-                     or http1.expected_http_body_size(flow.request, response) == -1)
+            data, response_close = wire.answer_bytes(flow.request, response)
+            close = self.client_closed and not self.buffer or request_close or response_close
             if later is None:
                 yield commands.SendData(self.context.client, data)
                 replay.response(flow)
@@ -291,9 +291,9 @@ class FastReplayLayer(layer.Layer):
                                 "transports; delayed answers go out one by one through it")
         return self._transport  # type: ignore[return-value]
 
-    def _parse(self) -> tuple[http.HTTPFlow, int] | object | None:
-        """The next request and how many bytes it took; None: not all here yet;
-        HAND_OFF: one for mitmproxy's HTTP layer."""
+    def _parse(self) -> tuple[http.HTTPFlow, int, bool] | object | None:
+        """The next request, how many bytes it took and whether the client asks to
+        close after it; None: not all here yet; HAND_OFF: one for mitmproxy's HTTP layer."""
         buffer = self.buffer
         start = 0
         while buffer.startswith(b"\r\n", start):  # RFC 9112 2.2: ignore empty lines first
@@ -301,49 +301,70 @@ class FastReplayLayer(layer.Layer):
         end = buffer.find(b"\r\n\r\n", start)
         if end < 0:
             return HAND_OFF if len(buffer) > MAX_HEAD or b"\n\n" in buffer else None
-        head = bytes(buffer[start:end])
+        lines = bytes(buffer[start:end]).split(b"\r\n")
+        body_start = end + 4
+        if self.forward:
+            return self._parse_absolute(lines, body_start)
+        head = wire.read_head(lines)  # origin form: a reverse proxy, or inside a tunnel
+        if head is None or head.body_size > MAX_BODY:
+            return HAND_OFF
+        size = head.body_size
+        if len(buffer) < body_start + size:
+            return None
+        server = self.context.server
+        fields = head.fields
+        if self.reverse and not ctx.options.keep_host_header:
+            # As mitmproxy's HTTP layer does for a reverse proxy.
+            if self._host_field is None:
+                self._host_field = always_bytes(url.hostport(
+                    "https" if server.tls else "http", *server.address))
+            if head.host >= 0:
+                fields[head.host] = (fields[head.host][0], self._host_field)
+            else:
+                fields.append((b"Host", self._host_field))
+        host, port = server.address
+        request = http.Request(
+            host, port, head.method, b"https" if server.tls else b"http", b"", head.path,
+            head.http_version, http.Headers(fields), bytes(buffer[body_start:body_start + size]),
+            None, self.arrived, time.time())
+        flow = http.HTTPFlow(self.context.client, server)
+        flow.request = request
+        flow.live = True
+        return flow, body_start + size, head.close
+
+    def _parse_absolute(self, lines: list[bytes], body_start: int
+                        ) -> tuple[http.HTTPFlow, int, bool] | object | None:
+        """A forward proxy's plain-HTTP request, which names its URL (absolute form),
+        read by mitmproxy's own reader; mitm.it (its certificate page) is mitmproxy's."""
         try:
-            request = http1.read_request_head(head.split(b"\r\n"))
+            request = http1.read_request_head(lines)
             size = http1.expected_http_body_size(request)
         except ValueError:
             return HAND_OFF
         headers = request.headers
-        lower = head.lower()  # one look at the bytes spares three at the headers, mostly
-        if (size is None or size < 0 or size > MAX_BODY or request.method == "CONNECT"
-                or b"expect" in lower and "expect" in headers
-                or b"upgrade" in lower and "upgrade" in headers
-                or b"transfer-encoding" in lower and "transfer-encoding" in headers
-                or not request.path.startswith("/")):
-            return HAND_OFF
-        server = self.context.server
         opts = ctx.options
-        if self.forward:
-            # A forward proxy's plain-HTTP request names its URL (absolute form);
-            # mitm.it is mitmproxy's certificate page.
-            if (request.scheme != "http" or not request.authority
-                    or opts.onboarding and request.host == opts.onboarding_host):
-                return HAND_OFF
-        elif request.authority:
+        if (size is None or size < 0 or size > MAX_BODY or request.method == "CONNECT"
+                or any(name in headers for name in ("expect", "upgrade", "transfer-encoding"))
+                or not request.path.startswith("/") or request.scheme != "http"
+                or not request.authority
+                or opts.onboarding and request.host == opts.onboarding_host):
             return HAND_OFF
-        body_start = end + 4
+        if opts.validate_inbound_headers:
+            try:
+                validate_headers(request)
+            except ValueError:
+                return HAND_OFF  # mitmproxy says what is wrong with it
+        buffer = self.buffer
         if len(buffer) < body_start + size:
             return None
         request.data.content = bytes(buffer[body_start:body_start + size])
         request.timestamp_start = self.arrived
         request.timestamp_end = time.time()
-        # As mitmproxy's HTTP layer does with a request, for each kind of proxy.
-        if self.forward:
-            request.authority = ""
-        else:
-            scheme = "https" if server.tls else "http"
-            request.data.host, request.data.port = server.address
-            request.scheme = scheme
-            if self.reverse and not opts.keep_host_header:
-                request.host_header = url.hostport(scheme, *server.address)
-        flow = http.HTTPFlow(self.context.client, server)
+        request.authority = ""  # as mitmproxy's HTTP layer does for a forward proxy
+        flow = http.HTTPFlow(self.context.client, self.context.server)
         flow.request = request
         flow.live = True
-        return flow, body_start + size
+        return flow, body_start + size, http1.connection_close(request.http_version, headers)
 
     def _close(self) -> layer.CommandGenerator[None]:
         if self.done:

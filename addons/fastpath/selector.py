@@ -47,6 +47,7 @@ class StampingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-t
         super().__init__()
         self.watching = False  # on while the fast path serves: `watch`
         self.ready_at = 0.0  # when this loop iteration's poll returned
+        self.polls = 0  # how many polls returned
         self.arrivals: dict[tuple, float] = {}  # peer address -> first data unclaimed
         self._edges = select.epoll() if hasattr(select, "epoll") else None
         self._watched: dict[int, tuple[socket.socket, tuple]] = {}  # fd -> socket, peer
@@ -78,15 +79,20 @@ class StampingSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-t
     def select(self, timeout=None):
         ready = super().select(timeout)
         self.ready_at = time.time()
+        self.polls += 1
         self.look()
         return ready
 
     def watch(self, on: bool) -> None:
-        """Watch the sockets registered from now on, and those registered already."""
+        """Watch the sockets registered from now on, and those registered already; or
+        (off) none: each watched socket costs two system calls a request."""
         if on and not self.watching:
             self.watching = True
             for key in list(self.get_map().values()):
                 self._watch(key.fd, key.events)
+        elif not on and self.watching:
+            for fd in list(self._watched):
+                self._unwatch(fd)
         self.watching = on
 
     def look(self) -> None:
@@ -180,6 +186,20 @@ def stamp_arrivals(on: bool) -> None:
     """Note when data arrives on the loop's sockets (with mockrec's loop), or stop."""
     if _clock is not None:
         _clock[1].watch(on)
+
+
+def poll_round() -> int | None:
+    """A number that changes with each poll of mockrec's event loop; None when not
+    running in it. Whatever happened before a request was sent happened before the
+    poll that returned the request: a file looked at once a round is as up to date,
+    for each request of the round, as one looked at for each."""
+    if _clock is not None:
+        try:
+            if asyncio.get_running_loop() is _clock[0]:
+                return _clock[1].polls
+        except RuntimeError:
+            pass
+    return None
 
 
 def arrival_time(peer: tuple | None) -> float:

@@ -21,7 +21,6 @@ import json
 import logging
 import multiprocessing
 import os
-import pickle
 import queue
 import secrets
 import shutil
@@ -901,7 +900,7 @@ class HistoryWriterProcess:
         # Pickled at once: one bytes object waits in the queue, which the garbage
         # collector never walks, instead of a tree of objects it would, again
         # and again, until the batch goes.
-        self._queue.put(pickle.dumps(taken, pickle.HIGHEST_PROTOCOL))
+        self._queue.put(taken.dumps())
 
     def close(self) -> None:
         atexit.unregister(self.close)
@@ -1075,7 +1074,7 @@ def _entry_of(blob: bytes, key: str, store: HistoryStore,
               redaction: Redaction) -> HistoryEntry | None:
     """The entry to store from a pickled capture, redacted as the writer was asked."""
     try:
-        entry = redaction.apply(pickle.loads(blob).to_entry())
+        entry = redaction.apply(Capture.loads(blob).to_entry())
     except Exception as e:  # a bug of ours; retrying cannot help
         log.error("mockrec: a capture for the %s could not be read, 1 entry lost: %r",
                   store.what, e)

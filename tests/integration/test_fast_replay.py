@@ -469,6 +469,31 @@ def test_the_layer_answers_each_request_in_order(layer_for):
     assert [type(c) for c in closed] == [commands.CloseConnection]
 
 
+def test_arrivals_are_stamped_only_while_a_delay_can_be_asked_for(layer_for, monkeypatch):
+    """Stamping costs two system calls a request: on with --delay or --profile, or
+    from the first request that asks for a delay in its header."""
+    loop = stamping.stamping_event_loop()
+    try:
+        sel = loop._selector
+        layer, context = layer_for()
+        assert not sel.watching
+        layer_for(mockrec_delay="100")
+        assert sel.watching
+        layer_for(mockrec_delay="0")
+        assert not sel.watching
+        layer_for(mockrec_profile="3g")
+        assert sel.watching
+        layer, context = layer_for(mockrec_profile="")
+        assert not sel.watching
+        asked = RAW_REQUESTS[0].replace(b"\r\n\r\n", b"\r\nx-mock-response-delay: 1\r\n\r\n", 1)
+        assert asked != RAW_REQUESTS[0]
+        list(layer.handle_event(events.DataReceived(context.client, asked)))
+        assert sel.watching  # for the requests after this one
+    finally:
+        loop.close()
+        monkeypatch.setattr(stamping, "_clock", None)
+
+
 def test_the_layer_waits_out_a_delay_without_blocking(layer_for):
     layer, context = layer_for(mockrec_delay="3g")
     asked = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0])))
@@ -672,6 +697,24 @@ def test_the_call_log_tells_the_same_of_both_paths(data, start_proxy):
     assert slow.timings.duration_ms >= 150  # its delay, then the body's time
 
 
+def test_the_poll_round_changes_with_each_poll_of_mockrecs_loop_only(monkeypatch):
+    async def rounds() -> list[int | None]:
+        seen = [stamping.poll_round()]
+        await asyncio.sleep(0)
+        seen.append(stamping.poll_round())
+        return seen
+
+    loop = stamping.stamping_event_loop()
+    try:
+        first, second = loop.run_until_complete(rounds())
+        assert first is not None and second is not None and second > first
+    finally:
+        loop.close()
+    assert asyncio.run(rounds()) == [None, None]  # another loop: looked at every time
+    assert stamping.poll_round() is None
+    monkeypatch.setattr(stamping, "_clock", None)
+
+
 def test_watching_from_a_later_switch_takes_in_the_sockets_already_there():
     selector = stamping.StampingSelector()  # e.g. a proxy started in record mode
     listener = socket.create_server(("127.0.0.1", 0))
@@ -691,6 +734,14 @@ def test_watching_from_a_later_switch_takes_in_the_sockets_already_there():
         time.sleep(0.02)
         selector.select(0)
         assert peer in selector.arrivals
+        # Off again (no delay can be asked for): no socket costs a look any more.
+        selector.watch(False)
+        assert selector.arrivals == {} and selector._watched == {}
+        client.sendall(b"again")
+        time.sleep(0.02)
+        selector.select(0)
+        assert selector.arrivals == {}
+        assert server.recv(100) == b"earlylateragain"  # every socket still asyncio's
     finally:
         selector.close()
         for sock in (client, server, listener):
@@ -721,10 +772,10 @@ def test_a_failure_in_the_layer_closes_the_connection_rather_than_hang_it(layer_
                                                                         monkeypatch, caplog):
     layer, context = layer_for()
 
-    def broken(response):
+    def broken(request, response):
         raise ValueError("cannot assemble")
 
-    monkeypatch.setattr(fastreplay.http1, "assemble_response", broken)
+    monkeypatch.setattr(fastreplay.wire, "answer_bytes", broken)
     got = list(layer.handle_event(events.DataReceived(context.client, RAW_REQUESTS[0])))
     assert [type(c) for c in got] == [commands.CloseConnection]
     assert "fast path failed" in caplog.text

@@ -173,6 +173,15 @@ def test_hot_reload_of_a_hand_edit(promoted, replaying):
             example["response"]["body"] = {"text": '{"edited": "by hand"}'}
     path.write_text(json.dumps(doc, indent=2))
     assert httpx.get(proxy.url + "/users/2").json() == {"edited": "by hand"}
+    # The files are looked at once a round of the proxy's event loop: an edit made
+    # just before a request, on a connection kept open, is its answer all the same.
+    with httpx.Client(base_url=proxy.url) as client:
+        for n in range(1, 6):
+            for example in doc["examples"].values():
+                if example["originalRequest"]["url"].endswith("/users/2"):
+                    example["response"]["body"] = {"text": json.dumps({"edit": "x" * n})}
+            path.write_text(json.dumps(doc, indent=2))
+            assert client.get("/users/2").json() == {"edit": "x" * n}
 
 
 def test_forward_mode_https_with_no_upstream_at_all(promoted, replaying, confdir, tmp_path):

@@ -123,6 +123,8 @@ class FastReplayLayer(layer.Layer):
         self.reverse = isinstance(context.client.proxy_mode, ReverseMode)
         self._transport: asyncio.BaseTransport | None | bool = False  # False: not looked up
         self._host_field: bytes | None = None  # a reverse proxy's Host, made on first use
+        # Read once a connection: each option read costs a deep copy of its value.
+        self.keep_host_header = context.options.keep_host_header
 
     def handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
         if self.handed_off:
@@ -313,7 +315,7 @@ class FastReplayLayer(layer.Layer):
             return None
         server = self.context.server
         fields = head.fields
-        if self.reverse and not ctx.options.keep_host_header:
+        if self.reverse and not self.keep_host_header:
             # As mitmproxy's HTTP layer does for a reverse proxy.
             if self._host_field is None:
                 self._host_field = always_bytes(url.hostport(

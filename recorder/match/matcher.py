@@ -741,6 +741,7 @@ class Matcher:
         for item in items:
             self.by_name.setdefault((item.method, item.example.name), []).append(item)
         self._reach: OrderedDict[tuple, _Reach] = OrderedDict()
+        self._recent: dict[tuple, Outcome] = {}  # `_recall_key` -> a match found for it
 
     def _index(self, example: Example, request: Request) -> Indexed:
         url = resolve(example.request.url, self.variables)
@@ -786,6 +787,19 @@ class Matcher:
 
     def match(self, incoming: Incoming, settings: MatchSettings | None = None) -> Outcome:
         settings = settings or MatchSettings()
+        key = _recall_key(incoming, settings)
+        if key is not None:
+            if (known := self._recent.get(key)) is not None:
+                return known
+            outcome = self._match_any(incoming, settings)
+            if outcome.match is not None:
+                if len(self._recent) >= RECALLED:
+                    self._recent.clear()
+                self._recent[key] = outcome
+            return outcome
+        return self._match_any(incoming, settings)
+
+    def _match_any(self, incoming: Incoming, settings: MatchSettings) -> Outcome:
         outcome = self._match(incoming, incoming.method, settings)
         if outcome.match is None and incoming.method == "HEAD":
             # No HEAD example fits: the head of what a GET would get (RFC 9110 9.3.2).
@@ -996,6 +1010,32 @@ class Matcher:
             score += 5
         return Match(example, item.request, score, captures, step, item.rank,
                      item.sequence if code is None else None)
+
+
+# The matches remembered for requests seen before (the commonest case by far: a
+# client asking for the same few URLs again and again), and how long a request's
+# path, query and body may be to be remembered: at most about 2 MB in all.
+RECALLED = 1024
+RECALL_LIMIT = 2048
+
+
+def _recall_key(incoming: Incoming, settings: MatchSettings) -> tuple | None:
+    """What decides the match of a request that only its host, method, path, query and
+    body decide: none of the x-mock-* headers (an example asked for by id, name or
+    status; matching switched per request) and no header matching. None for any
+    other request, or one too long to remember."""
+    if settings.match_headers:
+        return None
+    for name in incoming.by_name:
+        if name.startswith("x-mock-"):
+            return None
+    size = len(incoming.path) + len(incoming.body)
+    for name, value in incoming.query:
+        size += len(name) + len(value)
+    if size > RECALL_LIMIT:
+        return None
+    return (incoming.host, incoming.method, incoming.path, tuple(incoming.query),
+            incoming.body, settings.strict, settings.match_body)
 
 
 def _better(a: Match, b: Match) -> bool:

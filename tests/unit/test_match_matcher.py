@@ -633,3 +633,42 @@ def test_a_response_id_that_is_no_ascii_number_picks_nothing():
     m = Matcher(collection((1, "GET", "/a", 200, "a")))
     for wanted in ("\u00b2", "\u0661", "1\u00b2"):  # superscript two, Arabic-Indic one
         assert m.find_id(wanted) is None
+
+
+def test_a_remembered_match_is_what_matching_afresh_gives():
+    """Matches are remembered per host, method, path, query and body: asked again, in
+    any order, with x-mock-* headers, bodies and settings that change the answer, a
+    matcher that remembers answers as a fresh one does."""
+    import random
+
+    from recorder.match import matcher as matching
+
+    rng = random.Random(7)
+    c = collection((1, "GET", "/users/{{id}}", 200, "one user"),
+                   (2, "GET", "/users/1", 200, "ada"), (3, "GET", "/users/1", 404, "gone"),
+                   (4, "GET", "/users/1?full=1", 200, "ada in full"),
+                   (5, "POST", "/users", 201, "made"), (6, "GET", "/orders/7", 200, "order"))
+    remembering = Matcher(c)
+    targets = ["/users/1", "/users/2", "/users/1?full=1", "/USERS/1", "/users/1/", "/orders/7",
+               "/orders/8", "/users"]
+    header_sets = [[], [("x-mock-response-code", "404")], [("x-mock-response-name", "ada")],
+                   [("X-Mock-Match-Request-Body", "true")], [("accept", "text/plain")]]
+    for _ in range(400):
+        method = rng.choice(["GET", "GET", "POST", "HEAD"])
+        target, headers = rng.choice(targets), rng.choice(header_sets)
+        body = rng.choice([b"", b"", b'{"name": "ada"}'])
+        settings = MatchSettings(strict=rng.random() < 0.3, match_body=rng.random() < 0.2,
+                                 match_headers=["accept"] if rng.random() < 0.1 else [])
+        got = remembering.match(Incoming.from_target(method, target, headers, body), settings)
+        want = Matcher(c).match(Incoming.from_target(method, target, headers, body), settings)
+        _same_outcome(got, want)
+    assert remembering._recent  # it did remember
+
+    # Bounded: a flood of distinct paths that all match, and very long requests.
+    for n in range(matching.RECALLED * 3):
+        assert remembering.match(Incoming.from_target("GET", f"/users/{n}", [], b"")).match
+        assert len(remembering._recent) <= matching.RECALLED
+    long = "/users/" + "9" * matching.RECALL_LIMIT
+    remembering._recent.clear()
+    assert remembering.match(Incoming.from_target("GET", long, [], b"")).match
+    assert remembering._recent == {}

@@ -62,6 +62,7 @@ from recorder.store.files import (
 )
 
 SEGMENT_SIZE = 256
+WRITER_NICENESS = 10  # the writer process's priority below the proxy's (os.nice)
 INLINE_BODY_LIMIT = 4096
 TABLE = "entries"
 
@@ -1093,6 +1094,11 @@ def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, 
     if hasattr(os, "setsid"):
         with contextlib.suppress(OSError):
             os.setsid()
+    if hasattr(os, "nice"):
+        # Storing can wait a moment; answering cannot: where the cores are busy (a
+        # burst of answers, the client beside us), the proxy gets them first.
+        with contextlib.suppress(OSError):
+            os.nice(WRITER_NICENESS)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, WRITER_SIGNALS)
     store = HistoryStore(data_dir, root, keep)

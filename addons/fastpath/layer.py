@@ -10,9 +10,10 @@ HTTP/1 client connection of a reverse proxy, and of a forward proxy for plain-HT
 requests, and for the decrypted HTTP/1 stream inside TLS (a reverse proxy's TLS
 listener; a forward proxy's CONNECT tunnel after the handshake, where mitmproxy
 offers the layer inside its TLS layer, which encrypts what this one sends;
-HTTP/2 stays mitmproxy's). It parses each request with mitmproxy's own HTTP/1 reader, answers
-it with the same `Replay.answer` (matching, templates, CORS, key, quota), and
-sends the answer and logs the call as the response event would.
+HTTP/2 stays mitmproxy's). It reads each request (wire.py: mitmproxy's rules, for
+the plain cases only), answers it with the same `Replay.answer` (matching,
+templates, CORS, key, quota), and sends the answer and logs the call as the
+response event would.
 
 Everything else goes to mitmproxy's HTTP layer, which the layer holds from the
 start and hands the connection to, unread bytes included: another mode (record,
@@ -39,8 +40,7 @@ import time
 from typing import Protocol
 
 from mitmproxy import ctx, http
-from mitmproxy.net.http import http1, url
-from mitmproxy.net.http.validate import validate_headers
+from mitmproxy.net.http import url
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
@@ -124,7 +124,12 @@ class FastReplayLayer(layer.Layer):
         self._transport: asyncio.BaseTransport | None | bool = False  # False: not looked up
         self._host_field: bytes | None = None  # a reverse proxy's Host, made on first use
         # Read once a connection: each option read costs a deep copy of its value.
-        self.keep_host_header = context.options.keep_host_header
+        opts = context.options
+        self.keep_host_header = opts.keep_host_header
+        # mitm.it, where a forward proxy's clients get the CA certificate (its addon is
+        # loaded for forward proxies only).
+        self.onboarding_host = (opts.onboarding_host if "onboarding" in opts
+                                and opts.onboarding else None)
 
     def handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
         if self.handed_off:
@@ -305,9 +310,7 @@ class FastReplayLayer(layer.Layer):
             return HAND_OFF if len(buffer) > MAX_HEAD or b"\n\n" in buffer else None
         lines = bytes(buffer[start:end]).split(b"\r\n")
         body_start = end + 4
-        if self.forward:
-            return self._parse_absolute(lines, body_start)
-        head = wire.read_head(lines)  # origin form: a reverse proxy, or inside a tunnel
+        head = wire.read_head(lines, absolute=self.forward)
         if head is None or head.body_size > MAX_BODY:
             return HAND_OFF
         size = head.body_size
@@ -315,58 +318,31 @@ class FastReplayLayer(layer.Layer):
             return None
         server = self.context.server
         fields = head.fields
-        if self.reverse and not self.keep_host_header:
-            # As mitmproxy's HTTP layer does for a reverse proxy.
-            if self._host_field is None:
-                self._host_field = always_bytes(url.hostport(
-                    "https" if server.tls else "http", *server.address))
-            if head.host >= 0:
-                fields[head.host] = (fields[head.host][0], self._host_field)
-            else:
-                fields.append((b"Host", self._host_field))
-        host, port = server.address
+        if self.forward:
+            # A forward proxy's plain-HTTP request names its URL (absolute form);
+            # mitm.it is mitmproxy's certificate page.
+            if self.onboarding_host is not None and head.url_host == self.onboarding_host:
+                return HAND_OFF
+            host, port, scheme = head.url_host, head.url_port, b"http"
+        else:  # origin form: a reverse proxy, or inside a tunnel
+            host, port = server.address
+            scheme = b"https" if server.tls else b"http"
+            if self.reverse and not self.keep_host_header:
+                # As mitmproxy's HTTP layer does for a reverse proxy.
+                if self._host_field is None:
+                    self._host_field = always_bytes(url.hostport(scheme, host, port))
+                if head.host >= 0:
+                    fields[head.host] = (fields[head.host][0], self._host_field)
+                else:
+                    fields.append((b"Host", self._host_field))
         request = http.Request(
-            host, port, head.method, b"https" if server.tls else b"http", b"", head.path,
-            head.http_version, http.Headers(fields), bytes(buffer[body_start:body_start + size]),
-            None, self.arrived, time.time())
+            host, port, head.method, scheme, b"", head.path, head.http_version,
+            http.Headers(fields), bytes(buffer[body_start:body_start + size]), None,
+            self.arrived, time.time())
         flow = http.HTTPFlow(self.context.client, server)
         flow.request = request
         flow.live = True
         return flow, body_start + size, head.close
-
-    def _parse_absolute(self, lines: list[bytes], body_start: int
-                        ) -> tuple[http.HTTPFlow, int, bool] | object | None:
-        """A forward proxy's plain-HTTP request, which names its URL (absolute form),
-        read by mitmproxy's own reader; mitm.it (its certificate page) is mitmproxy's."""
-        try:
-            request = http1.read_request_head(lines)
-            size = http1.expected_http_body_size(request)
-        except ValueError:
-            return HAND_OFF
-        headers = request.headers
-        opts = ctx.options
-        if (size is None or size < 0 or size > MAX_BODY or request.method == "CONNECT"
-                or any(name in headers for name in ("expect", "upgrade", "transfer-encoding"))
-                or not request.path.startswith("/") or request.scheme != "http"
-                or not request.authority
-                or opts.onboarding and request.host == opts.onboarding_host):
-            return HAND_OFF
-        if opts.validate_inbound_headers:
-            try:
-                validate_headers(request)
-            except ValueError:
-                return HAND_OFF  # mitmproxy says what is wrong with it
-        buffer = self.buffer
-        if len(buffer) < body_start + size:
-            return None
-        request.data.content = bytes(buffer[body_start:body_start + size])
-        request.timestamp_start = self.arrived
-        request.timestamp_end = time.time()
-        request.authority = ""  # as mitmproxy's HTTP layer does for a forward proxy
-        flow = http.HTTPFlow(self.context.client, self.context.server)
-        flow.request = request
-        flow.live = True
-        return flow, body_start + size, http1.connection_close(request.http_version, headers)
 
     def _close(self) -> layer.CommandGenerator[None]:
         if self.done:

@@ -16,7 +16,7 @@ import re
 from typing import NamedTuple
 
 from mitmproxy import http
-from mitmproxy.net.http import http1
+from mitmproxy.net.http import http1, url
 
 # RFC 9110 5.1 (mitmproxy's validate_headers): a field name is a token.
 TOKEN = (b"!#$%&'*+-.^_`|~0123456789"
@@ -30,7 +30,7 @@ FRAMING = frozenset((b"content-length", b"host", b"connection", b"transfer-encod
 
 
 class Head(NamedTuple):
-    """An origin-form request head, as read."""
+    """A request head, as read."""
 
     method: bytes
     path: bytes
@@ -39,19 +39,38 @@ class Head(NamedTuple):
     body_size: int
     host: int  # the index of the Host field in `fields`, -1: none
     close: bool  # the client asks to close after the answer (http1.connection_close)
+    url_host: str  # absolute form: the URL's host and port ("", 0 in origin form)
+    url_port: int
 
 
-def read_head(lines: list[bytes]) -> Head | None:
+def read_head(lines: list[bytes], absolute: bool = False) -> Head | None:
     """The request head in `lines` (split at CRLF, no empty line), if it is a plain
-    origin-form HTTP/1.0 or 1.1 request with valid field names, at most one of
-    Content-Length (a plain number) and Host, and no Transfer-Encoding, Expect or
-    Upgrade; None otherwise."""
+    HTTP/1.0 or 1.1 request with valid field names, at most one of Content-Length (a
+    plain number) and Host, and no Transfer-Encoding, Expect or Upgrade; in origin
+    form, or (`absolute`: a forward proxy's) in absolute form with an http URL.
+    None otherwise."""
     request_line = lines[0].split()
     if len(request_line) != 3:
         return None
-    method, path, version = request_line
-    if not path.startswith(b"/") or version not in VERSIONS or method == b"CONNECT":
+    method, target, version = request_line
+    if version not in VERSIONS or method == b"CONNECT":
         return None
+    url_host, url_port = "", 0
+    if not absolute:
+        if not target.startswith(b"/"):
+            return None
+        path = target
+    else:
+        if not target.startswith(b"http://"):
+            return None
+        authority, _, rest = target[7:].partition(b"/")
+        try:  # as mitmproxy's reader checks them
+            url_host, port = url.parse_authority(authority, check=True)
+            url.parse(target)
+        except ValueError:
+            return None
+        url_port = port or 80
+        path = b"/" + rest
     fields = []
     size = -1
     host = -1
@@ -78,7 +97,7 @@ def read_head(lines: list[bytes]) -> Head | None:
                 return None
         fields.append((name, value))
     return Head(method, path, version, fields, max(size, 0), host,
-                closes(version, connection))
+                closes(version, connection), url_host, url_port)
 
 
 def closes(version: bytes, connection: list[bytes]) -> bool:

@@ -52,7 +52,12 @@ def mitmproxy_reads(lines: list[bytes]):
 @example(b"GET / HTTP/1.0", [b"Connection: keep-alive"])
 @example(b"GET / HTTP/1.1", [b"Connection: Close"])
 def test_a_head_read_is_read_as_mitmproxy_reads_it(request_line, lines):
-    head = wire.read_head([request_line, *lines])
+    for absolute in (False, True):  # a reverse proxy's, a forward proxy's
+        check_head(request_line, lines, absolute)
+
+
+def check_head(request_line: bytes, lines: list[bytes], absolute: bool) -> None:
+    head = wire.read_head([request_line, *lines], absolute)
     theirs = mitmproxy_reads([request_line, *lines])
     if head is None:
         return  # mitmproxy's own HTTP layer takes it
@@ -60,6 +65,11 @@ def test_a_head_read_is_read_as_mitmproxy_reads_it(request_line, lines):
     request, size, close = theirs
     assert (head.method, head.path, head.http_version) == (
         request.data.method, request.data.path, request.data.http_version)
+    if absolute:
+        assert request.scheme == "http" and request.authority
+        assert (head.url_host, head.url_port) == (request.host, request.port)
+    else:
+        assert not request.authority and (head.url_host, head.url_port) == ("", 0)
     assert tuple(head.fields) == request.headers.fields
     assert head.body_size == size and head.close == close
     assert head.host == next((i for i, (k, _) in enumerate(head.fields)
@@ -68,6 +78,15 @@ def test_a_head_read_is_read_as_mitmproxy_reads_it(request_line, lines):
     names = {k.lower() for k, _ in head.fields}
     assert not names & {b"transfer-encoding", b"expect", b"upgrade"}
     assert request.path.startswith("/") and request.method != "CONNECT"
+
+
+@pytest.mark.parametrize("target", [b"http://a.test/x?y=1", b"http://a.test", b"http://a.test:8080/",
+                                    b"http://[::1]:9/v", b"http://a.test:99999/",
+                                    b"http://a b/", b"https://a.test/", b"HTTP://a.test/",
+                                    b"http://user@a.test/", b"/origin", b"http://:80/"])
+def test_absolute_form_urls_are_read_as_mitmproxy_reads_them(target):
+    check_head(b"GET " + target + b" HTTP/1.1", [b"Host: a.test"], absolute=True)
+    assert wire.read_head([b"GET " + target + b" HTTP/1.1"]) is None or target == b"/origin"
 
 
 def test_plain_heads_are_read_and_the_rest_left_to_mitmproxy():

@@ -488,6 +488,9 @@ def test_writer_process_ignores_signals_meant_for_the_proxy_even_while_starting(
         os.kill(pid, sig)
     writer.submit(capture(2))
     assert writer.pid == pid  # never replaced: it did not die
+    # And it yields the cores to the proxy: storing can wait, answering cannot.
+    assert (os.getpriority(os.PRIO_PROCESS, pid)
+            == min(19, os.getpriority(os.PRIO_PROCESS, 0) + history.WRITER_NICENESS))
     writer.close()
     assert HistoryStore(tmp_path).count() == 2
     assert os.getsid(0) != _sid_or_none(pid)

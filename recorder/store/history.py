@@ -25,6 +25,8 @@ import queue
 import secrets
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -893,8 +895,7 @@ class HistoryWriterProcess:
         self._thread = threading.Thread(target=self._forward, name="mockrec-history-pipe",
                                         daemon=True)
         self._thread.start()
-        # Runs before multiprocessing's own exit handler, which would wait for
-        # the child for ever while our end of the pipe is still open.
+        # At exit, whoever forgot to close: the child stores what it holds and stops.
         atexit.register(self.close)
 
     def submit(self, taken: Capture) -> None:
@@ -972,8 +973,9 @@ class HistoryWriterProcess:
             return
         for conn in (child.data, child.acks):
             conn.close()
-        child.process.join(2)
-        code = child.process.exitcode
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(2)
+        code = child.process.returncode
         if self._closing.is_set() and not self._unacked and code == 0:
             return  # it stopped as asked, everything stored
         how = (f"killed by signal {-code}" if code is not None and code < 0
@@ -1002,34 +1004,41 @@ class HistoryWriterProcess:
             self._send(("resend", list(self._unacked.items())))
 
     def _spawn(self) -> _Child:
-        context = multiprocessing.get_context("spawn")  # no copy of the proxy's state
-        data_in, data_out = context.Pipe(duplex=False)
-        acks_in, acks_out = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_writer_main,
-            args=(data_in, acks_out, *self._args, self._token, self._redaction),
-            name=f"mockrec-{self.store.root_name.replace('/', '-')}-writer")
+        # A new interpreter running `writer_child` (no copy of the proxy's state, nothing
+        # of the proxy's imported again), the two pipes its only inherited files. Not
+        # multiprocessing's spawn: it starts a resource tracker (another 13 MB process)
+        # and re-runs the proxy's main script in the child.
+        data_in, data_out = multiprocessing.Pipe(duplex=False)
+        acks_in, acks_out = multiprocessing.Pipe(duplex=False)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [package_root, *filter(None, [os.environ.get("PYTHONPATH")])])}
         # A Ctrl-C (or a SIGTERM to the group) while the child starts must not kill it:
         # it inherits these blocked, and unblocks them once it ignores them.
         blocked = hasattr(signal, "pthread_sigmask")
         if blocked:
-            # Launching multiprocessing's resource tracker unblocks them (it blocks and
-            # unblocks around its own start): have it running before we block.
-            import warnings
-            from multiprocessing import resource_tracker
-
-            with warnings.catch_warnings():  # "died unexpectedly": a kill -9 of our children
-                warnings.simplefilter("ignore")
-                resource_tracker.ensure_running()
             old = signal.pthread_sigmask(signal.SIG_BLOCK, WRITER_SIGNALS)
         try:
-            process.start()
+            process = subprocess.Popen(
+                [sys.executable, "-c", "from recorder.store.history import writer_child; "
+                 f"writer_child({data_in.fileno()}, {acks_out.fileno()})"],
+                pass_fds=(data_in.fileno(), acks_out.fileno()), stdin=subprocess.DEVNULL,
+                env=env)
+        except BaseException:
+            for conn in (data_in, data_out, acks_in, acks_out):
+                conn.close()
+            raise
         finally:
             if blocked:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
         data_in.close()
         acks_out.close()
-        return _Child(process, data_out, acks_in, time.monotonic())
+        child = _Child(process, data_out, acks_in, time.monotonic())
+        # What it stores where, first down the pipe. Should it be dead already, the
+        # pipe thread finds out and starts another.
+        with contextlib.suppress(OSError, ValueError):
+            data_out.send((*self._args, self._token, self._redaction))
+        return child
 
     def _finish(self) -> None:
         """At close: the child stores everything and stops; what it did not, we store."""
@@ -1045,8 +1054,7 @@ class HistoryWriterProcess:
                               "after %.0f s; it goes on after the proxy exits",
                               self.store.what, child.process.pid, len(self._unacked),
                               self.STOP_TIMEOUT)
-                    # Not for multiprocessing's exit handler to wait for.
-                    multiprocessing.process._children.discard(child.process)  # type: ignore
+                    _left_running.append(child.process)  # no warning that it still runs
                     return
                 self._read_acks(0.1)
         if self._unacked:
@@ -1082,6 +1090,21 @@ def _entry_of(blob: bytes, key: str, store: HistoryStore,
         return None
     entry.capture = key
     return entry
+
+
+_left_running: list[subprocess.Popen] = []  # writers still storing as the proxy exits
+
+
+def writer_child(data_fd: int, acks_fd: int) -> None:
+    """The writer process's entry (`HistoryWriterProcess._spawn`): its settings come
+    first down the data pipe."""
+    data = Connection(data_fd, writable=False)
+    acks = Connection(acks_fd, readable=False)
+    try:
+        settings = data.recv()
+    except (EOFError, OSError):
+        return  # the proxy is gone before it said anything
+    _writer_main(data, acks, *settings)
 
 
 def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, keep: int,

@@ -105,8 +105,8 @@ class Proxy:
                 f"mockrec did not stop within {timeout} s:\n{self.text()}") from None
 
     def writers(self) -> list[int]:
-        """The writer children (multiprocessing's spawned interpreters), from /proc."""
-        return [pid for pid in children(self.process.pid) if b"spawn_main" in cmdline(pid)]
+        """The writer children (interpreters running history.writer_child), from /proc."""
+        return [pid for pid in children(self.process.pid) if b"writer_child" in cmdline(pid)]
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -315,8 +315,8 @@ def test_a_signal_to_the_process_group_keeps_every_answered_request(
 @pytest.mark.slow
 @pytest.mark.parametrize("run", ["writer", "all-children"])
 def test_kill_9_of_the_writer_under_load_loses_nothing(proxies, upstream, tmp_path, run):
-    """kill -9 of the writer child (or of every child: multiprocessing's resource tracker
-    too), twice, under load: a new writer takes over, with what the old one held."""
+    """kill -9 of the writer child (or of every child the proxy has), twice, under load:
+    a new writer takes over, with what the old one held."""
     data = tmp_path / "data"
     proxy = proxies(data, "--upstream", upstream.url)
     load = Load(proxy.started(), clients=8).start().answering()

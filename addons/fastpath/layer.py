@@ -15,12 +15,19 @@ the plain cases only), answers it with the same `Replay.answer` (matching,
 templates, CORS, key, quota), and sends the answer and logs the call as the
 response event would.
 
+A forward proxy's CONNECT is established here too, as mitmproxy's HTTP layer
+would (the same 200, the server's address, then the next_layer event for what
+the tunnel carries: TLS, and this layer again inside it), so that neither that
+layer nor its stream stands between the client and the tunnel for every request
+after it; unless an addon listens to a CONNECT's events, the server is to be
+connected at once, or the client sent more behind the CONNECT.
+
 Everything else goes to mitmproxy's HTTP layer, which the layer holds from the
 start and hands the connection to, unread bytes included: another mode (record,
 spy, passthrough, or --on-miss forward), chunked or big request bodies,
-`Expect`, `Upgrade`, CONNECT, `*` targets, origin-form requests to a forward
-proxy and absolute-form ones to a reverse proxy, mitm.it, HTTP/2, malformed
-heads. From then on the connection is mitmproxy's as usual.
+`Expect`, `Upgrade`, `*` targets, origin-form requests to a forward proxy and
+absolute-form ones to a reverse proxy, mitm.it, HTTP/2, malformed heads. From
+then on the connection is mitmproxy's as usual.
 
 Delays are honest under a burst, which takes two things here:
 - A delay counts from the request's arrival, not from when the busy event loop
@@ -39,8 +46,9 @@ import logging
 import time
 from typing import Protocol
 
-from mitmproxy import ctx, http
-from mitmproxy.net.http import url
+from mitmproxy import addonmanager, ctx, http
+from mitmproxy.net.http import http1, url
+from mitmproxy.net.http.validate import validate_headers
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
@@ -58,6 +66,16 @@ MAX_BODY = 1024 * 1024  # bigger bodies too: mitmproxy streams and limits them
 HAND_OFF = object()
 log = logging.getLogger(__name__)
 _warned = False
+
+
+CONNECT_HOOKS = ("requestheaders", "http_connect", "http_connected", "http_connect_error")
+
+
+def _connect_listened() -> bool:
+    """Does any addon listen to a CONNECT's events? (None does in a proxy that takes
+    the fast path, but one may be loaded into it later.)"""
+    return any(callable(getattr(addon, hook, None)) for addon in
+               addonmanager.traverse(ctx.master.addons.chain) for hook in CONNECT_HOOKS)
 
 
 def wants(nextlayer: layer.NextLayer) -> bool:
@@ -117,6 +135,8 @@ class FastReplayLayer(layer.Layer):
         self.client_closed = False
         self.done = False
         self.handed_off = False
+        # A forward proxy's CONNECT tunnel, once established: the layers inside it.
+        self.tunnel: layer.Layer | None = None
         # Absolute-form requests (a forward proxy's plain HTTP), or origin-form ones to
         # the connection's server (a reverse proxy; inside a forward proxy's tunnel).
         self.forward = getattr(fallback, "mode", None) is HTTPMode.regular
@@ -132,6 +152,9 @@ class FastReplayLayer(layer.Layer):
                                 and opts.onboarding else None)
 
     def handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
+        if self.tunnel is not None:
+            yield from self.tunnel.handle_event(event)
+            return
         if self.handed_off:
             yield from self.fallback.handle_event(event)
             return
@@ -206,6 +229,9 @@ class FastReplayLayer(layer.Layer):
                 return
             if parsed is HAND_OFF:
                 yield from self._hand_off()
+                return
+            if type(parsed) is http.Request:  # CONNECT
+                yield from self._open_tunnel(parsed)
                 return
             flow, size, request_close = parsed
             later = replay.answer(flow)
@@ -310,6 +336,8 @@ class FastReplayLayer(layer.Layer):
             return HAND_OFF if len(buffer) > MAX_HEAD or b"\n\n" in buffer else None
         lines = bytes(buffer[start:end]).split(b"\r\n")
         body_start = end + 4
+        if self.forward and lines[0].startswith(b"CONNECT "):
+            return self._connect_request(lines, body_start)
         head = wire.read_head(lines, absolute=self.forward)
         if head is None or head.body_size > MAX_BODY:
             return HAND_OFF
@@ -343,6 +371,38 @@ class FastReplayLayer(layer.Layer):
         flow.request = request
         flow.live = True
         return flow, body_start + size, head.close
+
+    def _connect_request(self, lines: list[bytes], body_start: int) -> http.Request | object:
+        """A forward proxy's CONNECT this layer can establish itself, or HAND_OFF: one
+        with anything after its head, a server to connect to at once, or an addon
+        that listens to its events (those are mitmproxy's HTTP layer's to give)."""
+        try:
+            request = http1.read_request_head(lines)
+            if self.context.options.validate_inbound_headers:
+                validate_headers(request)
+            size = http1.expected_http_body_size(request)
+        except ValueError:
+            return HAND_OFF
+        if (request.method != "CONNECT" or size != 0 or len(self.buffer) != body_start
+                or self.context.client.tls
+                or self.context.options.connection_strategy != "lazy"
+                or _connect_listened()):
+            return HAND_OFF
+        return request
+
+    def _open_tunnel(self, request: http.Request) -> layer.CommandGenerator[None]:
+        """Establish a CONNECT tunnel as mitmproxy's HTTP layer does (the same 200, the
+        same layers inside it, chosen by the next_layer event: TLS, then this layer
+        again), without that layer and its stream between the tunnel and the client:
+        they cost a quarter of each HTTPS request inside it."""
+        self.buffer.clear()
+        self.context.server.address = (request.host, request.port)
+        now = time.time()
+        established = http.Response(request.data.http_version, 200, b"Connection established",
+                                    http.Headers(), b"", None, now, now)
+        self.tunnel = layer.NextLayer(self.context.fork())
+        yield from self.tunnel.handle_event(events.Start())
+        yield commands.SendData(self.context.client, http1.assemble_response_head(established))
 
     def _close(self) -> layer.CommandGenerator[None]:
         if self.done:

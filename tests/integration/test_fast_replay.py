@@ -250,6 +250,15 @@ def test_over_tls_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, s
         assert ours.startswith(b"HTTP/1.1 ") and ours.count(b"HTTP/1.1 ") == answers, raw
     pipelined = tls_exchange(fast.url, RAW_REQUESTS[1], 2, connect)
     assert pipelined.index(b"first") < pipelined.index(b"second")
+    if connect:  # the tunnel's own 200, which the fast layer sends itself
+        for version in (b"HTTP/1.1", b"HTTP/1.0"):
+            asked = b"CONNECT api.test:443 " + version + b"\r\nHost: api.test:443\r\n\r\n"
+            replies = []
+            for proxy in (fast, usual):
+                with socket.create_connection(address(proxy.url), timeout=5) as sock:
+                    sock.sendall(asked)
+                    replies.append(read_answers(sock, 1, head_only=True))
+            assert replies[0] == replies[1] == version + b" 200 Connection established\r\n\r\n"
     # Delayed answers inside TLS go out through the TLS layer, encrypted.
     slow = start_proxy("api", *upstream, "--delay", "50", data_dir=data, command="replay")
     started = time.monotonic()
@@ -766,6 +775,66 @@ def test_a_failure_of_ours_is_a_500_that_says_so(data, monkeypatch, caplog):
         assert "cannot answer" in caplog.text
         assert flow.metadata[metadata.OUTCOME] == {  # what the call log says
             "kind": "fault", "reason": "RuntimeError: the matcher broke"}
+
+
+class ListensToConnect:
+    def http_connect(self, flow) -> None:
+        pass
+
+
+class EagerOptions:
+    """The proxy's options, but for connection_strategy "eager"."""
+
+    def __init__(self, opts) -> None:
+        self._opts = opts
+
+    def __getattr__(self, name: str):
+        return "eager" if name == "connection_strategy" else getattr(self._opts, name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._opts
+
+
+@pytest.mark.parametrize("case", ["plain", "bytes-after", "eager", "listened", "http/1.0"])
+def test_a_forward_proxys_connect_is_established_by_the_layer_unless_mitmproxy_must(
+        data, case):
+    """CONNECT: the same 200 as mitmproxy's HTTP layer sends, and the next_layer event
+    asked inside the tunnel, without that layer in between; mitmproxy's HTTP layer
+    takes it when an addon listens to its events, the server is to be connected at
+    once, or the client sent more after it (a byte-for-byte comparison of answers
+    through both kinds of tunnel: test_the_fast_path_answers_byte_for_byte_over_tls)."""
+    replay = Replay()
+    addons = [Proxyserver(), replay] + ([ListensToConnect()] if case == "listened" else [])
+    with taddons.context(*addons) as tctx:
+        tctx.configure(replay, mockrec_data_dir=str(data), mockrec_collection="api",
+                       mockrec_call_log=0, mockrec_fast_replay=True)
+        client = tflow.tclient_conn()
+        client.proxy_mode = ProxyMode.parse("regular")
+        client.tls = False
+        opts = tctx.options
+        if case == "eager":  # replay makes it lazy; a proxy embedding mockrec might not
+            opts = EagerOptions(opts)
+        context = Context(client, opts)
+        context.server = tflow.tserver_conn()
+        context.server.address = None
+        layer = FastReplayLayer(context, replay, HttpLayer(context, HTTPMode.regular))
+        assert list(layer.handle_event(events.Start())) == []
+        version = b"HTTP/1.0" if case == "http/1.0" else b"HTTP/1.1"
+        raw = b"CONNECT api.test:443 " + version + b"\r\nHost: api.test:443\r\n\r\n"
+        if case == "bytes-after":
+            raw += b"\x16\x03\x01"  # a TLS ClientHello's first bytes, sent without waiting
+        got = list(layer.handle_event(events.DataReceived(context.client, raw)))
+        if case in ("plain", "http/1.0"):
+            assert layer.tunnel is not None and not layer.handed_off
+            sent = [c for c in got if isinstance(c, commands.SendData)]
+            assert [c.data for c in sent] == [version + b" 200 Connection established\r\n\r\n"]
+            assert context.server.address == ("api.test", 443)
+            # What follows goes to the layers inside the tunnel: the next_layer event.
+            hello = b"\x16\x03\x01\x00\x05hello"
+            asked = list(layer.handle_event(events.DataReceived(context.client, hello)))
+            assert any(type(c).__name__ == "NextLayerHook" for c in asked)
+        else:
+            assert layer.tunnel is None and layer.handed_off
 
 
 def test_a_failure_in_the_layer_closes_the_connection_rather_than_hang_it(layer_for,

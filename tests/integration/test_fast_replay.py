@@ -345,6 +345,22 @@ def test_switching_modes_on_a_connection_the_fast_path_served(data, start_proxy,
         upstream.close()
 
 
+def test_switching_modes_inside_a_tunnel_the_fast_layer_established(data, start_proxy,
+                                                                   tls_upstream, capsys):
+    """The tunnel the fast layer opened itself goes upstream like mitmproxy's own once
+    the mode forwards (the server's address is the CONNECT's)."""
+    proxy = start_proxy("api", "--set", "ssl_insecure=true", data_dir=data, command="replay")
+    target = tls_upstream.url  # https://127.0.0.1:PORT
+    with httpx.Client(proxy=proxy.url, verify=False) as client:
+        assert client.get(target + "/b").content == b"second"  # an example for any host
+        assert main(["--data-dir", str(data), "mode", "spy"]) == 0
+        capsys.readouterr()
+        upstream = client.get(target + "/live?x=1")  # the same tunnel, upstream
+        assert upstream.status_code == 200 and upstream.json()["query"] == "x=1"
+        assert main(["--data-dir", str(data), "mode", "replay"]) == 0
+        assert client.get(target + "/b").content == b"second"
+
+
 def test_mitmproxy_options_bring_mitmproxys_addons_and_its_usual_path(data, start_proxy):
     proxy = mock(start_proxy, data, "--set", "modify_headers=/~s/X-Modified/yes")
     r = httpx.get(proxy.url + "/a")

@@ -169,7 +169,7 @@ class MockrecProxy:
             except subprocess.TimeoutExpired:
                 _kill_group(process.pid)
                 process.wait()
-        # Its helpers (the history writers, multiprocessing's resource tracker) finish
+        # Its helpers (the history writers) finish
         # on their own once it is gone; none outlives the session.
         deadline = time.monotonic() + STOP_TIMEOUT
         while _group_alive(process.pid):

@@ -19,12 +19,15 @@ def json_response(status: int, body: dict,
                               [(b"Content-Type", b"application/json"), *headers])
 
 
-ANY_ORIGIN = [(b"Access-Control-Allow-Origin", b"*")]
+# Vary: Origin on the `*` answer too: the answer depends on the Origin header either
+# way, and a cache must not give a page that sends one the answer made without.
+ANY_ORIGIN = [(b"Access-Control-Allow-Origin", b"*"), (b"Vary", b"Origin")]
 
 
 def cors_headers(origin: str | None) -> list[tuple[bytes, bytes]]:
     """What a CORS answer adds: `*` without an Origin; with one, that origin, with
-    credentials allowed (so `fetch(url, {credentials: "include"})` reads it)."""
+    credentials allowed (so `fetch(url, {credentials: "include"})` reads it); and
+    `Vary: Origin` in both cases."""
     if origin is None:
         return ANY_ORIGIN
     return [(b"Access-Control-Allow-Origin", origin.encode("utf-8", "surrogateescape")),

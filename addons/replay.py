@@ -487,8 +487,6 @@ class Replay:
         origin = incoming.header("origin")
         headers = [*cors_headers(origin), (b"Access-Control-Allow-Methods", wire_bytes(asked)),
                    (b"Access-Control-Max-Age", b"600")]
-        if origin is None:
-            headers.append((b"Vary", b"Origin"))
         if asked_headers := incoming.header("access-control-request-headers"):
             headers.append((b"Access-Control-Allow-Headers", wire_bytes(asked_headers)))
         return http.Response.make(204, b"", headers)

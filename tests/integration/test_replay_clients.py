@@ -203,6 +203,7 @@ def test_cors_with_credentials_quotas_and_what_the_call_log_says(start_proxy, up
         plain = client.get("/json", headers=key)
         assert plain.headers["access-control-allow-origin"] == "*"
         assert "access-control-allow-credentials" not in plain.headers
+        assert plain.headers.get_list("vary") == ["Origin"]  # it depends on Origin all the same
         own = client.get("/own", headers={**origin, **key})
         assert own.headers.get_list("access-control-allow-origin") == ["https://only.test"]
         assert "access-control-allow-credentials" not in own.headers

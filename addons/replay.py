@@ -466,6 +466,9 @@ class Replay:
             return self._reply(flow, response)
         flow.metadata[metadata.FAULT] = str(fault)
         flow.metadata[metadata.CALL] = True
+        if self.cors and "access-control-allow-origin" not in response.headers:
+            # As on the 404 itself, which a page's script reads only with these.
+            response.headers.fields += tuple(cors_headers(flow.request.headers.get("origin")))
         if fault.kind == "slow-body":
             response.headers["Connection"] = "close"
         return faults.Faulted(fault, response, 0.0)

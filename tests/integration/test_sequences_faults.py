@@ -278,6 +278,12 @@ def test_a_slow_body_takes_its_time_and_holds_up_nobody_else(faulty, start_proxy
     assert quick < 0.5  # another connection was answered meanwhile
     r = httpx.get(proxy.url + "/item", headers={"x-mock-response-fault": "slow-body:500"})
     assert r.status_code == 200 and r.text == "x" * 400  # a real client reads it whole
+    # mockrec's own 404, spoilt the same way, keeps its CORS headers for a page to read it.
+    missing = httpx.get(proxy.url + "/nothing/here", headers={
+        "x-mock-response-fault": "slow-body:100", "Origin": "http://app.test"})
+    assert missing.status_code == 404 and missing.json()["error"]["name"]
+    assert missing.headers["access-control-allow-origin"] == "http://app.test"
+    assert missing.headers.get_list("vary") == ["Origin"]
 
 
 def test_a_share_of_answers_fails_and_a_seed_repeats_which(faulty, start_proxy):

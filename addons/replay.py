@@ -10,13 +10,12 @@ Its options are `ReplaySettings`' fields (recorder/settings.py) and `mockrec_mod
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import hmac
 import logging
 import random
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, hooks, http
 from mitmproxy.proxy.mode_specs import ReverseMode
@@ -59,19 +58,6 @@ from recorder.store.files import file_key
 from recorder.store.mocks import EnvironmentStore, hash_key, local_url
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No garbage collection while a collection is read and indexed: each pass would walk
-    every object made so far (with 10,000 examples they cost more than the reading)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class Replay:
@@ -195,8 +181,7 @@ class Replay:
         # Versions taken before reading: an edit landing meanwhile is reloaded next time.
         self._source_keys = [file_key(p) for p in self._sources]
         try:
-            with collector_paused():  # hundreds of thousands of objects, none garbage
-                collection = store.load(name, tag)
+            collection = store.load(name, tag)
         except NotFound as e:
             if not self.mode.answers():
                 # Recording needs no collection: loaded when a mode that answers comes.
@@ -211,8 +196,7 @@ class Replay:
         except MockrecError as e:
             raise exceptions.OptionsError(str(e)) from e
         self.collection = collection
-        with collector_paused():
-            self.matcher = Matcher(collection, variables)
+        self.matcher = Matcher(collection, variables)
         self._wire = {}  # examples' headers as bytes, made on first use
         if any(dynamic.needs_faker(e.response.body) or any(
                 dynamic.needs_faker(v) for _, v in e.response.headers)

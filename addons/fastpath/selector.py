@@ -188,26 +188,28 @@ def stamp_arrivals(on: bool) -> None:
         _clock[1].watch(on)
 
 
-def poll_round() -> int | None:
-    """A number that changes with each poll of mockrec's event loop; None when not
-    running in it. Whatever happened before a request was sent happened before the
-    poll that returned the request: a file looked at once a round is as up to date,
-    for each request of the round, as one looked at for each."""
+def _running_selector() -> StampingSelector | None:
+    """The selector of mockrec's loop, when the caller runs in that loop."""
     if _clock is not None:
         try:
             if asyncio.get_running_loop() is _clock[0]:
-                return _clock[1].polls
+                return _clock[1]
         except RuntimeError:
             pass
     return None
 
 
+def poll_round() -> int | None:
+    """A number that changes with each poll of mockrec's event loop; None when not
+    running in it. Whatever happened before a request was sent happened before the
+    poll that returned the request: a file looked at once a round is as up to date,
+    for each request of the round, as one looked at for each."""
+    selector = _running_selector()
+    return selector.polls if selector is not None else None
+
+
 def arrival_time(peer: tuple | None) -> float:
     """When the data being handled from `peer` arrived (now, without mockrec's loop)."""
-    if _clock is not None and peer is not None:
-        try:
-            if asyncio.get_running_loop() is _clock[0]:
-                return _clock[1].arrival(peer)
-        except RuntimeError:
-            pass
+    if peer is not None and (selector := _running_selector()) is not None:
+        return selector.arrival(peer)
     return time.time()

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import gc
 import heapq
 import re
 from collections import OrderedDict
@@ -51,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from recorder.collector import collector_paused
 from recorder.match import templates as paths
 from recorder.match.bodies import BodyPattern, RequestBody, example_body
 from recorder.models import Collection, Example, Header, Request
@@ -693,13 +693,8 @@ class Matcher:
     def __init__(self, collection: Collection, variables: dict[str, str] | None = None):
         # Many small long-lived objects: the cyclic garbage collector would walk them
         # again and again while they are made (a third of the time at 100,000 examples).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             self._build(collection, variables)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _build(self, collection: Collection, variables: dict[str, str] | None) -> None:
         self.variables = {**collection.variables, **(variables or {})}

@@ -24,6 +24,7 @@ from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.table import Document
 
+from recorder.collector import collector_paused
 from recorder.errors import MockrecError, NotFound, StoreCorrupt
 from recorder.models import (
     Collection,
@@ -96,11 +97,13 @@ class CollectionStore:
 
     def load(self, name: str, tag: str | None = None) -> Collection:
         path = self.require(name, tag)
-        doc = AtomicJSONStorage(path, shape=_collection_problem).read() or {}
-        try:
-            return collection_from_doc(name, doc)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise damaged(path, f"not a mockrec collection: {e}") from None
+        # Hundreds of thousands of objects for a big collection, none of them garbage.
+        with collector_paused():
+            doc = AtomicJSONStorage(path, shape=_collection_problem).read() or {}
+            try:
+                return collection_from_doc(name, doc)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise damaged(path, f"not a mockrec collection: {e}") from None
 
     def variables(self, name: str, tag: str | None = None) -> dict[str, str]:
         """A collection's variables ({} if it does not exist)."""

@@ -35,7 +35,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench_record import free_port
+from bench_record import free_port, with_cached_bytecode
 from bench_replay import BODY, DEAD, FIXED, make_collection
 
 PEERS = {  # name -> npm package spec and the command it installs
@@ -278,9 +278,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mockrec-peers")
     args = parser.parse_args()
-    # The processes started run as installed, with their bytecode cached (some shells
-    # set PYTHONDONTWRITEBYTECODE: then every start compiles mockrec's modules anew).
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    with_cached_bytecode()
     peers = [p for p in args.peers.split(",") if p]
     unknown = [p for p in peers if p not in PEERS]
     if unknown:

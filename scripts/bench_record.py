@@ -56,6 +56,13 @@ def run_upstream(port_out) -> None:
     asyncio.run(main())
 
 
+def with_cached_bytecode() -> None:
+    """The processes a benchmark starts run as installed, with their bytecode cached
+    (some shells set PYTHONDONTWRITEBYTECODE: then every start compiles mockrec's
+    modules anew)."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
 def user_path(n: int, i: int) -> str:
     return f"/users/{n}?i={i}"
 
@@ -167,9 +174,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=10)
     args = parser.parse_args()
-    # The processes started run as installed, with their bytecode cached (some shells
-    # set PYTHONDONTWRITEBYTECODE: then every start compiles mockrec's modules anew).
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    with_cached_bytecode()
 
     work = Path(tempfile.mkdtemp(prefix="mockrec-bench-"))
     queue = multiprocessing.Queue()

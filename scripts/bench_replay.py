@@ -42,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_record import free_port, load, user_path, wait_for_port
+from bench_record import free_port, load, user_path, wait_for_port, with_cached_bytecode
 
 from recorder.match.matcher import Incoming, Matcher
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
@@ -339,9 +339,7 @@ def main() -> None:
     parser.add_argument("--misses-only", action="store_true",
                         help="only the misses' figures (five interleaved rounds)")
     args = parser.parse_args()
-    # The processes started run as installed, with their bytecode cached (some shells
-    # set PYTHONDONTWRITEBYTECODE: then every start compiles mockrec's modules anew).
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    with_cached_bytecode()
     work = Path(tempfile.mkdtemp(prefix="mockrec-bench-replay-"))
     if args.misses_only:
         try:

@@ -156,23 +156,29 @@ def urls(browser) -> list[str]:
 
 
 def follow(browser, element, confirm: bool = False) -> None:
-    """Click a link or a submit button (saying yes when it asks), wait for the next page."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Click a link or a submit button (saying yes when it asks), wait for the next page.
 
-    old = css(browser, "html")
+    The page before the click is marked with a property of its window; the next page is
+    there once a fresh window object without that mark answers. (Asking the old <html>
+    element whether it is stale races with Chrome detaching it: mid-navigation Chrome
+    answers "Node with given id does not belong to the document" instead.)
+    """
+    from selenium.common.exceptions import WebDriverException
+
+    browser.execute_script("window.mockrecPageBefore = true")
     element.click()
     if confirm:
         wait_for(browser, lambda: browser.switch_to.alert)
         browser.switch_to.alert.accept()
 
-    def gone() -> bool:
+    def next_page_loaded() -> bool:
         try:
-            old.tag_name  # noqa: B018
-        except StaleElementReferenceException:
-            return True
-        return False
-    wait_for(browser, gone)
-    wait_for(browser, lambda: browser.execute_script("return document.readyState") == "complete")
+            return browser.execute_script(
+                "return window.mockrecPageBefore === undefined"
+                " && document.readyState === 'complete'")
+        except WebDriverException:  # between the two documents
+            return False
+    wait_for(browser, next_page_loaded)
 
 
 def submit(browser, button_selector: str) -> None:

@@ -123,7 +123,7 @@ def example_from_entry(entry: HistoryEntry, example_id: int, name: str, *,
 
 
 def request_url(entry: HistoryEntry, options: PromoteOptions,
-                result: PromoteResult) -> str:
+                result: PromoteResult, base: str | None) -> str:
     """The request's URL template: origin plus the path, wildcards where asked."""
     parts = urlsplit(entry.request.url)
     path = parts.path or "/"
@@ -137,7 +137,7 @@ def request_url(entry: HistoryEntry, options: PromoteOptions,
         if inferred != path:
             result.inferred.setdefault(inferred, path)
             path = inferred
-    return based(urlunsplit((parts.scheme, parts.netloc, path, "", "")), result.base_url)
+    return based(urlunsplit((parts.scheme, parts.netloc, path, "", "")), base)
 
 
 def based(url: str, base: str | None) -> str:
@@ -163,10 +163,19 @@ def common_upstream(entries: list[HistoryEntry], collection: Collection) -> str 
     return upstream
 
 
-def _same(example: Example) -> tuple:
+def expanded(url: str, base: str | None) -> str:
+    """A URL with a leading `{{baseUrl}}` filled in: `{{baseUrl}}/users` and
+    `http://api.test/users` are one endpoint when baseUrl is http://api.test."""
+    if base is not None and url.startswith(BASE_URL):
+        return base + url[len(BASE_URL):]
+    return url
+
+
+def _same(example: Example, base: str | None) -> tuple:
     """What makes two examples of a request the same: request and response."""
     req, resp = example.request, example.response
-    return (req.method, req.url, req.body, resp.status, tuple(resp.headers), resp.body)
+    return (req.method, expanded(req.url, base), req.body, resp.status, tuple(resp.headers),
+            resp.body)
 
 
 class UniqueNames:
@@ -204,24 +213,28 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
     result.base_url = common_upstream(usable, collection)
     if result.base_url:
         collection.variables["baseUrl"] = result.base_url
-    by_key = {(r.method, r.url): r for r in collection.requests}
+    # URLs under the collection's baseUrl are written `{{baseUrl}}/...`, however their
+    # entries were recorded (a forward proxy, a reverse one): one endpoint, one request,
+    # found whichever way an earlier promote or an import wrote its URL.
+    base = collection.variables.get("baseUrl") or None
+    by_key = {(r.method, expanded(r.url, base)): r for r in collection.requests}
     request_names = UniqueNames(r.name for r in collection.requests)
     example_names = {r.id: UniqueNames(e.name for e in r.examples) for r in collection.requests}
     # What already stands as an example, per request: promoting it again adds nothing.
-    standing = {(r.id, _same(e)) for r in collection.requests for e in r.examples}
+    standing = {(r.id, _same(e, base)) for r in collection.requests for e in r.examples}
     next_request_id = max((r.id for r in collection.requests), default=0) + 1
     before = {r.id: len(r.examples) for r in collection.requests}
     made: list[Example] = []
     for entry in usable:
-        url = request_url(entry, options, result)
-        request = by_key.get((entry.request.method, url))
+        url = request_url(entry, options, result, base)
+        request = by_key.get((entry.request.method, expanded(url, base)))
         assert entry.response is not None
         redacted: Counter[str] = Counter()
         example = example_from_entry(entry, 0, "", keep_secrets=options.keep_secrets,
                                      redacted=redacted)
-        example.request.url = based(example.request.url, result.base_url)
+        example.request.url = based(example.request.url, base)
         if (request is not None and not options.allow_duplicates
-                and (request.id, _same(example)) in standing):
+                and (request.id, _same(example, base)) in standing):
             result.duplicates += 1
             continue
         result.redacted.update(redacted)
@@ -233,7 +246,7 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
             example_names[request.id] = UniqueNames()
             next_request_id += 1
             collection.requests.append(request)
-            by_key[(request.method, url)] = request
+            by_key[(request.method, expanded(url, base))] = request
             result.new_requests.append(request)
         default = f"{entry.response.status} {entry.response.reason}".strip()
         example.name = example_names[request.id](options.example_name or default)

@@ -281,6 +281,37 @@ def test_promoting_the_same_entries_again_adds_nothing():
     assert changed.duplicates == 0 and len(changed.examples) == 1
 
 
+def test_one_endpoint_is_one_request_however_its_entries_were_recorded():
+    """Forward-proxy entries promoted into a collection whose baseUrl is their origin, or
+    reverse entries into one that already holds the endpoint's absolute URL, join the
+    request that stands: the same endpoint is never held under two URL forms."""
+    c = Collection("c")
+    promote([reverse(entry(1))], c, PromoteOptions(), ids_from())
+    assert [r.url for r in c.requests] == ["{{baseUrl}}/users/1"]
+    forward = promote([entry(2), entry(3, body=b"other")], c, PromoteOptions(), ids_from(10))
+    assert forward.base_url is None and forward.duplicates == 1  # entry 2 stands already
+    assert [r.url for r in c.requests] == ["{{baseUrl}}/users/1"]
+    assert [e.request.url for e in c.requests[0].examples] == ["{{baseUrl}}/users/1"] * 2
+    # a mixed batch (no common upstream) into that collection: still one request
+    mixed = promote([reverse(entry(4, body=b"third")), entry(5, url="http://api.test/orders")],
+                    c, PromoteOptions(), ids_from(20))
+    assert [r.url for r in c.requests] == ["{{baseUrl}}/users/1", "{{baseUrl}}/orders"]
+    assert len(mixed.examples) == 2 and len(c.requests[0].examples) == 3
+    # forward entries first (absolute URLs), then a reverse batch sets baseUrl
+    old = Collection("old")
+    promote([entry(6)], old, PromoteOptions(), ids_from(30))
+    again = promote([reverse(entry(7)), reverse(entry(8, body=b"new"))], old,
+                    PromoteOptions(), ids_from(40))
+    assert again.base_url == "http://api.test" and again.duplicates == 1
+    assert [r.url for r in old.requests] == ["http://api.test/users/1"]
+    assert [e.request.url for e in old.requests[0].examples] == [
+        "http://api.test/users/1", "{{baseUrl}}/users/1"]
+    # another host stays absolute, its own request
+    promote([entry(9, url="http://other.test/users/1")], old, PromoteOptions(), ids_from(50))
+    assert [r.url for r in old.requests] == ["http://api.test/users/1",
+                                             "http://other.test/users/1"]
+
+
 def test_summaries_count_in_good_english():
     from recorder.cli.render import promote_text
     from recorder.promote.entries import PromoteResult

@@ -116,6 +116,7 @@ def answer_bytes(request: http.Request, response: http.Response) -> tuple[bytes,
     """The answer as sent (its head only for a HEAD request), and whether the
     connection closes after it (its Connection field, or a body with no length)."""
     data = response.data
+    head_only = request.data.method.upper() == b"HEAD"  # as mitmproxy's HTTP/1 layer asks
     length = None
     connection = []
     plain = data.content is not None and not data.trailers
@@ -129,11 +130,10 @@ def answer_bytes(request: http.Request, response: http.Response) -> tuple[bytes,
         elif lower == b"transfer-encoding":
             plain = False
     if not plain or length is not None and not LENGTH.fullmatch(length):
-        wire = (http1.assemble_response_head(response) if request.method == "HEAD"
+        wire = (http1.assemble_response_head(response) if head_only
                 else http1.assemble_response(response))
         return wire, (http1.connection_close(response.http_version, response.headers)
                       or http1.expected_http_body_size(request, response) == -1)
-    head_only = request.data.method.upper() == b"HEAD"
     wire = b"%s %d %s\r\n%s\r\n" % (data.http_version, data.status_code, data.reason,
                                      bytes(data.headers))
     if not head_only:

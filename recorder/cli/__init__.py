@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from recorder.cli import calls, collections, history, interop, mocks, promote, proxy, ui
+from recorder.cli import calls, collections, drift, history, interop, mocks, promote, proxy, ui
 from recorder.cli.common import app
 from recorder.errors import ExitStatus, MockrecError
 
@@ -20,6 +20,7 @@ app.command("mode")(proxy.switch_mode)
 app.command("reset")(proxy.reset)
 app.command()(proxy.cert)
 app.command()(promote.promote)
+app.command()(drift.drift)
 app.command("calls")(calls.calls)
 app.add_typer(history.history_app, name="history")
 app.add_typer(collections.collection_app, name="collection")

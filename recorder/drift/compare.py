@@ -1,0 +1,63 @@
+"""An example's answer against the live one: status, media type, then the body.
+
+JSON bodies (both sides parse, and one side says JSON) are compared by shape, and by
+value with `values`; any other body is equal or not, with both sizes said.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from recorder import encodings
+from recorder.drift.shape import Change, json_changes
+from recorder.models import ExampleResponse, Header
+
+NOT_JSON = object()
+
+
+def media_type(headers: list[Header]) -> str | None:
+    """`application/json` of `Content-Type: application/json; charset=utf-8`."""
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.partition(";")[0].strip().lower() or None
+    return None
+
+
+def says_json(media: str | None) -> bool:
+    return media is not None and (media.endswith("/json") or media.endswith("+json"))
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def body_changes(was: bytes, now: bytes, *, json_said: bool, values: bool) -> list[Change]:
+    if json_said:
+        old, new = parse_json(was), parse_json(now)
+        if old is not NOT_JSON and new is not NOT_JSON:
+            return json_changes(old, new, values)
+    if was == now:
+        return []
+    return [Change("$", "body", len(was), len(now))]
+
+
+def answer_changes(example: ExampleResponse, live: ExampleResponse, *, values: bool = False,
+                   head: bool = False) -> list[Change]:
+    """What differs between the example's answer and the live one (`head`: a HEAD
+    request's, whose body says nothing)."""
+    changes: list[Change] = []
+    if example.status != live.status:
+        changes.append(Change("status", "status", example.status, live.status))
+    was_type, now_type = media_type(example.headers), media_type(live.headers)
+    if was_type != now_type:
+        changes.append(Change("content-type", "media-type", was_type, now_type))
+    if not head:
+        was, _ = encodings.decode(example.headers, example.body)
+        now, _ = encodings.decode(live.headers, live.body)
+        changes += body_changes(was, now, json_said=says_json(was_type) or says_json(now_type),
+                                values=values)
+    return changes

@@ -1,0 +1,236 @@
+"""`mockrec drift` against a real local API that changes between recording and checking.
+
+The API is recorded through the real `mockrec record` proxy and promoted; then it moves
+to its second version (an id becomes a string, a field goes, one comes, an endpoint
+answers 500, a price changes) and drift is asked what went stale.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+from conftest import QuietHTTPServer, RunningProxy, wait_for_entries
+
+from recorder.store.collection_store import CollectionStore
+from recorder.store.history import HistoryStore
+
+TOKEN = "Bearer s3cret-t0ken"
+
+
+def answers(version: int) -> dict[str, tuple[int, object]]:
+    """What the API answers to each GET, in its first and second versions."""
+    v2 = version == 2
+    return {
+        "/users/1": (200, {"id": "1" if v2 else 1, "name": "Ann"}),      # number -> string
+        "/users/2": (200, {"id": 2, "name": "Bob"} if v2
+                     else {"id": 2, "name": "Bob", "email": "bob@example.test"}),  # removed
+        "/orders": (200, [{"id": 1, "total": 3.5, "currency": "EUR"}] if v2
+                    else [{"id": 1, "total": 3.5}]),                      # added
+        "/health": (500, {"error": "db down"}) if v2 else (200, {"ok": True}),  # 500
+        "/price": (200, {"price": 12 if v2 else 10}),                     # a value
+        "/me": (200, {"user": "ann"}),                                    # needs the token
+    }
+
+
+class Api(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        server: ApiServer = self.server.owner  # type: ignore[attr-defined]
+        path = urlsplit(self.path).path
+        server.seen.append(f"{self.command} {path}")
+        if path == "/me" and self.headers.get("Authorization") != TOKEN:
+            return self.send(401, {"error": "who are you?"})
+        status, body = answers(server.version).get(path, (404, {"error": "no such path"}))
+        self.send(status, body)
+
+    def do_POST(self) -> None:  # noqa: N802
+        server: ApiServer = self.server.owner  # type: ignore[attr-defined]
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        server.seen.append(f"POST {urlsplit(self.path).path}")
+        self.send(201, {"id": 99, "status": "created"})
+
+    def send(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class ApiServer:
+    def __init__(self) -> None:
+        self.version = 1
+        self.seen: list[str] = []
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Api)
+        self.server.owner = self  # type: ignore[attr-defined]
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def recorded_api(confdir, tmp_path_factory):
+    """The API's first version recorded through `mockrec record` and promoted into
+    collection `api` (examples 1-7); then the API moves to its second version."""
+    api = ApiServer()
+    data_dir = tmp_path_factory.mktemp("drift") / "data"
+    proxy = RunningProxy(data_dir, ["--upstream", api.url], confdir)
+    with httpx.Client(base_url=proxy.url) as client:
+        for path in ("/users/1", "/users/2", "/orders", "/health", "/price"):
+            assert client.get(path).status_code == 200
+        assert client.get("/me", headers={"Authorization": TOKEN}).status_code == 200
+        assert client.post("/orders", json={"total": 1}).status_code == 201
+        wait_for_entries(proxy.store, 7)
+    proxy.stop()
+    from recorder.cli import main
+
+    assert main(["--data-dir", str(data_dir), "promote", "1-7", "--collection", "api"]) == 0
+    yield api, data_dir
+    api.close()
+
+
+@pytest.fixture
+def api(recorded_api, tmp_path):
+    """The API in its second version, and a fresh copy of the recorded data dir."""
+    server, source = recorded_api
+    data_dir = tmp_path / "data"
+    shutil.copytree(source, data_dir)
+    server.version, server.seen[:] = 2, []
+    return server, data_dir
+
+
+def by_request(rows: list[dict]) -> dict[str, dict]:
+    return {row["request"]: row for row in rows}
+
+
+def test_drift_finds_what_changed_and_sends_only_safe_requests(api, cli):
+    server, data_dir = api
+    result = cli("drift", "api", "--json", data_dir=data_dir)
+    assert result.exit_code == 1, result
+    rows = by_request(result.json)
+    assert set(rows) == {"GET /users/1", "GET /users/2", "GET /orders", "GET /health",
+                         "GET /price", "GET /me", "POST /orders"}
+    change = lambda request: [(c["path"], c["kind"], c["was"], c["now"])  # noqa: E731
+                              for c in rows[request]["changes"]]
+    assert rows["GET /users/1"]["result"] == "drifted"
+    assert change("GET /users/1") == [("$.id", "type", "number", "string")]
+    assert change("GET /users/2") == [("$.email", "removed", "string", None)]
+    assert change("GET /orders") == [("$[].currency", "added", None, "string")]
+    assert change("GET /health") == [("status", "status", 200, 500),
+                                     ("$.ok", "removed", "boolean", None),
+                                     ("$.error", "added", None, "string")]
+    assert rows["GET /price"]["result"] == "ok" and rows["GET /price"]["changes"] == []
+    assert rows["POST /orders"] == {**rows["POST /orders"], "result": "skipped",
+                                    "reason": "POST is not sent without --methods all"}
+    assert rows["GET /me"]["result"] == "skipped"
+    assert "the Authorization header needs a value: --header 'Authorization: ...'" in \
+        rows["GET /me"]["reason"]
+    # Nothing unsafe, nothing with a placeholder, was sent; nothing was recorded.
+    assert sorted(server.seen) == ["GET /health", "GET /orders", "GET /price", "GET /users/1",
+                                   "GET /users/2"]
+    assert HistoryStore(data_dir).count() == 7
+
+
+def test_lines_summary_values_header_and_post(api, cli):
+    server, data_dir = api
+    result = cli("drift", "api", "--values", "--header", f"Authorization: {TOKEN}",
+                 "--methods", "all", data_dir=data_dir)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert any(line.endswith("GET /price (200 OK): drifted: $.price 10 -> 12")
+               for line in lines), lines
+    assert any(line.endswith("GET /me (200 OK): ok") for line in lines), lines
+    assert any("POST /orders (201 Created): ok" in line for line in lines), lines
+    assert any("GET /users/1 (200 OK): drifted: $.id number -> string" in line
+               for line in lines), lines
+    assert lines[-1] == ("7 examples checked in api: 2 ok, 5 drifted, 0 skipped, 0 failed")
+    assert "GET /me" in server.seen and "POST /orders" in server.seen
+
+
+def test_ids_narrow_and_a_clean_check_exits_0(api, cli):
+    _, data_dir = api
+    result = cli("drift", "api", "--ids", "5", "6", data_dir=data_dir)  # /price, /me
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines()[-1] == \
+        "2 examples checked in api: 1 ok, 0 drifted, 1 skipped, 0 failed"
+
+
+def test_junit_has_one_failure_per_drifted_example(api, cli, tmp_path):
+    _, data_dir = api
+    report = tmp_path / "drift.xml"
+    assert cli("drift", "api", "--junit", report, data_dir=data_dir).exit_code == 1
+    suite = ElementTree.parse(report).getroot()
+    cases = suite.findall("testcase")
+    assert len(cases) == 7 and suite.get("tests") == "7"
+    failures = {case.get("name"): case.find("failure") for case in cases
+                if case.find("failure") is not None}
+    assert sorted(name.split(" ", 1)[1] for name in failures) == [
+        "GET /health (200 OK)", "GET /orders (200 OK)", "GET /users/1 (200 OK)",
+        "GET /users/2 (200 OK)"]
+    assert suite.get("failures") == "4" and suite.get("skipped") == "2"
+    assert "$.id number -> string" in failures[next(n for n in failures if "/users/1" in n)].text
+    assert len([c for c in cases if c.find("skipped") is not None]) == 2
+
+
+def test_a_dead_api_is_failed_not_drifted(api, cli):
+    _, data_dir = api
+    result = cli("drift", "api", "--upstream", "http://127.0.0.1:9", "--ids", "1",
+                 "--timeout", "5", "--json", data_dir=data_dir)
+    assert result.exit_code == 1
+    [row] = result.json
+    assert row["result"] == "failed" and row["reason"], row
+
+
+def test_update_then_a_clean_drift_and_replay_serves_the_new_answer(api, cli, start_proxy):
+    server, data_dir = api
+    refused = cli("drift", "api", "--update", data_dir=data_dir)  # not a terminal, no --yes
+    assert refused.exit_code == 2 and "nothing was written" in refused.stderr
+    before = CollectionStore(data_dir).load("api")
+    result = cli("drift", "api", "--update", "--yes", data_dir=data_dir)
+    assert result.exit_code == 1  # it found drift; it also wrote the answers
+    assert "will update example 1 (GET /users/1, 200 OK): $.id number -> string" in \
+        result.stderr
+    after = CollectionStore(data_dir).load("api")
+    assert [(e.id, e.name, e.sequence, e.fault) for e in after.examples] == \
+        [(e.id, e.name, e.sequence, e.fault) for e in before.examples]
+    again = cli("drift", "api", data_dir=data_dir)
+    assert again.exit_code == 0, again
+    proxy = start_proxy("--collection", "api", data_dir=data_dir, command="replay")
+    try:
+        server.version = 1  # replay must not ask it
+        with httpx.Client(base_url=proxy.url) as client:
+            assert client.get("/users/1").json() == {"id": "1", "name": "Ann"}
+            health = client.get("/health")
+            assert health.status_code == 500 and health.json() == {"error": "db down"}
+    finally:
+        proxy.stop()
+
+
+def test_from_history_sends_nothing(api, cli):
+    server, data_dir = api
+    # What the API answers now, recorded by drift itself.
+    recorded = cli("drift", "api", "--record", "--ids", "1", data_dir=data_dir)
+    assert recorded.exit_code == 1 and HistoryStore(data_dir).count() == 8
+    server.seen[:] = []
+    result = cli("drift", "api", "--from-history", "--json", data_dir=data_dir)
+    assert server.seen == []
+    rows = by_request(result.json)
+    assert rows["GET /users/1"]["result"] == "drifted"
+    assert rows["GET /users/1"]["reason"] == "history entry 8"
+    assert rows["GET /users/2"]["result"] == "ok"  # its newest entry is the recorded one
+    assert rows["POST /orders"]["result"] == "ok"  # nothing is sent: every method counts

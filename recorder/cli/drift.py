@@ -16,49 +16,50 @@ from recorder.drift.send import Sending, run
 from recorder.errors import ExitStatus, UsageError
 from recorder.models import Header, counted, format_ids, parse_ids, parse_since
 
+MoreIds = Annotated[list[str] | None, typer.Argument(
+    metavar="IDS", help="More ids after --ids: --ids 3 7-9.", show_default=False)]
+Upstream = Annotated[str | None, typer.Option(
+    metavar="URL", help="The live API [default: the collection's baseUrl].")]
+Env = Annotated[str | None, typer.Option(
+    metavar="E", help="An environment whose variables fill the requests (and the secrets "
+    "promote redacted: a variable named after the header or parameter).")]
+Headers = Annotated[list[str] | None, typer.Option(
+    "--header", "-H", metavar="'K: V'", help="A header to send, replacing the example's "
+    "(a redacted Authorization, say); repeatable.")]
+Methods = Annotated[str, typer.Option(
+    metavar="safe|all", help="safe: only GET, HEAD and OPTIONS are sent; all: every method "
+    "(a POST may change the live API).")]
+Ids = Annotated[list[str] | None, typer.Option(
+    "--ids", metavar="IDS", help="Only these example ids and ranges (3 7-9).")]
+Values = Annotated[bool, typer.Option(
+    "--values", help="Compare JSON values too, not only the shape.")]
+AsJson = Annotated[bool, typer.Option(
+    "--json", help="A JSON list: id, request, result, changes, reason.")]
+Junit = Annotated[Path | None, typer.Option(
+    metavar="FILE", help="Write a JUnit XML report: one test case per example.")]
+Update = Annotated[bool, typer.Option(
+    "--update", help="Write the live answers into the drifted examples (asks first).")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="With --update: do not ask.")]
+FromHistory = Annotated[bool, typer.Option(
+    "--from-history", help="Compare with the newest recorded answer of each request; send "
+    "nothing.")]
+Since = Annotated[str | None, typer.Option(
+    metavar="DATE", help="With --from-history: only entries from then on.")]
+Record = Annotated[bool, typer.Option(
+    "--record", help="Keep the requests sent and their answers in the history.")]
+Timeout = Annotated[float, typer.Option(metavar="S", help="Seconds each request may take.")]
+Concurrency = Annotated[int, typer.Option(metavar="N", help="Requests in flight at once.")]
+Insecure = Annotated[bool, typer.Option(
+    "--insecure", help="Do not check the API's TLS certificate.")]
+
 
 def drift(
     collection: Annotated[str, typer.Argument(help="The collection whose examples to check.")],
-    more_ids: Annotated[list[str] | None, typer.Argument(
-        metavar="IDS", help="More ids after --ids: --ids 3 7-9.", show_default=False)]
-    = None,
-    upstream: Annotated[str | None, typer.Option(
-        metavar="URL", help="The live API [default: the collection's baseUrl].")] = None,
-    env: Annotated[str | None, typer.Option(
-        metavar="E", help="An environment whose variables fill the requests (and the "
-        "secrets promote redacted: a variable named after the header or parameter).")] = None,
-    header: Annotated[list[str] | None, typer.Option(
-        "--header", "-H", metavar="'K: V'", help="A header to send, replacing the example's "
-        "(a redacted Authorization, say); repeatable.")] = None,
-    methods: Annotated[str, typer.Option(
-        metavar="safe|all", help="safe: only GET, HEAD and OPTIONS are sent; all: every "
-        "method (a POST may change the live API).")] = "safe",
-    ids: Annotated[list[str] | None, typer.Option(
-        "--ids", metavar="IDS", help="Only these example ids and ranges (3 7-9).")] = None,
-    values: Annotated[bool, typer.Option(
-        "--values", help="Compare JSON values too, not only the shape.")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="A JSON list: id, request, result, changes, reason.")] = False,
-    junit: Annotated[Path | None, typer.Option(
-        metavar="FILE", help="Write a JUnit XML report: one test case per example.")] = None,
-    update: Annotated[bool, typer.Option(
-        "--update", help="Write the live answers into the drifted examples (asks first).")]
-    = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --update: do not ask.")]
-    = False,
-    from_history: Annotated[bool, typer.Option(
-        "--from-history", help="Compare with the newest recorded answer of each request; "
-        "send nothing.")] = False,
-    since: Annotated[str | None, typer.Option(
-        metavar="DATE", help="With --from-history: only entries from then on.")] = None,
-    record: Annotated[bool, typer.Option(
-        "--record", help="Keep the requests sent and their answers in the history.")] = False,
-    timeout: Annotated[float, typer.Option(
-        metavar="S", help="Seconds each request may take.")] = 10.0,
-    concurrency: Annotated[int, typer.Option(
-        metavar="N", help="Requests in flight at once.")] = 4,
-    insecure: Annotated[bool, typer.Option(
-        "--insecure", help="Do not check the API's TLS certificate.")] = False,
+    more_ids: MoreIds = None, upstream: Upstream = None, env: Env = None,
+    header: Headers = None, methods: Methods = "safe", ids: Ids = None, values: Values = False,
+    as_json: AsJson = False, junit: Junit = None, update: Update = False, yes: Yes = False,
+    from_history: FromHistory = False, since: Since = None, record: Record = False,
+    timeout: Timeout = 10.0, concurrency: Concurrency = 4, insecure: Insecure = False,
 ) -> None:
     """Ask the live API each example's request again and say which examples went stale."""
     options = drift_options(upstream=upstream, headers=header or [], methods=methods,

@@ -198,7 +198,7 @@ def test_mock_and_env_commands(data, cli):
 def test_call_log_retention_is_bounded(tmp_path, monkeypatch):
     from recorder.store import history
 
-    monkeypatch.setattr(history, "SEGMENT_SIZE", 10)
+    monkeypatch.setattr(history.documents, "SEGMENT_SIZE", 10)
     log = HistoryStore(tmp_path, "calls/m", keep=25)
     for i in range(100):
         log.append([HistoryEntry(HttpRequest("GET", f"http://x/{i}"), Timings(float(i)))])

@@ -56,7 +56,7 @@ def test_large_bodies_live_outside_the_segment(store):
 
 
 def test_ids_count_up_across_segments_and_each_write_touches_one_segment(store, monkeypatch):
-    monkeypatch.setattr(history, "SEGMENT_SIZE", 10)
+    monkeypatch.setattr(history.documents, "SEGMENT_SIZE", 10)
     ids = store.append([make(i) for i in range(25)])
     assert ids == list(range(1, 26))
     assert len(list(store.root.glob("segment-*.json"))) == 3
@@ -246,7 +246,7 @@ def test_damaged_counter_is_reported_and_kept(store, content):
 
 
 def test_search_reports_a_damaged_segment_it_has_no_hit_in(store, monkeypatch):
-    monkeypatch.setattr(history, "SEGMENT_SIZE", 2)
+    monkeypatch.setattr(history.documents, "SEGMENT_SIZE", 2)
     store.append([make(i) for i in range(6)])
     next(store.root.glob("segment-00000001.json")).write_text('{"entries":{"3":')
     with pytest.raises(StoreCorrupt, match="segment-00000001.json is damaged"):
@@ -280,7 +280,8 @@ def fail_writes(monkeypatch, when, error=DISK_FULL):
         return real_staged(self, path, data)
 
     monkeypatch.setattr(files, "atomic_write", atomic_write)
-    monkeypatch.setattr(history, "atomic_write", atomic_write)
+    monkeypatch.setattr(history.segments, "atomic_write", atomic_write)
+    monkeypatch.setattr(history.recovery, "atomic_write", atomic_write)
     monkeypatch.setattr(files.StagedFiles, "write", staged_write)
     return calls
 
@@ -297,7 +298,7 @@ def test_a_failed_append_leaves_no_body_file_and_no_id_taken(store, monkeypatch)
 
 
 def test_append_across_segments_keeps_what_it_stored(store, monkeypatch):
-    monkeypatch.setattr(history, "SEGMENT_SIZE", 2)
+    monkeypatch.setattr(history.documents, "SEGMENT_SIZE", 2)
     fail_writes(monkeypatch, lambda path, data: path.name == "segment-00000001.json")
     entries = [make(i) for i in range(4)]
     with pytest.raises(OSError):
@@ -308,7 +309,7 @@ def test_append_across_segments_keeps_what_it_stored(store, monkeypatch):
 
 def test_append_all_keeps_nothing_when_a_later_segment_fails(store, monkeypatch):
     """What an import needs (issue 12): all or nothing, and no id spent."""
-    monkeypatch.setattr(history, "SEGMENT_SIZE", 2)
+    monkeypatch.setattr(history.documents, "SEGMENT_SIZE", 2)
     store.append([make(0)])
     fail_writes(monkeypatch, lambda path, data: path.name == "segment-00000001.json")
     entries = [make(i, os.urandom(5000)) for i in range(1, 5)]
@@ -539,7 +540,7 @@ def test_a_call_log_writer_names_the_call_log(tmp_path, monkeypatch, caplog):
 def test_call_logs_share_ids_and_each_keeps_its_own_calls(tmp_path, monkeypatch):
     from recorder.store import history
 
-    monkeypatch.setattr(history, "SEGMENT_SIZE", 10)
+    monkeypatch.setattr(history.documents, "SEGMENT_SIZE", 10)
     logs = {name: HistoryStore(tmp_path, history.call_log_root(name), keep=25)
             for name in ("a", "b")}
     for i in range(100):  # the two mocks' calls interleave

@@ -13,7 +13,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-from recorder.match.matcher import similarity
+from recorder.match.similar import similarity
 from recorder.models import HistoryEntry, status_matches
 
 QUERY_KEYS = ("method", "path", "status", "matched", "body_contains", "headers")

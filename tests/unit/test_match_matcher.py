@@ -11,8 +11,8 @@ from recorder.match.matcher import (
     example_path_and_query,
     path_score,
     query_score,
-    similarity,
 )
+from recorder.match.similar import similarity
 from recorder.match.templates import split
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
 
@@ -560,7 +560,7 @@ def test_random_paths_get_what_the_full_scan_gave():
     from oracle.matcher_full_scan import Matcher as OldMatcher
     from oracle.matcher_full_scan import _similar as old_similar
 
-    from recorder.match.matcher import SimilarPaths
+    from recorder.match.similar import SimilarPaths
 
     rng = random.Random(13)
     pieces = ["users", "user", "usr", "1", "12", "a1b2c3", "{{id}}", ":id", "Orders", "orders",
@@ -607,7 +607,7 @@ def test_the_similar_path_step_has_a_budget_per_request():
     tens of thousands of distance rows; it stops at its budget with what it found."""
     import random
 
-    from recorder.match.matcher import SimilarPaths
+    from recorder.match.similar import SimilarPaths
 
     rng = random.Random(7)
     words = ["users", "orders", "items", "carts", "products", "payments", "reviews"]

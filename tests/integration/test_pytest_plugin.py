@@ -276,10 +276,10 @@ def test_plugin_imports_nothing_heavy():
 
 
 def test_readme_example_runs(pytester, project):
-    """The README's example, as written there, against this project's collection."""
+    """The example of docs/testing.md, as written there, against this project's collection."""
     data, upstream, confdir = project
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    example = re.search(r"```python\n(# test_shop\.py.*?)```", readme, re.S).group(1)
+    page = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
+    example = re.search(r"```python\n(# test_shop\.py.*?)```", page, re.S).group(1)
     example = example.replace('"tests/mockrec"', repr(str(data)))
     example = example.replace('mockrec("shop", data_dir=', f'mockrec("shop", confdir={confdir!r}, '
                               'data_dir=')

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -87,13 +88,14 @@ def test_two_hosts_with_one_path_each_get_their_own_example(start_proxy, upstrea
 def readme_loop() -> list[list[str]]:
     text = README.read_text()
     section = text.split("## The whole loop", 1)[1].split("\n## ", 1)[0]
-    commands = [line.split("#", 1)[0].split() for line in section.splitlines()
-                if line.startswith("    mockrec ")]
+    lines = [line for line in section.splitlines() if line.startswith("    mockrec ")]
+    assert "\n".join(lines) in (README.parent / "docs" / "index.md").read_text()  # the same
+    commands = [line.split("#", 1)[0].split() for line in lines]
     assert [c[1] for c in commands] == ["record", "history", "promote", "replay", "mode"]
     return [c[1:] for c in commands]
 
 
-def test_the_readmes_whole_loop(upstreams, confdir, tmp_path, capsys):
+def test_the_readmes_whole_loop(upstreams, confdir, tmp_path, capsys, monkeypatch):
     upstream = upstreams[0]
     data = tmp_path / "data"
     record, history, promote, replay, mode = readme_loop()
@@ -137,6 +139,20 @@ def test_the_readmes_whole_loop(upstreams, confdir, tmp_path, capsys):
         assert "Traceback" not in log and "AddonManagerError" not in log, log
     finally:
         serving.stop()
+
+    # the README's step by step, on what the loop left: every command it shows runs
+    steps = README.read_text().split("## The loop, step by step", 1)[1].split("\n## ", 1)[0]
+    shown = [line for line in steps.splitlines() if line.startswith("    mockrec ")]
+    assert len(shown) >= 5
+    capsys.readouterr()
+    for line in shown:
+        words = shlex.split(line.split(" #", 1)[0])[1:]
+        with monkeypatch.context() as m:
+            m.setenv("EDITOR", "true")  # `example edit`: saved unchanged
+            m.delenv("VISUAL", raising=False)
+            assert cli(data, *words) == 0, line
+    out = capsys.readouterr().out
+    assert "/users/{{userId}}" in out and "/users/1" in out, out
 
 
 # -- HEAD ---------------------------------------------------------------------------------------

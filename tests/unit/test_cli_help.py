@@ -1,4 +1,4 @@
-"""Every command's `--help` reads cleanly, and the README's commands exist."""
+"""Every command's `--help` reads cleanly, and the commands the README and docs/ show exist."""
 
 from __future__ import annotations
 
@@ -66,18 +66,70 @@ def test_since_says_its_format(cli, path):
     assert "--since DATE" in text and "YYYY-MM-DD or YYYY-MM-DDTHH:MM" in text
 
 
-def test_the_readme_commands_exist():
-    """Every `mockrec ...` line the README shows names a command that exists."""
+# The guide and the reference: every page a newcomer reads commands from.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SHOWN = re.compile(r"^\s+(?:\$ )?(?:scripts/|\.venv/bin/)?mockrec (.*)$", re.M)
+GLOBAL = {"--data-dir", "--help"}
+
+
+def shown_commands() -> list[tuple[str, list[str]]]:
+    """(page, words) for each `mockrec ...` command line the pages show; a line written
+    `collection list | show NAME | ...` is one command per alternative."""
+    shown = []
+    for page in PAGES:
+        for line in SHOWN.findall(page.read_text()):
+            line = re.split(r"\s#|\s&(?:\s|$)|\s>|\s\\$", line)[0]
+            if line.startswith("--data-dir"):
+                line = line.split(None, 2)[2]
+            first, *alternatives = re.split(r" \| (?![^\[]*\])", line)  # not inside [...]
+            group = first.split()[0]
+            shown.append((page.name, first.split()))
+            shown += [(page.name, [group, *alt.split()]) for alt in alternatives]
+    return shown
+
+
+def resolve(words: list[str]):
+    """The command the words name, and the words after its name."""
+    command, path = tidy(get_command(app)), []
+    while words and words[0] in getattr(command, "commands", {}):
+        command = command.commands[words[0]]
+        path.append(words.pop(0))
+    return path, command, words
+
+
+def test_the_docs_commands_exist_with_the_options_they_show():
+    """Every `mockrec ...` line the README and docs/ show names a command that exists,
+    and every option it shows is one that command takes."""
+    shown = shown_commands()
+    assert len(shown) > 60
     names = {" ".join(p) for p in COMMANDS}
+    for page, words in shown:
+        path, command, rest = resolve(list(words))
+        where = f"{page}: mockrec {' '.join(words)}"
+        assert path and " ".join(path) in names, where
+        assert not getattr(command, "commands", None) or not rest or rest[0].startswith("-"), \
+            where  # a group needs one of its commands
+        options = {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | GLOBAL
+        for word in rest:
+            option = word.strip("[]").split("=")[0]
+            if re.fullmatch(r"--?[a-zA-Z][\w-]*", option):
+                assert option in options, f"{where}: {option} is not an option of it"
+
+
+def test_every_command_is_in_the_reference():
+    listed = (ROOT / "docs" / "commands.md").read_text()
+    for path in COMMANDS:
+        if path and (path[0] not in {"history", "collection", "example", "import", "export",
+                                     "mock", "env"} or len(path) == 2):
+            assert f"`mockrec {' '.join(path)}`" in listed, path
+
+
+def test_the_readme_links_to_pages_that_exist():
     readme = (ROOT / "README.md").read_text()
-    shown = re.findall(r"^\s+(?:scripts/|\.venv/bin/)?mockrec ((?:[a-z]+)(?: [a-z]+)?)",
-                       readme, re.M)
-    assert len(shown) > 30
-    for words in shown:
-        first, _, second = words.partition(" ")
-        assert first in names, words
-        if any(n.startswith(f"{first} ") for n in names) and second:
-            assert f"{first} {second}" in names, words
+    links = re.findall(r"\]\((docs/[^)#]+)", readme)
+    assert len(links) > 15
+    for link in links:
+        assert (ROOT / link).is_file(), link
 
 
 def test_the_readme_says_where_mitmdump_comes_from_and_how_long_the_install_takes():
@@ -88,4 +140,5 @@ def test_the_readme_says_where_mitmdump_comes_from_and_how_long_the_install_take
     script = (ROOT / "scripts" / "mockrec").read_text()
     assert "about 40 s" in script and "mitmdump" in script
     # every `mitmdump -s` command line shown is the checkout's
-    assert not re.search(r"^\s+mitmdump -s", readme, re.M)
+    for page in PAGES:
+        assert not re.search(r"^\s+mitmdump -s", page.read_text(), re.M), page.name

@@ -87,6 +87,11 @@ class Record:
             self._writer()
 
     def response(self, flow: http.HTTPFlow) -> None:
+        # A WebSocket is stored once it ends, with its conversation (websocket_end).
+        if flow.websocket is None and self.recording() and not was_replayed(flow):
+            self._writer().submit(capture(flow, self.mode().value))
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
         if self.recording() and not was_replayed(flow):
             self._writer().submit(capture(flow, self.mode().value))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from recorder.conversation import Close, Conversation, WsMessage
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class Capture(NamedTuple):
         response_body = _kept(resp, "response", max_body, truncated) if resp else b""
         if truncated:
             notes = {**(notes or {}), "truncated": truncated}
+        if flow.websocket is not None:
+            notes = {**(notes or {}), "websocket": conversation_doc(flow, cut, max_body)}
         return cls(
             req.method, req.url, req.http_version, req.headers.fields, request_body,
             CapturedResponse(resp.status_code, resp.reason, resp.http_version,
@@ -126,3 +129,27 @@ def _kept(message: Any, side: str, max_body: int, truncated: dict[str, int | Non
         truncated[side] = len(body)
         return body[:max_body]
     return body
+
+
+def conversation_doc(flow: http.HTTPFlow, cut: bool, max_body: int = 0) -> dict:
+    """A WebSocket's messages as the history keeps them (recorder/serve/websocket.py):
+    offsets in ms after the 101; with `max_body`, payloads past that many bytes in all
+    are not kept (the count of those dropped is said)."""
+    data = flow.websocket
+    assert data is not None and flow.response is not None
+    opened = flow.response.timestamp_end or flow.response.timestamp_start or 0.0
+    messages, kept, dropped = [], 0, 0
+    for message in data.messages:
+        if max_body and kept + len(message.content) > max_body:
+            dropped += 1
+            continue
+        kept += len(message.content)
+        messages.append(WsMessage(message.from_client, message.content, message.is_text,
+                                  max(0.0, (message.timestamp - opened) * 1000)))
+    ended = data.close_code is not None and not cut
+    close = Close(data.close_code, data.close_reason or "", bool(data.closed_by_client)) \
+        if ended else None
+    doc = Conversation(messages, close, cut=not ended).to_doc()
+    if dropped:
+        doc["dropped"] = dropped
+    return doc

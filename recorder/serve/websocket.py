@@ -1,0 +1,311 @@
+"""Replaying a WebSocket conversation (recorder/conversation.py) from a server of its own.
+
+The replay addon points a matching upgrade request at `PlayServer` on 127.0.0.1, so that
+mitmproxy's own WebSocket layer carries the conversation to the client (ws and wss,
+reverse and forward) while the API is offline. Each server message is sent at its
+recorded gap after the message that preceded it; a client message that the recording
+expects next is waited for; with `match_body` it must equal the recorded one (JSON
+compared as parsed), else the socket closes with 1008 and a reason that says what was
+expected. Then the socket closes as the recording did. Timers only (`asyncio.sleep`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from recorder.conversation import Close, Conversation, WsMessage, same_message
+
+# The close code of a message the recording does not expect (RFC 6455: policy violation).
+POLICY_VIOLATION = 1008
+# The request header the replay addon names a conversation by, on its way to PlayServer.
+TOKEN_HEADER = "x-mockrec-conversation"
+# What a close reason may hold (a close frame's payload is at most 125 bytes).
+_MAX_REASON = 120
+
+
+@dataclass
+class PlaySettings:
+    """How one conversation is played: `speed` divides the gaps (0: all at once),
+    `match_body` checks the client's messages, `cut_after` (fault cut:N) ends the
+    socket without a close after that many server messages."""
+
+    speed: float = 1.0
+    match_body: bool = False
+    cut_after: int | None = None
+
+
+@dataclass
+class Played:
+    """What a replayed conversation served and received, for the call log."""
+
+    messages: list[WsMessage] = field(default_factory=list)
+    close: Close | None = None
+    cut: bool = False
+
+    def conversation(self) -> Conversation:
+        return Conversation(self.messages, self.close, self.cut)
+
+
+def _reason(text: str) -> str:
+    """A close reason that fits a close frame (cut on a character boundary)."""
+    raw = text.encode("utf-8")[:_MAX_REASON]
+    return raw.decode("utf-8", "ignore")
+
+
+@dataclass
+class Booking:
+    """A conversation waiting for its upgrade request to arrive at PlayServer."""
+
+    conversation: Conversation
+    settings: PlaySettings
+    # The recorded 101's header fields, to answer with (the handshake's own aside).
+    headers: list[tuple[str, str]]
+    done: Callable[[Played], None]
+
+
+class PlayServer:
+    """A WebSocket server on 127.0.0.1 that plays the conversations replay books."""
+
+    def __init__(self) -> None:
+        self._server: asyncio.AbstractServer | None = None
+        self._booked: dict[str, Booking] = {}
+        self._sessions: set[asyncio.Task] = set()
+        self.port = 0
+
+    async def start(self) -> int:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    def book(self, booking: Booking) -> str:
+        """The token the upgrade request carries in TOKEN_HEADER."""
+        token = secrets.token_hex(16)
+        self._booked[token] = booking
+        return token
+
+    def cancel(self, token: str) -> None:
+        self._booked.pop(token, None)
+
+    async def close(self) -> None:
+        for task in list(self._sessions):
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
+        try:
+            await Session(reader, writer, self._booked).run()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._sessions.discard(task)
+            writer.close()
+
+
+# The 101's own fields: wsproto writes them for the handshake it accepts.
+_HANDSHAKE_FIELDS = {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
+                     "sec-websocket-extensions", "content-length", "transfer-encoding"}
+
+
+class Session:
+    """One replayed WebSocket: the handshake, then the conversation, then the close."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 booked: dict[str, Booking]) -> None:
+        from wsproto import ConnectionType, WSConnection
+
+        self.reader, self.writer, self.booked = reader, writer, booked
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self.inbox: asyncio.Queue[WsMessage | None] = asyncio.Queue()
+        self.played = Played()
+        self.booking: Booking | None = None
+        self.received = 0  # client messages so far
+        self.client_closed = asyncio.Event()
+        self.start = 0.0
+
+    async def run(self) -> None:
+        request = await self._handshake()
+        if request is None:
+            return
+        token = _header(request.extra_headers, TOKEN_HEADER)
+        booking = self.booked.pop(token, None) if token else None
+        if booking is None:
+            from wsproto.events import RejectConnection
+            await self._send(RejectConnection(status_code=404))
+            return
+        self.booking = booking
+        await self._send(_accept(request, booking.headers))
+        self.start = asyncio.get_running_loop().time()
+        reading = asyncio.get_running_loop().create_task(self._read())
+        try:
+            if await self._play(booking.conversation, booking.settings):
+                await self._close_as_recorded(booking.conversation)
+        finally:
+            reading.cancel()
+            booking.done(self.played)
+
+    async def _handshake(self):
+        from wsproto.events import Request
+
+        while True:
+            data = await self.reader.read(65536)
+            if not data:
+                return None
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                if isinstance(event, Request):
+                    return event
+
+    async def _send(self, event) -> None:
+        self.writer.write(self.ws.send(event))
+        await self.writer.drain()
+
+    def _now_ms(self) -> float:
+        return (asyncio.get_running_loop().time() - self.start) * 1000
+
+    async def _play(self, conversation: Conversation, settings: PlaySettings) -> bool:
+        """Plays the messages; False when the socket ended before the close."""
+        from wsproto.events import BytesMessage, TextMessage
+
+        loop = asyncio.get_running_loop()
+        anchor, previous, served = loop.time(), 0.0, 0
+        for message in conversation.messages:
+            gap = (message.offset - previous) / 1000 / settings.speed if settings.speed else 0
+            previous = message.offset
+            if message.from_client:
+                if await self.inbox.get() is None:
+                    return False
+                anchor = loop.time()
+                continue
+            anchor += max(0.0, gap)
+            if (wait := anchor - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            if self.client_closed.is_set():
+                return False
+            event = TextMessage(message.data.decode("utf-8", "replace")) if message.text \
+                else BytesMessage(message.data)
+            await self._send(event)
+            self.played.messages.append(WsMessage(False, message.data, message.text,
+                                                  self._now_ms()))
+            served += 1
+            if settings.cut_after is not None and served >= settings.cut_after:
+                self.played.cut = True
+                self.writer.transport.abort()
+                return False
+        if settings.cut_after == 0:
+            self.played.cut = True
+            self.writer.transport.abort()
+            return False
+        return True
+
+    async def _close_as_recorded(self, conversation: Conversation) -> None:
+
+        close = conversation.close
+        if close is None:
+            if conversation.cut:  # the recording was cut: so is the replay
+                self.played.cut = True
+                self.writer.transport.abort()
+            else:  # written by hand without a close: open until the client closes
+                await self.client_closed.wait()
+            return
+        if close.by_client:
+            await self.client_closed.wait()
+            return
+        await self._close(close.code or 1000, close.reason)
+
+    async def _close(self, code: int, reason: str) -> None:
+        from wsproto.connection import ConnectionState
+        from wsproto.events import CloseConnection
+
+        if self.ws.state is ConnectionState.OPEN:
+            self.played.close = Close(code, reason, by_client=False)
+            await self._send(CloseConnection(code=code, reason=_reason(reason)))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.client_closed.wait(), 5)
+
+    async def _read(self) -> None:
+        """Client frames: messages to the inbox (checked under match_body), pings
+        answered, the close answered."""
+        from wsproto.events import CloseConnection, Message, Ping
+
+        parts: list[bytes] = []
+        try:
+            while not self.client_closed.is_set():
+                data = await self.reader.read(65536)
+                self.ws.receive_data(data or None)
+                for event in self.ws.events():
+                    if isinstance(event, Message):
+                        chunk = event.data
+                        parts.append(chunk.encode() if isinstance(chunk, str) else chunk)
+                        if event.message_finished:
+                            await self._received(b"".join(parts), isinstance(chunk, str))
+                            parts = []
+                    elif isinstance(event, Ping):
+                        await self._send(event.response())
+                    elif isinstance(event, CloseConnection):
+                        await self._client_close(event)
+                if not data:
+                    break
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            self.client_closed.set()
+            self.inbox.put_nowait(None)
+
+    async def _client_close(self, event) -> None:
+        from wsproto.connection import ConnectionState
+
+        if self.played.close is None:
+            self.played.close = Close(event.code, event.reason or "", by_client=True)
+        if self.ws.state is ConnectionState.REMOTE_CLOSING:
+            await self._send(event.response())
+        self.client_closed.set()
+
+    async def _received(self, data: bytes, text: bool) -> None:
+        self.played.messages.append(WsMessage(True, data, text, self._now_ms()))
+        assert self.booking is not None
+        expected = [m for m in self.booking.conversation.messages if m.from_client]
+        index, self.received = self.received, self.received + 1
+        if self.booking.settings.match_body:
+            if index >= len(expected):
+                await self._close(POLICY_VIOLATION, "expected no more messages from the client")
+                return
+            if not same_message(data, expected[index].data):
+                await self._close(POLICY_VIOLATION,
+                                  f"expected {expected[index].shown}")
+                return
+        self.inbox.put_nowait(WsMessage(True, data, text))
+
+
+def _header(fields, name: str) -> str | None:
+    wanted = name.encode()
+    for key, value in fields:
+        if key.lower() == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def _accept(request, recorded: list[tuple[str, str]]):
+    """Accepts the handshake as the recording answered it: its subprotocol (when the
+    client offers it), permessage-deflate (when recorded), its other header fields."""
+    from wsproto.events import AcceptConnection
+    from wsproto.extensions import PerMessageDeflate
+
+    lower = {k.lower(): v for k, v in recorded}
+    subprotocol = lower.get("sec-websocket-protocol")
+    extensions = [PerMessageDeflate()] \
+        if "permessage-deflate" in lower.get("sec-websocket-extensions", "") else []
+    extra = [(k.encode(), v.encode("utf-8", "surrogateescape")) for k, v in recorded
+             if k.lower() not in _HANDSHAKE_FIELDS]
+    return AcceptConnection(
+        subprotocol=subprotocol if subprotocol in request.subprotocols else None,
+        extensions=extensions, extra_headers=extra)

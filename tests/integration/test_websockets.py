@@ -1,0 +1,113 @@
+"""WebSockets through a recording proxy, and replayed from the history with the server gone.
+
+A real local WebSocket server (the `websockets` library) plays a small chat: it greets,
+answers each message after 100 ms, sends a binary frame when asked, and closes with 4000
+on "bye". Real clients (`websockets`) talk to it directly and through mockrec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import threading
+import time
+
+import pytest
+
+websockets = pytest.importorskip("websockets")
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.asyncio.server import serve  # noqa: E402
+from websockets.exceptions import ConnectionClosed  # noqa: E402
+
+from tests.conftest import self_signed, wait_for_entries  # noqa: E402
+
+
+async def chat(ws) -> None:
+    await ws.send("welcome")
+    async for message in ws:
+        await asyncio.sleep(0.1)
+        if message == "bye":
+            await ws.close(4000, "done")
+            return
+        if message == "binary":
+            await ws.send(b"\x00\x01\x02")
+            continue
+        await ws.send(json.dumps({"echo": json.loads(message) if message.startswith("{")
+                                  else message}))
+
+
+class ChatServer:
+    """The chat on 127.0.0.1, in a thread with its own event loop; `ssl` for wss."""
+
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.port = 0
+
+        async def main() -> None:
+            self.server = await serve(chat, "127.0.0.1", 0, ssl=context)
+            self.port = self.server.sockets[0].getsockname()[1]
+            ready.set()
+            await self.server.serve_forever()
+
+        self.thread = threading.Thread(target=self.loop.run_until_complete,
+                                       args=(main(),), daemon=True)
+        self.thread.start()
+        assert ready.wait(10)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def chat_server():
+    server = ChatServer()
+    yield server
+    server.stop()
+
+
+def talk(url: str, *, proxy: str | None = None, ssl_context=None) -> dict:
+    """The client's side: what it got, when, and how the socket closed."""
+
+    async def run() -> dict:
+        got: list[tuple[float, object]] = []
+        start = time.monotonic()
+        async with connect(url, proxy=proxy, ssl=ssl_context, ping_interval=None,
+                           open_timeout=10) as ws:
+            got.append((time.monotonic() - start, await ws.recv()))
+            for message in ('{"text": "hi"}', "binary", "bye"):
+                await ws.send(message)
+                try:
+                    got.append((time.monotonic() - start, await ws.recv()))
+                except ConnectionClosed:
+                    break
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            return {"messages": [m for _, m in got], "times": [t for t, _ in got],
+                    "close": (ws.close_code, ws.close_reason)}
+
+    return asyncio.run(run())
+
+
+EXPECTED = ["welcome", '{"echo": {"text": "hi"}}', b"\x00\x01\x02"]
+
+
+def test_a_conversation_through_the_recording_proxy_is_as_direct_and_is_stored(
+        start_proxy, chat_server):
+    direct = talk(f"ws://127.0.0.1:{chat_server.port}/chat")
+    proxy = start_proxy("--upstream", f"http://127.0.0.1:{chat_server.port}")
+    through = talk(proxy.url.replace("http://", "ws://") + "/chat")
+    assert direct["messages"] == through["messages"] == EXPECTED
+    assert direct["close"] == through["close"] == (4000, "done")
+    [entry] = wait_for_entries(proxy.store, 1)
+    assert entry.response.status == 101
+    conversation = entry.notes["websocket"]
+    assert [(m["from"], m["type"]) for m in conversation["messages"]] == [
+        ("server", "text"), ("client", "text"), ("server", "text"), ("client", "text"),
+        ("server", "binary"), ("client", "text")]
+    offsets = [m["offset"] for m in conversation["messages"]]
+    assert offsets == sorted(offsets) and offsets[2] - offsets[1] >= 90
+    assert conversation["close"] == {"code": 4000, "reason": "done", "by": "server"}
+    assert conversation["cut"] is False

@@ -111,3 +111,54 @@ def test_a_conversation_through_the_recording_proxy_is_as_direct_and_is_stored(
     assert offsets == sorted(offsets) and offsets[2] - offsets[1] >= 90
     assert conversation["close"] == {"code": 4000, "reason": "done", "by": "server"}
     assert conversation["cut"] is False
+
+
+@pytest.fixture
+def tls_chat_server(tmp_path):
+    cert, key = self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ChatServer(context)
+    yield server
+    server.stop()
+
+
+def test_wss_through_the_forward_proxy_with_its_ca(start_proxy, tls_chat_server, confdir):
+    proxy = start_proxy("--set", "ssl_insecure=true")
+    trust = ssl.create_default_context(cafile=str(confdir / "mitmproxy-ca-cert.pem"))
+    through = talk(f"wss://127.0.0.1:{tls_chat_server.port}/chat", proxy=proxy.url,
+                   ssl_context=trust)
+    assert through["messages"] == EXPECTED and through["close"] == (4000, "done")
+    [entry] = wait_for_entries(proxy.store, 1)
+    assert entry.request.url == f"https://127.0.0.1:{tls_chat_server.port}/chat"
+    assert len(entry.notes["websocket"]["messages"]) == 6
+
+
+def test_ws_through_the_forward_proxy(start_proxy, chat_server):
+    proxy = start_proxy()
+    through = talk(f"ws://127.0.0.1:{chat_server.port}/chat", proxy=proxy.url)
+    assert through["messages"] == EXPECTED
+    [entry] = wait_for_entries(proxy.store, 1)
+    assert entry.notes["websocket"]["close"]["code"] == 4000
+
+
+def test_stopping_the_proxy_mid_conversation_stores_it_as_cut(start_proxy, chat_server):
+    proxy = start_proxy("--upstream", f"http://127.0.0.1:{chat_server.port}",
+                        "--grace", "0.2")
+
+    async def half() -> None:
+        async with connect(proxy.url.replace("http://", "ws://") + "/chat",
+                           ping_interval=None) as ws:
+            assert await ws.recv() == "welcome"
+            await ws.send("still here")
+            assert json.loads(await ws.recv()) == {"echo": "still here"}
+            assert proxy.stop() == 0
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+
+    asyncio.run(half())
+    [entry] = wait_for_entries(proxy.store, 1)
+    conversation = entry.notes["websocket"]
+    assert conversation["cut"] is True and conversation["close"] is None
+    assert [m.get("data") for m in conversation["messages"]] == [
+        "welcome", "still here", '{"echo": "still here"}']

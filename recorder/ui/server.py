@@ -307,6 +307,26 @@ class CollectionPage(Base):
                   mocks=serving, logs=call_logs(self.state.data_dir), add=None, add_error="")
 
 
+class CheckDrift(Base):
+    """"Check against the API": `mockrec drift` on this collection, its report as a page.
+    A POST with the token: it sends requests (GET, HEAD and OPTIONS only) to the API."""
+
+    section = "collections"
+
+    async def post(self, name: str) -> None:
+        from recorder.drift.check import DriftOptions, check
+        from recorder.drift.plan import Fill
+
+        collection = self.state.collections.load(name)
+        upstream = self.arg("upstream") or None
+        if upstream is not None and not upstream.startswith(("http://", "https://")):
+            raise MockrecError(f"{upstream!r} is not an http:// or https:// URL")
+        options = DriftOptions(fill=Fill(upstream=upstream), values=bool(self.arg("values")))
+        report = await check(collection, options, self.state.data_dir)
+        self.page("drift.html", f"{name}: against the API", c=collection, report=report,
+                  upstream=upstream or collection.variables.get("baseUrl", ""))
+
+
 class DeleteCollection(Base):
     def post(self, name: str) -> None:
         self.state.collections.delete(name)
@@ -571,6 +591,7 @@ def make_app(ui: UiState) -> tornado.web.Application:
             (r"/collections", CollectionsPage),
             (rf"/collections/{NAME}", CollectionPage),
             (rf"/collections/{NAME}/delete", DeleteCollection),
+            (rf"/collections/{NAME}/drift", CheckDrift),
             (rf"/collections/{NAME}/examples", AddExample),
             (rf"/collections/{NAME}/examples/(\d+)", ExamplePage),
             (rf"/collections/{NAME}/examples/(\d+)/body", ExampleBody),

@@ -8,8 +8,12 @@ answers 500, a price changes) and drift is asked what went stale.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -234,3 +238,40 @@ def test_from_history_sends_nothing(api, cli):
     assert rows["GET /users/1"]["reason"] == "history entry 8"
     assert rows["GET /users/2"]["result"] == "ok"  # its newest entry is the recorded one
     assert rows["POST /orders"]["result"] == "ok"  # nothing is sent: every method counts
+
+
+UI_BANNER = re.compile(r"mockrec ui on (http://[^/\s]+)/\?token=(\S+)")
+
+
+def test_the_ui_checks_a_collection_against_the_api(api, tmp_path):
+    """The collection page's "Check against the API" shows the same report."""
+    server, data_dir = api
+    log = tmp_path / "ui.log"
+    ui = subprocess.Popen([sys.executable, "-m", "recorder", "--data-dir", str(data_dir), "ui",
+                           "--port", "0"], stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not (found := UI_BANNER.search(log.read_text(errors="replace"))):
+            assert ui.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        base, token = found.groups()
+        with httpx.Client(base_url=base, timeout=30) as c:  # the token as a browser keeps it
+            assert c.get(f"/?token={token}", follow_redirects=True).status_code == 200
+            page = c.get("/collections/api").text
+            assert 'action="/collections/api/drift"' in page
+            assert "Check against the API" in page
+            assert c.post("/collections/api/drift", data={}).status_code == 403  # no token
+            report = c.post("/collections/api/drift", data={"_token": token})
+            assert report.status_code == 200
+            html = report.text
+            assert "7 examples checked in api: 1 ok, 4 drifted, 2 skipped, 0 failed" in html
+            rows = dict(re.findall(r'<tr data-example="(\d+)" class="drift-(\w+)">', html))
+            assert sorted(rows.values()) == ["drifted"] * 4 + ["ok"] + ["skipped"] * 2
+            assert "$.id number -&gt; string" in html
+            assert "POST is not sent without --methods all" in html
+            assert "POST /orders" not in server.seen
+            bad = c.post("/collections/api/drift", data={"_token": token, "upstream": "ftp://x"})
+            assert bad.status_code == 400 and "is not an http:// or https:// URL" in bad.text
+    finally:
+        ui.terminate()
+        ui.wait(timeout=10)

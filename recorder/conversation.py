@@ -162,3 +162,11 @@ def same_message(got: bytes, want: bytes) -> bool:
         return False
 
 
+
+
+def conversation_lines(doc: Any) -> list[str]:
+    """A stored conversation as people read it; one line if the document is damaged."""
+    try:
+        return from_doc(doc).lines()
+    except ConversationError as e:
+        return [f"(a damaged conversation: {e})"]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from rich.console import Console
 
 from recorder import encodings
+from recorder.conversation import conversation_lines
 from recorder.match.verify import call_outcome, call_summary  # noqa: F401 (render's words)
 from recorder.models import (
     Collection,
@@ -83,8 +84,16 @@ def entry_row(entry: HistoryEntry) -> tuple[str, ...]:
         str(entry.id), _local(entry.timings.start), entry.request.method, entry.request.url,
         str(response.status) if response else f"error: {entry.error}",
         f"{duration:.0f}" if duration is not None else "",
-        _size(response.body_size) if response else "",
+        _conversation_size(entry) or (_size(response.body_size) if response else ""),
     )
+
+
+def _conversation_size(entry: HistoryEntry) -> str:
+    """A WebSocket's size in `history list`: its message count."""
+    conversation = entry.notes.get("websocket")
+    if not isinstance(conversation, dict):
+        return ""
+    return counted(len(conversation.get("messages", [])), "msg")
 
 
 def _size(n: int) -> str:
@@ -108,6 +117,9 @@ def entry_text(entry: HistoryEntry) -> str:
     if response:
         lines.append(f"< {response.http_version} {response.status} {response.reason}")
         lines.extend(f"< {k}: {v}" for k, v in response.headers)
+    if isinstance(conversation := entry.notes.get("websocket"), dict):
+        lines.append("= the conversation (ms after the 101; > from the client, < to it)")
+        lines.extend(conversation_lines(conversation))
     lines.extend(f"! {warning}" for warning in entry.notes.get("warnings", []))
     return "\n".join(lines)
 

@@ -162,3 +162,20 @@ def test_stopping_the_proxy_mid_conversation_stores_it_as_cut(start_proxy, chat_
     assert conversation["cut"] is True and conversation["close"] is None
     assert [m.get("data") for m in conversation["messages"]] == [
         "welcome", "still here", '{"echo": "still here"}']
+
+
+def test_history_lists_and_shows_the_conversation(start_proxy, chat_server, cli):
+    proxy = start_proxy("--upstream", f"http://127.0.0.1:{chat_server.port}")
+    talk(proxy.url.replace("http://", "ws://") + "/chat")
+    [entry] = wait_for_entries(proxy.store, 1)
+    listed = cli("history", "list", data_dir=proxy.data_dir)
+    assert listed.exit_code == 0
+    assert "101" in listed.stdout and "6 msgs" in listed.stdout
+    shown = cli("history", "show", str(entry.id), data_dir=proxy.data_dir)
+    lines = shown.stdout.splitlines()
+    assert any(line.endswith("< text  welcome") for line in lines)
+    assert any(line.endswith('> text  {"text": "hi"}') for line in lines)
+    assert any("< binary  <3 bytes binary>" in line for line in lines)
+    assert "closed by the server: 4000 done" in shown.stdout
+    as_json = cli("history", "show", str(entry.id), "--json", data_dir=proxy.data_dir).json
+    assert as_json["notes"]["websocket"]["close"]["code"] == 4000

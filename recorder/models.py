@@ -14,6 +14,8 @@ from http import HTTPStatus
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from recorder.conversation import Conversation
+
 # Header names and values are kept as text that round-trips to the exact bytes
 # sent on the wire: UTF-8 where it decodes, surrogate escapes where it does not.
 Header = tuple[str, str]
@@ -270,6 +272,8 @@ class ExampleResponse:
     reason: str = ""
     headers: list[Header] = field(default_factory=list)
     body: bytes = b""
+    # A WebSocket's: the 101 above, then this conversation (recorder/conversation.py).
+    conversation: Conversation | None = None
 
 
 @dataclass

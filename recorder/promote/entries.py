@@ -19,6 +19,8 @@ from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from recorder import encodings
+from recorder.conversation import Conversation
+from recorder.conversation import from_doc as conversation_from_doc
 from recorder.errors import MockrecError, UsageError
 from recorder.match import templates as paths
 from recorder.models import (
@@ -117,9 +119,16 @@ def example_from_entry(entry: HistoryEntry, example_id: int, name: str, *,
         request=ExampleRequest(method=request.method, url=url, headers=req_headers,
                                body=request.body or b""),
         response=ExampleResponse(status=response.status, reason=response.reason,
-                                 headers=resp_headers, body=body),
+                                 headers=resp_headers, body=body,
+                                 conversation=recorded_conversation(entry)),
         source_entry=entry.id,
     )
+
+
+def recorded_conversation(entry: HistoryEntry) -> Conversation | None:
+    """A WebSocket entry's conversation, for its example (None for the rest)."""
+    doc = entry.notes.get("websocket")
+    return None if doc is None else conversation_from_doc(doc, "the entry's websocket")
 
 
 def request_url(entry: HistoryEntry, options: PromoteOptions,

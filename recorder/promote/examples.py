@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from recorder.conversation import Conversation
+from recorder.conversation import from_doc as conversation_from_doc
 from recorder.errors import MockrecError, NotFound, UsageError
 from recorder.match.matcher import example_path_and_query
 from recorder.models import (
@@ -302,9 +304,10 @@ def add_example_document(store: CollectionStore, collection: str, doc: Any) -> E
                          ("response.reason", response.get("reason"))):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{where} must be a string")
+    conversation = _websocket(response.get("websocket"))
     with store.editing(collection) as c:
         try:
-            return new_example(
+            example = new_example(
                 c, store, method.strip(), url.strip(), status,
                 _header_lines(response.get("headers"), "response.headers"),
                 _body(response.get("body"), "response.body"), doc.get("name"),
@@ -314,6 +317,13 @@ def add_example_document(store: CollectionStore, collection: str, doc: Any) -> E
                 request_body=_body(original.get("body"), "originalRequest.body"))
         except MockrecError as e:
             raise ValueError(str(e)) from None
+        example.response.conversation = conversation
+        return example
+
+
+def _websocket(value: Any) -> Conversation | None:
+    """response.websocket: a conversation written by hand (recorder/conversation.py)."""
+    return None if value is None else conversation_from_doc(value, "response.websocket")
 
 
 def _object(doc: dict, key: str, default: dict | None = None) -> dict:

@@ -24,7 +24,9 @@ from tinydb import TinyDB
 from tinydb.middlewares import CachingMiddleware
 from tinydb.table import Document
 
+from recorder import conversation
 from recorder.collector import collector_paused
+from recorder.conversation import Conversation
 from recorder.errors import MockrecError, NotFound, StoreCorrupt
 from recorder.models import (
     Collection,
@@ -266,6 +268,8 @@ def example_doc(e: Example, request_id: int) -> dict[str, Any]:
                      "body": body_doc(e.response.body)},
         "source": source,
     }
+    if e.response.conversation is not None:
+        doc["response"]["websocket"] = e.response.conversation.to_doc()
     # Only when set, so that files without sequences or faults read as before.
     if e.sequence is not None:
         doc["sequence"] = e.sequence
@@ -291,12 +295,17 @@ def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
                                language=str(req.get("language") or "")),
         response=ExampleResponse(status=status, reason=str(resp.get("reason", "")),
                                  headers=_pairs(resp.get("headers", [])),
-                                 body=body_bytes(resp.get("body", {}))),
+                                 body=body_bytes(resp.get("body", {})),
+                                 conversation=_conversation(resp.get("websocket"))),
         source_entry=source.get("history"),
         postman_id=None if postman_id is None else str(postman_id),
         sequence=_position(doc.get("sequence")),
         fault=_fault(doc.get("fault")),
     )
+
+
+def _conversation(value: Any) -> Conversation | None:
+    return None if value is None else conversation.from_doc(value, "response.websocket")
 
 
 def _position(value: Any) -> int | None:

@@ -1,5 +1,7 @@
 """WebSocket conversations as documents: what is accepted, what is refused, how they read."""
 
+from collections import Counter
+
 import pytest
 
 from recorder.conversation import (
@@ -10,6 +12,10 @@ from recorder.conversation import (
     from_doc,
     same_message,
 )
+from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Request, Timings
+from recorder.promote.entries import example_from_entry
+from recorder.promote.examples import add_example_document, example_document
+from recorder.store.collection_store import CollectionStore
 
 
 def test_a_conversation_round_trips_through_its_document():
@@ -61,3 +67,49 @@ def test_the_conversation_reads_as_lines():
     assert "> text  hi" in lines[0]
     assert "< binary  <1 bytes binary>" in lines[1]
     assert lines[2].strip() == "closed by the client: 1000 done"
+
+
+# -- promote, example documents, the admin API's form ---------------------------------
+
+CHAT = {"messages": [{"from": "server", "type": "text", "data": "welcome", "offset": 5.0},
+                     {"from": "client", "type": "text", "data": "hi", "offset": 40.0},
+                     {"from": "server", "type": "binary", "base64": "AAE=", "offset": 90.0}],
+        "close": {"code": 4000, "reason": "done", "by": "server"}, "cut": False}
+
+
+def ws_entry() -> HistoryEntry:
+    return HistoryEntry(
+        id=7, request=HttpRequest("GET", "http://api.test/chat",
+                                  headers=[("Upgrade", "websocket")]),
+        response=HttpResponse(101, "Switching Protocols",
+                              headers=[("Upgrade", "websocket"), ("Connection", "Upgrade")],
+                              body=b""),
+        timings=Timings(1.0), notes={"websocket": CHAT})
+
+
+def test_promote_keeps_the_conversation_and_the_file_keeps_it(tmp_path):
+    example = example_from_entry(ws_entry(), 1, "chat", keep_secrets=False,
+                                 redacted=Counter())
+    assert example.response.conversation == from_doc(CHAT)
+    store = CollectionStore(tmp_path)
+    store.create("rt")
+    with store.editing("rt") as c:
+        c.requests.append(Request(1, "GET /chat", "GET", "http://api.test/chat",
+                                  examples=[example]))
+    _, request, saved = store.find_example(1)
+    assert saved.response.conversation == from_doc(CHAT)
+    assert example_document(saved, request)["response"]["websocket"] == CHAT
+
+
+def test_a_conversation_written_by_hand_through_the_admin_form(tmp_path):
+    store = CollectionStore(tmp_path)
+    store.create("rt")
+    example = add_example_document(store, "rt", {
+        "request": {"method": "GET", "url": "/chat"},
+        "response": {"status": 101, "websocket": {"messages": [{"data": "hello"}]}}})
+    _, _, saved = store.find_example(example.id)
+    assert saved.response.conversation.messages[0].data == b"hello"
+    with pytest.raises(ValueError, match=r"response.websocket.messages\[0\].from"):
+        add_example_document(store, "rt", {
+            "request": {"method": "GET", "url": "/chat"},
+            "response": {"status": 101, "websocket": {"messages": [{"from": "x"}]}}})

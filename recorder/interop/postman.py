@@ -5,7 +5,8 @@ Postman saved it, status, reason, variables, the examples' ids) and counts what 
 leaves out; export writes v2.1 that Postman and newman read. A body that is not
 UTF-8 travels base64 in `_mockrec_body_base64`, a field Postman ignores, so export
 then import is exact; so do an example's position in a sequence (`_mockrec_sequence`)
-and its fault (`_mockrec_fault`).
+and its fault (`_mockrec_fault`), and a WebSocket example's conversation
+(`_mockrec_websocket`, recorder/conversation.py).
 
 A GraphQL body (`body.mode: graphql`) is kept as the JSON Postman sends for it,
 `{"query": ..., "variables": ...}`, with language "graphql", and exported back as
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from recorder.conversation import Conversation, ConversationError
+from recorder.conversation import from_doc as conversation_from_doc
 from recorder.errors import BadFile, read_json_file
 from recorder.interop import limits
 from recorder.models import (
@@ -186,6 +189,15 @@ def _sequence(value: Any, where: str) -> int | None:
     return value
 
 
+def _conversation(value: Any, where: str) -> Conversation | None:
+    if value is None:
+        return None
+    try:
+        return conversation_from_doc(value, f"{where}._mockrec_websocket")
+    except ConversationError as e:
+        raise PostmanError(str(e)) from None
+
+
 def _fault(value: Any, where: str) -> str:
     if value in (None, ""):
         return ""
@@ -274,7 +286,8 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
                 response=ExampleResponse(
                     status=code, reason=str(ex.get("status") or ""),
                     headers=_headers(ex.get("header"), f"{where}.header", IMPORT_DROPPED),
-                    body=_response_body(ex, where)),
+                    body=_response_body(ex, where),
+                    conversation=_conversation(ex.get("_mockrec_websocket"), where)),
                 # kept, so that `x-mock-response-id` finds it and export writes it back
                 postman_id=None if postman_id in (None, "") else str(postman_id),
                 sequence=_sequence(ex.get("_mockrec_sequence"), where),
@@ -359,6 +372,8 @@ def _example_doc(e: Example) -> dict[str, Any]:
         doc["_mockrec_sequence"] = e.sequence
     if e.fault:
         doc["_mockrec_fault"] = e.fault
+    if e.response.conversation is not None:
+        doc["_mockrec_websocket"] = e.response.conversation.to_doc()
     return doc
 
 

@@ -1,5 +1,6 @@
 """WebSocket conversations as documents: what is accepted, what is refused, how they read."""
 
+import json
 from collections import Counter
 
 import pytest
@@ -113,3 +114,21 @@ def test_a_conversation_written_by_hand_through_the_admin_form(tmp_path):
         add_example_document(store, "rt", {
             "request": {"method": "GET", "url": "/chat"},
             "response": {"status": 101, "websocket": {"messages": [{"from": "x"}]}}})
+
+
+def test_postman_export_keeps_the_conversation_where_postman_looks_not(tmp_path):
+    from recorder.interop import postman
+    from recorder.models import Collection
+
+    example = example_from_entry(ws_entry(), 1, "chat", keep_secrets=False,
+                                 redacted=Counter())
+    c = Collection("rt", [Request(1, "GET /chat", "GET", "http://api.test/chat",
+                                  examples=[example])])
+    exported = json.loads(json.dumps(postman.from_collection(c)))
+    saved = exported["item"][0]["response"][0]
+    assert saved["_mockrec_websocket"] == CHAT and saved["code"] == 101
+    back, _ = postman.to_collection(exported, "rt", lambda n: list(range(1, n + 1)))
+    assert back.examples[0].response.conversation == from_doc(CHAT)
+    saved["_mockrec_websocket"] = {"messages": "no"}
+    with pytest.raises(postman.PostmanError, match="_mockrec_websocket.messages"):
+        postman.to_collection(exported, "rt", lambda n: list(range(1, n + 1)))

@@ -260,6 +260,29 @@ class MockrecProxy:
     def delete_example(self, example_id: int) -> None:
         self.admin("DELETE", f"examples/{example_id}")
 
+    def drift(self, upstream: str | None = None, *, headers: dict[str, str] | None = None,
+              methods: str = "safe", values: bool = False, from_history: bool = False) -> Any:
+        """Check this mock's examples against the live API, as `mockrec drift` does:
+        `upstream`, else the mock's own, else the collection's baseUrl. Returns the report
+        (`report.clean`, `report.drifted`, `report.results`, `report.text()`), e.g.
+        `assert (report := mock.drift()).clean, report.text()`."""
+        from recorder.drift.check import DriftOptions, check
+        from recorder.drift.plan import Fill
+        from recorder.drift.send import run
+        from recorder.store.collection_store import CollectionStore
+        from recorder.store.mocks import EnvironmentStore
+
+        if methods not in ("safe", "all"):
+            raise ValueError(f"methods {methods!r} is not safe or all")
+        env = self.settings.get("env")
+        fill = Fill(variables=EnvironmentStore(self.data_dir).get(env) if env else {},
+                    headers=list((headers or {}).items()), upstream=upstream or self.upstream,
+                    all_methods=methods == "all")
+        collection = CollectionStore(self.data_dir).load(self.collection,
+                                                         self.settings.get("tag"))
+        options = DriftOptions(fill=fill, values=values, from_history=from_history)
+        return run(check(collection, options, self.data_dir))
+
     @property
     def env(self) -> dict[str, str]:
         """Environment variables that send a program's HTTP(S) through the forward proxy."""

@@ -152,9 +152,7 @@ def show(report: Report, as_json: bool, junit: Path | None) -> None:
     if as_json:
         print_json(report.as_json())
         return
-    for result in report.results:
-        typer.echo(result.line())
-    typer.echo(report.summary())
+    typer.echo(report.text())
 
 
 def write_updates(report: Report, yes: bool) -> None:

@@ -87,6 +87,10 @@ class Report:
         counts = ", ".join(f"{self.count(v)} {v}" for v in Verdict)
         return f"{counted(len(self.results), 'example')} checked in {self.collection}: {counts}"
 
+    def text(self) -> str:
+        """A line per example and the summary: what `mockrec drift` prints."""
+        return "\n".join([*(r.line() for r in self.results), self.summary()])
+
     def as_json(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in self.results]
 

@@ -275,3 +275,16 @@ def test_the_ui_checks_a_collection_against_the_api(api, tmp_path):
     finally:
         ui.terminate()
         ui.wait(timeout=10)
+
+
+def test_the_pytest_plugin_returns_the_report(api, mockrec, confdir):
+    server, data_dir = api
+    mock = mockrec("api", data_dir=data_dir, confdir=confdir)
+    report = mock.drift(server.url, headers={"Authorization": TOKEN})
+    assert not report.clean
+    assert sorted(r.example.id for r in report.drifted) == [1, 2, 3, 4]
+    assert report.text().splitlines()[-1] == \
+        "7 examples checked in api: 2 ok, 4 drifted, 1 skipped, 0 failed"
+    assert "GET /me" in server.seen and "POST /orders" not in server.seen
+    # The mock itself still serves what was recorded.
+    assert httpx.get(mock.url + "/users/1").json() == {"id": 1, "name": "Ann"}

@@ -89,6 +89,11 @@ class Incoming:
     def header(self, name: str) -> str | None:
         return self.by_name.get(name.lower())
 
+    @property
+    def where(self) -> str:
+        """How a message names the request's host: ` on HOST`, or nothing."""
+        return f" on {self.host}" if self.host is not None else ""
+
 
 @dataclass(eq=False)
 class Sequence:
@@ -265,6 +270,90 @@ def _header_list(value: str) -> list[str]:
     if value.strip().lower() == "false":
         return []
     return [h.strip().lower() for h in value.split(",") if h.strip()]
+
+
+# -- steps 3 to 6, one example at a time -----------------------------------------------------
+
+@dataclass
+class Asked:
+    """What one request asks of steps 3 to 5: its parts as they are compared, and
+    the switches its headers (they win) or the mock's settings decide."""
+
+    incoming: Incoming
+    method: str  # the request's, or GET for a HEAD answered as a GET
+    code: str | None  # `x-mock-response-code`: the status asked for
+    settings: MatchSettings
+    segments: list[str] = field(init=False)
+    body: RequestBody = field(init=False)
+    match_body: bool = field(init=False)
+    match_headers: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        incoming, settings = self.incoming, self.settings
+        self.segments = paths.split(incoming.path)
+        self.body = RequestBody(incoming.body)
+        # The request's headers win over the mock's settings (Postman's precedence).
+        match_body = _switch(incoming.header("x-mock-match-request-body"))
+        self.match_body = settings.match_body if match_body is None else match_body
+        asked_headers = incoming.header("x-mock-match-request-headers")
+        self.match_headers = (settings.match_headers if asked_headers is None
+                              else _header_list(asked_headers))
+
+
+def score(item: Indexed, asked: Asked, misses: list[Miss]) -> Match | None:
+    """Steps 3 to 5 for one example: its match, or None with the reason in `misses`."""
+    example, code, segments = item.example, asked.code, asked.segments
+    if code is not None and str(example.response.status) != code:
+        misses.append(Miss(example, item.request, "x-mock-response-code",
+                           f"status is {example.response.status}, not {code}", 0.5))
+        return None
+    scored = path_score(item.segments, segments, asked.settings.strict)
+    if scored is None:
+        misses.append(Miss(example, item.request, "path",
+                           f"path /{'/'.join(item.segments)} does not fit "
+                           f"{asked.incoming.path}", closeness(item.segments, segments)))
+        return None
+    points, step, captures = scored
+    points += query_score(item.query, asked.incoming.query)
+    headers = asked.incoming.by_name
+    for name in asked.match_headers:
+        if item.headers.get(name) != headers.get(name):
+            misses.append(Miss(example, item.request, "headers",
+                               f"header {name} differs", 2))
+            return None
+    body_equal = item.body.fits(asked.body)
+    if asked.match_body and not body_equal:
+        misses.append(Miss(example, item.request, "body", "body differs", 2))
+        return None
+    if body_equal:
+        points += 5
+    return Match(example, item.request, points, captures, step, item.rank,
+                 item.sequence if code is None else None)
+
+
+class Scan:
+    """Step 6 as the examples are scored: the best match so far, why the others were
+    not chosen, and which were scored already (an example is scored once)."""
+
+    def __init__(self, asked: Asked) -> None:
+        self.asked = asked
+        self.best: Match | None = None
+        self.misses: list[Miss] = []
+        self.seen: set[int] = set()
+
+    def consider(self, items: Iterable[Indexed]) -> None:
+        for item in items:
+            if item.example.id in self.seen:
+                continue
+            self.seen.add(item.example.id)
+            scored = score(item, self.asked, self.misses)
+            if scored and (self.best is None or _better(scored, self.best)):
+                self.best = scored
+
+    def missed(self) -> Outcome:
+        incoming = self.asked.incoming
+        return Outcome(None, self.misses,
+                       f"no example matches {incoming.method} {incoming.path}{incoming.where}")
 
 
 # -- the index and the algorithm ---------------------------------------------------------------
@@ -547,12 +636,18 @@ class Matcher:
         return outcome
 
     def _match(self, incoming: Incoming, method: str, settings: MatchSettings) -> Outcome:
-        where = f" on {incoming.host}" if incoming.host is not None else ""
         # Step 2: the request can ask for an example by status, then id or name.
         code = incoming.header("x-mock-response-code")
         code = code.strip() if code is not None else None
-        # A status asked for picks among every example; otherwise a sequence counts once.
-        shelves = (self.every if code is not None else self.heads).for_host(incoming.host)
+        picked = self._pick(incoming, method, code)
+        if picked is not None:
+            return picked
+        return self._scan(Asked(incoming, method, code, settings))
+
+    def _pick(self, incoming: Incoming, method: str, code: str | None) -> Outcome | None:
+        """Step 2's `x-mock-response-id` and `-name`: the example they pick, or None
+        when the request names none."""
+        where = incoming.where
         if (wanted_id := incoming.header("x-mock-response-id")) is not None:
             item = self.find_id(wanted_id)
             if item is None or item.method != method or not self._serves(item, incoming):
@@ -569,89 +664,72 @@ class Matcher:
             return self._picked(named[0] if named else None,
                                 f"no {method} example{where} is named {wanted_name!r}"
                                 + (f" with status {code}" if code is not None else ""))
-        # The request's headers win over the mock's settings (Postman's precedence).
-        match_body = _switch(incoming.header("x-mock-match-request-body"))
-        if match_body is None:
-            match_body = settings.match_body
-        asked_headers = incoming.header("x-mock-match-request-headers")
-        match_headers = (settings.match_headers if asked_headers is None
-                         else _header_list(asked_headers))
-        request_segments = paths.split(incoming.path)
-        request_body = RequestBody(incoming.body)
-        request_headers = incoming.by_name
+        return None
 
-        best: Match | None = None
-        misses: list[Miss] = []
-        seen: set[int] = set()
+    def _shelves(self, asked: Asked) -> list[Shelf]:
+        # A status asked for picks among every example; otherwise a sequence counts once.
+        shelves = self.every if asked.code is not None else self.heads
+        return shelves.for_host(asked.incoming.host)
 
-        def consider(items: Iterable[Indexed]) -> None:
-            nonlocal best
-            for item in items:
-                if item.example.id in seen:
-                    continue
-                seen.add(item.example.id)
-                scored = self._score(item, incoming, request_segments, request_body,
-                                     request_headers, code, match_body, match_headers,
-                                     settings.strict, misses)
-                if scored and (best is None or _better(scored, best)):
-                    best = scored
-
-        norm = _strip_slash(request_segments)
-        # Only the examples a path step could take, in tiers, most likely first; a
-        # tier is skipped when even a perfect score there could not beat the best
-        # found so far (path + query 10 + body 5).
+    def _scan(self, asked: Asked) -> Outcome:
+        """Steps 3 to 6 on the examples a path step could take, in tiers, most likely
+        first; a tier is skipped when even a perfect score there could not beat the
+        best found so far (path + query 10 + body 5)."""
+        method, segments = asked.method, asked.segments
+        shelves = self._shelves(asked)
+        scan = Scan(asked)
+        norm = _strip_slash(segments)
         for shelf in shelves:  # exact, trailing slash, case: up to 100 + 15
-            consider(shelf.exact.get((method, tuple(s.lower() for s in norm)), ()))
-        if best is None or best.score <= 95:  # wildcards and ID-like segments: up to 80 + 15
+            scan.consider(shelf.exact.get((method, tuple(s.lower() for s in norm)), ()))
+        if scan.best is None or scan.best.score <= 95:  # wildcards, ID-like: up to 80 + 15
             id_key = _id_key(norm)
             for shelf in shelves:
-                consider(shelf.wildcard_candidates(method, request_segments))
-                consider(shelf.ids.get((method, id_key), ()))
-        if (best is None or best.score <= 85) and not settings.strict:  # similar: 70 + 15
-            consider(self._reach_of(incoming.host, method, request_segments, shelves,
-                                    code is not None).similar)
-        if best is not None:
-            return Outcome(best)
-        # No match: the closest examples, for the 404's details.
-        reach = self._reach_of(incoming.host, method, request_segments, shelves,
-                               code is not None)
+                scan.consider(shelf.wildcard_candidates(method, segments))
+                scan.consider(shelf.ids.get((method, id_key), ()))
+        if (scan.best is None or scan.best.score <= 85) and not asked.settings.strict:
+            scan.consider(self._reach_of(asked, shelves).similar)  # similar: 70 + 15
+        if scan.best is not None:
+            return Outcome(scan.best)
+        return self._missed(scan, shelves)
+
+    def _missed(self, scan: Scan, shelves: list[Shelf]) -> Outcome:
+        """No match: the closest examples, for the 404's details."""
+        asked = scan.asked
+        reach = self._reach_of(asked, shelves)
         if reach.near is None:
-            reach.near = self._near(shelves, method, "/".join(request_segments))
+            reach.near = self._near(shelves, asked.method, "/".join(asked.segments))
         # Every step was tried on the ones that could fit: these fit none. Only the
         # three closest can make the details (ties: the lowest ids), unless the
         # status is asked for, which changes how close each one is.
         taken = 0
         for near_closeness, items in reach.near:
-            fresh = [i for i in items if i.example.id not in seen]
-            if code is None and taken + len(fresh) > 3:
+            fresh = [i for i in items if i.example.id not in scan.seen]
+            if asked.code is None and taken + len(fresh) > 3:
                 fresh = heapq.nsmallest(3 - taken, fresh, key=lambda i: i.example.id)
             for item in fresh:
-                seen.add(item.example.id)
-                misses.append(self._path_miss(item, incoming, near_closeness, code))
+                scan.seen.add(item.example.id)
+                scan.misses.append(self._path_miss(item, asked, near_closeness))
             taken += len(fresh)
-            if taken >= 3 and code is None:
+            if taken >= 3 and asked.code is None:
                 break
-        if sum(m.closeness > 0 for m in misses) < 3:  # others may be among the closest
-            self._other_misses(incoming, method, request_segments, shelves, seen, misses,
-                               code is not None)
-        return Outcome(None, misses, f"no example matches {incoming.method} {incoming.path}"
-                       + where)
+        if sum(m.closeness > 0 for m in scan.misses) < 3:  # others may be among the closest
+            self._other_misses(scan, shelves)
+        return scan.missed()
 
     @staticmethod
     def _serves(item: Indexed, incoming: Incoming) -> bool:
         return incoming.host is None or item.host is None or item.host == incoming.host
 
-    def _reach_of(self, host: str | None, method: str, segments: list[str],
-                  shelves: list[Shelf], every: bool) -> _Reach:
-        joined = "/".join(segments)
-        key = (host, method, joined, every)
+    def _reach_of(self, asked: Asked, shelves: list[Shelf]) -> _Reach:
+        joined = "/".join(asked.segments)
+        key = (asked.incoming.host, asked.method, joined, asked.code is not None)
         reach = self._reach.get(key)
         if reach is not None:
             self._reach.move_to_end(key)
             return reach
         similar: list[Indexed] = []
         for shelf in shelves:
-            index = shelf.similar.get(method)
+            index = shelf.similar.get(asked.method)
             if index is not None:
                 for path in index.within(joined):
                     similar.extend(index.groups[path])
@@ -673,78 +751,56 @@ class Matcher:
                         index.groups[path][:DETAIL_EXAMPLES])
         return sorted(groups.items(), key=lambda pair: -pair[0])
 
-    def _other_misses(self, incoming: Incoming, method: str, segments: list[str],
-                      shelves: list[Shelf], seen: set[int], misses: list[Miss],
-                      every: bool) -> None:
+    def _other_misses(self, scan: Scan, shelves: list[Shelf]) -> None:
         """Examples of other methods (closeness - 1) and, in a forward proxy, of other
         hosts (closeness - 0.5): among the closest when few of the method are close."""
+        asked, misses = scan.asked, scan.misses
+        method, segments, incoming = asked.method, asked.segments, asked.incoming
         joined = "/".join(segments)
         for shelf in shelves:
             for other, index in shelf.similar.items():
                 if other == method:
                     continue
                 for path in index.near(joined, DETAIL_PATHS):
-                    misses.extend(Miss(i.example, i.request, "method",
-                                       f"example is {other}, request is {method}",
-                                       closeness(i.segments, segments) - 1)
+                    misses.extend(method_miss(i, asked)
                                   for i in index.groups[path][:DETAIL_EXAMPLES])
         if incoming.host is None:
             return
-        index = (self.every if every else self.heads).all.similar.get(method)
+        index = (self.every if asked.code is not None else self.heads).all.similar.get(method)
         if index is None:
             return
         for path in index.near(joined, DETAIL_PATHS):
-            misses.extend(Miss(i.example, i.request, "host",
-                               f"example is for {i.host}, request is for {incoming.host}",
-                               closeness(i.segments, segments) - 0.5)
-                          for i in index.groups[path][:DETAIL_EXAMPLES]
-                          if i.example.id not in seen and not self._serves(i, incoming))
+            misses.extend(host_miss(i, asked) for i in index.groups[path][:DETAIL_EXAMPLES]
+                          if i.example.id not in scan.seen and not self._serves(i, incoming))
 
     @staticmethod
-    def _path_miss(item: Indexed, incoming: Incoming, near_closeness: float,
-                   code: str | None) -> Miss:
-        """The miss `_score` would give an example that no path step fits."""
-        example = item.example
+    def _path_miss(item: Indexed, asked: Asked, near_closeness: float) -> Miss:
+        """The miss `score` would give an example that no path step fits."""
+        example, code = item.example, asked.code
         if code is not None and str(example.response.status) != code:
             return Miss(example, item.request, "x-mock-response-code",
                         f"status is {example.response.status}, not {code}", 0.5)
         return Miss(example, item.request, "path",
-                    f"path /{item.joined} does not fit {incoming.path}", near_closeness)
+                    f"path /{item.joined} does not fit {asked.incoming.path}", near_closeness)
 
     def _picked(self, item: Indexed | None, message: str) -> Outcome:
         if item is None:
             return Outcome(None, [], message)
         return Outcome(Match(item.example, item.request, 100, {}, "header", item.rank))
 
-    def _score(self, item: Indexed, incoming: Incoming, segments: list[str], body: RequestBody,
-               headers: dict[str, str], code: str | None, match_body: bool,
-               match_headers: list[str], strict: bool, misses: list[Miss]) -> Match | None:
-        example = item.example
-        if code is not None and str(example.response.status) != code:
-            misses.append(Miss(example, item.request, "x-mock-response-code",
-                               f"status is {example.response.status}, not {code}", 0.5))
-            return None
-        scored = path_score(item.segments, segments, strict)
-        if scored is None:
-            misses.append(Miss(example, item.request, "path",
-                               f"path /{'/'.join(item.segments)} does not fit "
-                               f"{incoming.path}", closeness(item.segments, segments)))
-            return None
-        score, step, captures = scored
-        score += query_score(item.query, incoming.query)
-        for name in match_headers:
-            if item.headers.get(name) != headers.get(name):
-                misses.append(Miss(example, item.request, "headers",
-                                   f"header {name} differs", 2))
-                return None
-        body_equal = item.body.fits(body)
-        if match_body and not body_equal:
-            misses.append(Miss(example, item.request, "body", "body differs", 2))
-            return None
-        if body_equal:
-            score += 5
-        return Match(example, item.request, score, captures, step, item.rank,
-                     item.sequence if code is None else None)
+
+def method_miss(item: Indexed, asked: Asked) -> Miss:
+    """An example of another method than the request's: a miss a little less close."""
+    return Miss(item.example, item.request, "method",
+                f"example is {item.method}, request is {asked.method}",
+                closeness(item.segments, asked.segments) - 1)
+
+
+def host_miss(item: Indexed, asked: Asked) -> Miss:
+    """In a forward proxy, an example for another host than the request's."""
+    return Miss(item.example, item.request, "host",
+                f"example is for {item.host}, request is for {asked.incoming.host}",
+                closeness(item.segments, asked.segments) - 0.5)
 
 
 # The matches remembered for requests seen before (the commonest case by far: a

@@ -117,13 +117,25 @@ class _Run:
             return []
         if size == 0:
             return [""] if lq <= k else []
+        return _Walk(self, q, k, foreign, budget).run()
+
+
+class _Walk:
+    """One walk of a `_Run`'s trie for `q`: the distance rows of the path so far
+    (rows[d] is the row of path[:d]), and the rows of siblings whose character q does
+    not hold, made once."""
+
+    def __init__(self, trie: _Run, q: str, k: int, foreign: list[int],
+                 budget: list[int]) -> None:
+        self.trie, self.q, self.k, self.foreign, self.budget = trie, q, k, foreign, budget
         over = k + 1
-        keys, shared, n = self.keys, self.common, len(self.keys)
-        rows = [[j if j <= k else over for j in range(lq + 1)]]
-        # Siblings whose character q does not hold get the same row: made once.
-        made: list[tuple[list[int], dict[str | None, tuple[list[int], bool]]]] = []
-        path = ""  # rows[d] is the distance row of path[:d]
-        found: list[str] = []
+        self.rows = [[j if j <= k else over for j in range(len(q) + 1)]]
+        self.made: list[tuple[list[int], dict[str | None, tuple[list[int], bool]]]] = []
+        self.found: list[str] = []
+
+    def run(self) -> list[str]:
+        keys, shared, n = self.trie.keys, self.trie.common, len(self.trie.keys)
+        path = ""
         i, last = 0, -1
         while i < n:
             s = keys[i]
@@ -133,50 +145,66 @@ class _Run:
                 common = 0
                 while common < len(path) and path[common] == s[common]:
                     common += 1
-            del rows[common + 1:]
-            dead = 0
-            for d in range(common, size - 1):
-                ch, previous = s[d], rows[d]
-                if len(made) <= d:
-                    made.append((previous, {}))
-                elif made[d][0] is not previous:
-                    made[d] = (previous, {})
-                memo = made[d][1]
-                cls = ch if ch in q else None
-                known = memo.get(cls)
-                budget[0] -= 1  # a trie node visited
-                if known is None:
-                    if budget[0] < 0:
-                        return found
-                    known = memo[cls] = _next_row(previous, ch, d + 1, q, k, size, foreign)
-                row, alive = known
-                rows.append(row)
-                if not alive:
-                    dead = d + 1
-                    break
-            path = s[:len(rows) - 1]
+            del self.rows[common + 1:]
+            dead = self._descend(s, common)
+            if dead is None:  # the budget is spent
+                return self.found
+            path = s[:len(self.rows) - 1]
             if dead:
                 i = _skip(keys, i, s[:dead])
                 last = -1
                 continue
-            # The paths that differ from this one in the last character only.
-            parent, last_cells = rows[size - 1], {}
-            size_or_one = max(size, lq) or 1
-            while True:
-                ch = keys[i][-1]
-                cls = ch if ch in q else None
-                distance = last_cells.get(cls)
-                budget[0] -= 1
-                if distance is None:
-                    distance = last_cells[cls] = _next_row(
-                        parent, ch, size, q, k, size, foreign)[0][lq]
-                if distance <= k and 1 - distance / size_or_one >= 0.8:
-                    found.append(keys[i])
-                i += 1
-                if i >= n or shared[i] < size - 1:
-                    break
+            i = self._last_characters(i)
             last = i - 1
-        return found
+        return self.found
+
+    def _descend(self, s: str, common: int) -> int | None:
+        """The rows of `s` past the `common` prefix, up to its last character: 0, or
+        the depth past which no path can end within k, or None once the budget is
+        spent."""
+        rows, made, q = self.rows, self.made, self.q
+        for d in range(common, self.trie.size - 1):
+            ch, previous = s[d], rows[d]
+            if len(made) <= d:
+                made.append((previous, {}))
+            elif made[d][0] is not previous:
+                made[d] = (previous, {})
+            memo = made[d][1]
+            cls = ch if ch in q else None
+            known = memo.get(cls)
+            self.budget[0] -= 1  # a trie node visited
+            if known is None:
+                if self.budget[0] < 0:
+                    return None
+                known = memo[cls] = _next_row(previous, ch, d + 1, q, self.k, self.trie.size,
+                                              self.foreign)
+            row, alive = known
+            rows.append(row)
+            if not alive:
+                return d + 1
+        return 0
+
+    def _last_characters(self, i: int) -> int:
+        """The paths from `i` on that differ from it in the last character only: those
+        within k go to `found`; returns the index after them."""
+        trie = self.trie
+        keys, shared, n, size = trie.keys, trie.common, len(trie.keys), trie.size
+        q, k, lq = self.q, self.k, len(self.q)
+        parent, last_cells = self.rows[size - 1], {}
+        size_or_one = max(size, lq) or 1
+        while True:
+            ch = keys[i][-1]
+            cls = ch if ch in q else None
+            distance = last_cells.get(cls)
+            self.budget[0] -= 1
+            if distance is None:
+                distance = last_cells[cls] = _next_row(
+                    parent, ch, size, q, k, size, self.foreign)[0][lq]
+            if distance <= k and 1 - distance / size_or_one >= 0.8:
+                self.found.append(keys[i])
+            i += 1
+            if i >= n or shared[i] < size - 1:
+                return i
 
 
 def _skip(keys: list[str], i: int, prefix: str) -> int:

@@ -558,9 +558,9 @@ def test_random_paths_get_what_the_full_scan_gave():
 
     from oracle.matcher_full_scan import Incoming as OldIncoming
     from oracle.matcher_full_scan import Matcher as OldMatcher
-    from oracle.matcher_full_scan import _similar as old_similar
+    from oracle.matcher_full_scan import similar as old_similar
 
-    from recorder.match.similar import SimilarPaths
+    from recorder.match.similar import SimilarPaths, fits_similar
 
     rng = random.Random(13)
     pieces = ["users", "user", "usr", "1", "12", "a1b2c3", "{{id}}", ":id", "Orders", "orders",
@@ -590,6 +590,38 @@ def test_random_paths_get_what_the_full_scan_gave():
                 q = text(alphabet)
                 want = sorted(k for k in keys if old_similar(k.split("/"), q.split("/")))
                 assert sorted(index.within(q)) == want, q
+                assert want == sorted(k for k in keys if fits_similar(k, q)), q
+
+
+def test_hosts_get_what_the_full_scan_gave():
+    """In a forward proxy (a request with a host), examples naming a host only serve
+    requests for it, and those of other hosts are misses: as the full scan has it."""
+    import random
+
+    from oracle.matcher_full_scan import Incoming as OldIncoming
+    from oracle.matcher_full_scan import Matcher as OldMatcher
+
+    rng = random.Random(29)
+    origins = ["", "http://a.test", "https://a.test", "http://b.test", "http://A.test:8080",
+               "https://[::1]:8443", "{{baseUrl}}"]
+    pieces = ["users", "user", "1", "12", "{{id}}", "orders", "", "profile"]
+    hosts = [None, "a.test", "b.test", "a.test:8080", "[::1]:8443", "c.test"]
+
+    def path() -> str:
+        return "/" + "/".join(rng.choice(pieces) for _ in range(rng.randint(1, 3)))
+
+    for _ in range(60):
+        specs = [(n, rng.choice(["GET", "POST", "HEAD"]), rng.choice(origins) + path(),
+                  rng.choice([200, 404]), f"e{n}") for n in range(1, rng.randint(2, 25))]
+        c = collection(*specs, variables={"baseUrl": "http://b.test"})
+        new, old = Matcher(c), OldMatcher(c)
+        for _ in range(20):
+            target, method, host = path(), rng.choice(["GET", "POST", "HEAD"]), rng.choice(hosts)
+            headers = rng.choice([[], [], [("x-mock-response-code", "404")],
+                                  [("x-mock-response-name", "e1")],
+                                  [("x-mock-response-id", str(rng.randint(1, 3)))]])
+            _same_outcome(new.match(Incoming.from_target(method, target, headers, b"", host)),
+                          old.match(OldIncoming.from_target(method, target, headers, b"", host)))
 
 
 def test_a_miss_is_cheap_and_its_similar_path_outcome_is_kept():

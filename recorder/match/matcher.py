@@ -534,7 +534,12 @@ class Matcher:
         self._origins: dict[str, str | None] = {}  # URL before its path -> host
         heads: list[Indexed] = []  # every example but a sequence's later positions
         items: list[Indexed] = []
+        # A request's own URL template (`promote --infer-templates` gives the request
+        # `/users/{{userId}}` and its examples their concrete `/users/42`): what a
+        # matched example's body and headers capture `{{userId}}` from.
+        self._templates: dict[int, list[str]] = {}
         for request in collection.requests:
+            self._note_template(request)
             runs: dict[tuple, list[Indexed]] = {}
             for example in request.examples:
                 item = self._index(example, request)
@@ -566,6 +571,24 @@ class Matcher:
             self.by_name.setdefault((item.method, item.example.name), []).append(item)
         self._reach: OrderedDict[tuple, _Reach] = OrderedDict()
         self._recent: dict[tuple, Outcome] = {}  # `_recall_key` -> a match found for it
+
+    def _note_template(self, request: Request) -> None:
+        if "{{" not in request.url and "/:" not in request.url:
+            return
+        path, _ = example_path_and_query(resolve(request.url, self.variables))
+        segments = paths.split(path)
+        if any(paths.wildcard_name(s) is not None for s in segments):
+            self._templates[request.id] = segments
+
+    def _add_template_captures(self, match: Match, segments: list[str]) -> None:
+        """Add to the match what its request's template captures from the path (the
+        example's own wildcards win)."""
+        if match.request.url == match.example.request.url:
+            return  # the example's own path step has said what it captures
+        template = self._templates[match.request.id]
+        found = _wildcards(_strip_slash(template), _strip_slash(segments))
+        if found:
+            match.captures = {**found, **match.captures}
 
     def _index(self, example: Example, request: Request) -> Indexed:
         url = resolve(example.request.url, self.variables)
@@ -639,10 +662,12 @@ class Matcher:
         # Step 2: the request can ask for an example by status, then id or name.
         code = incoming.header("x-mock-response-code")
         code = code.strip() if code is not None else None
-        picked = self._pick(incoming, method, code)
-        if picked is not None:
-            return picked
-        return self._scan(Asked(incoming, method, code, settings))
+        outcome = self._pick(incoming, method, code)
+        if outcome is None:
+            outcome = self._scan(Asked(incoming, method, code, settings))
+        if outcome.match is not None and outcome.match.request.id in self._templates:
+            self._add_template_captures(outcome.match, paths.split(incoming.path))
+        return outcome
 
     def _pick(self, incoming: Incoming, method: str, code: str | None) -> Outcome | None:
         """Step 2's `x-mock-response-id` and `-name`: the example they pick, or None

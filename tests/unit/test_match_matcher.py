@@ -704,3 +704,25 @@ def test_a_remembered_match_is_what_matching_afresh_gives():
     remembering._recent.clear()
     assert remembering.match(Incoming.from_target("GET", long, [], b"")).match
     assert remembering._recent == {}
+
+
+def test_a_promoted_example_captures_from_its_requests_template():
+    """`promote --infer-templates` gives the request `/users/{{userId}}` and keeps the
+    example's concrete URL: `{{userId}}` in its body is captured from the request's path."""
+    c = collection((1, "GET", "{{baseUrl}}/users/42", 200, "200 OK"),
+                   variables={"baseUrl": "http://api.test"})
+    c.requests[0].url = "{{baseUrl}}/users/{{userId}}"
+    matcher = Matcher(c)
+    for headers in ([], [("x-mock-response-id", "1")], [("x-mock-response-name", "200 OK")]):
+        match = matcher.match(Incoming.from_target("GET", "/users/99", headers, b"")).match
+        assert match is not None and match.captures == {"userId": "99"}, headers
+    assert matcher.match(Incoming.from_target("GET", "/users/99/", [], b"")).match.captures == {
+        "userId": "99"}
+    # the example's own wildcard wins over its request's
+    c.requests[0].examples[0].request.url = "{{baseUrl}}/users/{{id}}"
+    c.requests[0].url = "{{baseUrl}}/users/{{userId}}"
+    both = Matcher(c).match(Incoming.from_target("GET", "/users/7", [], b"")).match
+    assert both.captures == {"id": "7", "userId": "7"}
+    c.requests[0].url = "{{baseUrl}}/users/42"  # no template: nothing captured
+    alone = Matcher(c).match(Incoming.from_target("GET", "/users/7", [], b"")).match
+    assert alone.captures == {"id": "7"}

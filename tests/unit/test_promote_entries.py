@@ -335,3 +335,23 @@ def test_summaries_count_in_good_english():
 def test_the_path_an_example_url_names(url, path):
     from recorder.promote.entries import example_path
     assert example_path(url) == path
+
+
+def test_a_promoted_example_fills_the_path_variables_of_its_inferred_template():
+    """`promote --infer-templates` prints `/users/{{userId}}`; `{{userId}}` written into
+    the promoted example's body is the requested user's id, as for an example added by
+    hand with `/users/{{userId}}`."""
+    from recorder.match.matcher import Incoming, Matcher
+    from recorder.serve.templating import fill
+
+    c = Collection("c")
+    promote([entry(1, url="http://api.test/anything/users/42")], c,
+            PromoteOptions(infer_templates=True), ids_from())
+    example = c.requests[0].examples[0]
+    assert c.requests[0].url == "http://api.test/anything/users/{{userId}}"
+    assert example.request.url == "http://api.test/anything/users/42"  # kept concrete
+    example.response.body = b'{"captured": "{{userId}}"}'  # as `example edit` would
+    incoming = Incoming.from_target("GET", "/anything/users/99", [], b"")
+    match = Matcher(c).match(incoming).match
+    assert match is not None and match.example is example
+    assert fill(example.response.body, incoming, match.captures) == b'{"captured": "99"}'

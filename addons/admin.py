@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,7 @@ from addons.answers import json_response
 from recorder.errors import MockrecError, NotFound
 from recorder.match.verify import CallQuery, call_summary, verify
 from recorder.modes import Mode, choices
+from recorder.store.names import valid_name
 
 if TYPE_CHECKING:
     from addons.replay import Replay
@@ -53,6 +55,7 @@ ADMIN_PATH = b"/__mockrec/"
 ADMIN_HOST = "mockrec.admin"
 MAX_BODY = 8 * 1024 * 1024  # an example with a big body fits; a runaway upload does not
 EXAMPLE_ID = re.compile(r"examples/(\d{1,18})")
+READING = ("GET", "HEAD")  # the methods that change nothing: no Content-Type asked
 
 Handler = Callable[..., Any]
 
@@ -112,6 +115,10 @@ class Admin:
         unknown = [k for k in settings if not str(k).startswith("mockrec_")]
         if unknown:
             raise ValueError(f"only mockrec_* options can be set: {unknown}")
+        name = settings.get("mockrec_collection")
+        if name not in (None, "") and not valid_name(name):
+            raise ValueError(f"collection {name!r} is not a collection's name: letters, "
+                             "digits, '.', '_' and '-', no '..'")
         before = getattr(ctx.options, "mockrec_mode", None)
         try:
             ctx.options.update(**settings)
@@ -131,8 +138,9 @@ class Admin:
             raise bad_request(f"mode {mode!r} is not one of {', '.join(choices(Mode))}")
         settings: dict[str, Any] = {"mockrec_mode": mode}
         if doc.get("collection") is not None:
-            if not isinstance(doc["collection"], str):
-                raise bad_request("collection must be a string")
+            if not valid_name(doc["collection"]):
+                raise bad_request(f"collection {doc['collection']!r} is not a collection's "
+                                  "name: letters, digits, '.', '_' and '-', no '..'")
             settings["mockrec_collection"] = doc["collection"]
         try:
             return self.set_options(settings)
@@ -153,7 +161,10 @@ class Admin:
         explain = doc.pop("explain", False)
         if not isinstance(explain, bool):
             raise bad_request("explain must be true or false")
-        limit = _limit(doc.pop("limit", 10))
+        limit = doc.pop("limit", 10)
+        if isinstance(limit, str):  # text is for the query string; JSON has numbers
+            raise bad_request(f"limit {limit!r} is not a whole number >= 0")
+        limit = _limit(limit)
         wanted = _call_query(doc)
         return verify(wanted, self.replay.call_log.run.entries(), explain,
                       10 if limit is None else limit)
@@ -230,16 +241,18 @@ class Admin:
 
     def serve(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Answer an admin request: now, or (writing files) when the returned task is done."""
+        # Before anything can fail: whatever happens next, this request is answered here,
+        # never forwarded upstream and never recorded (the record addon skips it).
+        flow.metadata[metadata.REPLAYED] = True
         try:
             handler, status, threaded, args, query, body = self._prepare(flow)
-        except AdminError as e:
-            return self._error(flow, e)
-        if threaded:
-            return self._serve_later(flow, handler, status, args, query, body)
-        try:
+            if threaded:
+                return self._serve_later(flow, handler, status, args, query, body)
             self._respond(flow, status, handler(query, body, *args))
         except AdminError as e:
             self._error(flow, e)
+        except RecursionError:
+            self._error(flow, bad_request("the body is nested too deeply"))
         except Exception as e:
             self._failed(flow, e)
         return None
@@ -261,6 +274,8 @@ class Admin:
             self._respond(flow, status, await handler(query, body, *args))
         except AdminError as e:
             self._error(flow, e)
+        except RecursionError:
+            self._error(flow, bad_request("the body is nested too deeply"))
         except Exception as e:
             self._failed(flow, e)
 
@@ -277,17 +292,15 @@ class Admin:
             raise AdminError(413, "payloadTooLargeError",
                              f"the body is {len(raw)} bytes; the admin API takes at most "
                              f"{MAX_BODY}")
-        body = None
-        if raw:
+        if raw or req.method not in READING:
+            # JSON only, even without a body: a web page cannot send it cross-site
+            # without asking first (a form or a text/plain POST could reset a mock).
             kind = req.headers.get("content-type", "").split(";")[0].strip().lower()
             if kind != "application/json" and not kind.endswith("+json"):
-                # JSON only: a web page cannot send it cross-site without asking first.
                 raise AdminError(415, "unsupportedMediaTypeError",
-                                 "send the body as JSON, with Content-Type: application/json")
-            try:
-                body = json.loads(raw)
-            except ValueError as e:
-                raise bad_request(f"the body is not JSON: {e}") from None
+                                 f"send {req.method} requests as JSON, with Content-Type: "
+                                 "application/json (even without a body)")
+        body = parse_json(raw) if raw else None
         try:
             query = parse_qs(query_text, keep_blank_values=True, strict_parsing=False,
                              max_num_fields=50)
@@ -373,6 +386,28 @@ def apply(settings: Any) -> dict[str, Any]:
         return {"ok": False, "error": str(e)}
 
 
+def parse_json(raw: bytes) -> Any:
+    """An admin request's body; 400 unless it is JSON whose numbers are all finite
+    (`1e999`, `NaN` and `Infinity` are refused here, not met later as an overflow)."""
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise bad_request("the body is nested too deeply") from None
+    except ValueError as e:
+        raise bad_request(f"the body is not JSON: {e}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
 def _object(body: Any) -> dict[str, Any]:
     if body is None:
         return {}
@@ -392,10 +427,12 @@ def _limit(value: Any) -> int | None:
     if value is None or value == "":
         return None
     try:
-        limit = int(value)
-        if isinstance(value, bool | float) or limit < 0:
+        if isinstance(value, bool | float):
             raise ValueError
-    except (TypeError, ValueError):
+        limit = int(value)
+        if limit < 0:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
         raise bad_request(f"limit {value!r} is not a whole number >= 0") from None
     return limit
 

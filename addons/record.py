@@ -96,7 +96,8 @@ class Record:
             self._writer().submit(capture(flow, self.mode().value))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if self.recording() and not flow.response:
+        # An admin request cut before its answer (REPLAYED from its start) is not traffic.
+        if self.recording() and not flow.response and not was_replayed(flow):
             self._writer().submit(capture(flow, self.mode().value))
 
     @staticmethod

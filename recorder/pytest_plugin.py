@@ -189,7 +189,8 @@ class MockrecProxy:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + "/__mockrec/" + path.lstrip("/"),
                                          data=data, method=method)
-        if data is not None:
+        if data is not None or method not in ("GET", "HEAD"):
+            # the admin API wants JSON for every request that changes something
             request.add_header("Content-Type", "application/json")
         if self.api_key:
             request.add_header("x-api-key", self.api_key)

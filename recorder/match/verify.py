@@ -105,7 +105,8 @@ class CallQuery:
         matched = given.get("matched")
         if isinstance(matched, str) and matched.strip().lower() in TRUE + FALSE:
             matched = matched.strip().lower() in TRUE
-        if matched is not None and not isinstance(matched, bool | str | int):
+        if matched is not None and not isinstance(matched, bool | str | int) or (
+                type(matched) is int and not 0 <= matched < 10**18):
             raise ValueError("matched must be true, false, or an example's name or id")
         query.matched = str(matched) if isinstance(matched, int) and not isinstance(
             matched, bool) else matched

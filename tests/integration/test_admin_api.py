@@ -20,6 +20,7 @@ from recorder.store.history import HistoryStore
 
 FAST = []
 SLOW = ["--set", "mockrec_fast_replay=false"]
+AS_JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -105,10 +106,10 @@ def test_admin_api_on_the_mock_url(shop, start_proxy, path_args):
             assert c.get(admin + "status").json()["examples"] == 4
             shown = json.loads(_run(shop, "example", "show", str(new_id)))
             assert shown["request"]["url"] == "/coupons/{{code}}"
-            assert c.delete(admin + f"examples/{new_id}").json() == {
+            assert c.delete(admin + f"examples/{new_id}", headers=AS_JSON).json() == {
                 "deleted": new_id, "collection": "shop"}
             assert c.get("/coupons/SAVE10").status_code == 404
-            assert c.delete(admin + f"examples/{new_id}").status_code == 404
+            assert c.delete(admin + f"examples/{new_id}", headers=AS_JSON).status_code == 404
 
             # mode, as `mockrec mode` does
             assert c.put(admin + "mode", json={"mode": "spy"}).json()["mode"] == "spy"
@@ -119,7 +120,7 @@ def test_admin_api_on_the_mock_url(shop, start_proxy, path_args):
 
             made = c.get(admin + "status").json()["calls"]
             assert made == 7  # 3, coupons twice, the spied one, the last 404
-            assert c.delete(admin + "calls").json() == {"forgotten": made}
+            assert c.delete(admin + "calls", headers=AS_JSON).json() == {"forgotten": made}
             assert c.get(admin + "calls").json() == []
             assert c.post(admin + "calls/count", json={}).json()["count"] == 0
         # the call log on disk keeps them all, and has no admin request
@@ -146,7 +147,9 @@ def test_admin_requests_are_not_quota_calls_and_reset_rewinds(shop, start_proxy)
         for _ in range(5):
             assert c.get("/__mockrec/status").status_code == 200
         assert [c.get("/health").status_code for _ in range(3)] == [200, 200, 429]
-        assert c.post("/__mockrec/reset").json() == {"reset": ["sequences", "quotas"]}
+        assert c.post("/__mockrec/reset", json=None).status_code == 415  # no Content-Type
+        assert c.post("/__mockrec/reset", headers={"Content-Type": "application/json"}
+                      ).json() == {"reset": ["sequences", "quotas"]}
         assert c.get("/health").status_code == 200
 
 
@@ -239,7 +242,7 @@ def test_hostile_admin_input_gets_4xx_and_changes_nothing(shop, start_proxy):
             (c.post("examples", json={"request": {"method": "GET", "url": "/x"},
                                       "response": {"status": 200, "body": "@/etc/passwd"}}),
              None),  # a body is text, never a file to read: checked below
-            (c.delete("examples/999999"), 404),
+            (c.delete("examples/999999", headers=as_json), 404),
             (c.delete("examples/abc"), 404),
         ]
         for n, (answer, expected) in enumerate(cases):
@@ -254,7 +257,7 @@ def test_hostile_admin_input_gets_4xx_and_changes_nothing(shop, start_proxy):
         planted = cases[-3][0]
         assert planted.status_code == 201
         assert httpx.get(proxy.url + "/x").text == "@/etc/passwd"
-        assert c.delete(f"examples/{planted.json()['id']}").status_code == 200
+        assert c.delete(f"examples/{planted.json()['id']}", headers=AS_JSON).status_code == 200
         after = (collection.read_bytes(), c.get("status").json(), c.get("calls").json())
     # apart from the GET /x made to check it (one call more), nothing changed
     assert json.loads(after[0]) == json.loads(before[0])
@@ -290,3 +293,118 @@ def test_control_socket_runs_the_same_admin_operations(shop, start_proxy):
     assert httpx.get(proxy.url + "/__mockrec/status").json()["mode"] == "spy"
     with pytest.raises(Exception, match="only mockrec_"):
         remote.send(shop, port, {"set": {"mode": "regular"}})
+
+
+# -- hostile input, round two (issue 26) ---------------------------------------------------
+
+DEEP = b"[" * 5000 + b"]" * 5000
+# mode arguments of `mockrec proxy`, each on both replay paths
+MODES = {
+    "replay-404-fast": ("--mode", "replay", "--on-miss", "404"),
+    "replay-404-usual": ("--mode", "replay", "--on-miss", "404", *SLOW),
+    "spy-fast": ("--mode", "spy"),
+    "spy-usual": ("--mode", "spy", *SLOW),
+    "record": ("--mode", "record"),
+}
+STATE_CHANGING = [("POST", "calls/count"), ("PUT", "mode"), ("POST", "examples"),
+                  ("POST", "reset"), ("DELETE", "calls")]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deeply_nested_json_to_the_admin_api_is_a_400_never_upstream_nor_recorded(
+        shop, start_proxy, mode):
+    upstream = UpstreamServer()  # echoes: a 200 naming /__mockrec/ would mean it got there
+    try:
+        proxy = start_proxy("--collection", "shop", "--upstream", upstream.url, *MODES[mode],
+                            data_dir=shop, command="proxy")
+        as_json = {"Content-Type": "application/json"}
+        with httpx.Client(base_url=proxy.url + "/__mockrec/", timeout=10) as c:
+            for method, path in STATE_CHANGING:
+                r = c.request(method, path, content=DEEP, headers=as_json)
+                assert r.status_code == 400, (method, path, r.text[:300])
+                assert r.json()["error"]["name"] == "badRequestError"
+            assert c.get("status").json()["mode"] == mode.split("-")[0]
+        httpx.get(proxy.url + "/echo?after=1")  # forwarded in record and spy, 404 in replay
+    finally:
+        upstream.close()
+    recorded = wait_for_entries(HistoryStore(shop), 1, timeout=2)
+    assert [e.request.path for e in recorded] == (
+        [] if mode.startswith("replay") else ["/echo"])
+    assert "Traceback" not in proxy.log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("path_args", [FAST, SLOW], ids=["fast-path", "mitmproxy-path"])
+def test_admin_numbers_and_types_out_of_range_are_400s(shop, start_proxy, path_args):
+    proxy = start_proxy("shop", *path_args, data_dir=shop, command="replay")
+    as_json = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=proxy.url + "/__mockrec/") as c:
+        for body in (b'{"limit": 1e999}', b'{"limit": -1e999}', b'{"limit": NaN}',
+                     b'{"limit": Infinity}', b'{"limit": 1.5}', b'{"limit": "9" }',
+                     b'{"limit": true}', b'{"limit": [1]}', b'{"limit": {}}',
+                     b'{"status": 1e999}', b'{"status": 10000000000000000000000}',
+                     b'{"matched": 1e999}', b'{"matched": 100000000000000000000000000}',
+                     b'{"explain": 1}', b'{"method": 1}', b'{"path": [1]}',
+                     b'{"body_contains": {}}', b'{"headers": {"a": 1}}',
+                     b'{"headers": {"a": 1e999}}', b'{"limit": 1' + b"0" * 5000 + b"}"):
+            r = c.post("calls/count", content=body, headers=as_json)
+            assert r.status_code == 400, (body[:60], r.text[:300])
+        for body in (b'{"mode": 1e999}', b'{"mode": ["spy"]}', b'{"mode": {"a": 1}}',
+                     b'{"mode": "spy", "collection": 1e999}',
+                     b'{"mode": "spy", "collection": ["shop"]}'):
+            r = c.put("mode", content=body, headers=as_json)
+            assert r.status_code == 400, (body[:60], r.text[:300])
+        for response in ('{"status": 1e999}', '{"status": 2e2}', '{"status": "200"}',
+                         '{"status": 200, "delay": 1e999}', '{"status": 200, "body": 1e999}',
+                         '{"status": 200, "headers": [1e999]}',
+                         '{"status": 200, "headers": {"a": 1e999}}',
+                         '{"status": 200, "headers": {"a": ["b"]}}'):
+            r = c.post("examples", headers=as_json, content=(
+                '{"request": {"method": "GET", "url": "/x"}, "response": ' + response + "}"))
+            assert r.status_code == 400, (response, r.text[:300])
+        for query in ("limit=1e999", "limit=" + "9" * 5000, "limit=nan", "limit=inf"):
+            assert c.get("calls?" + query).status_code == 400, query
+        assert c.get("status").json()["examples"] == 3
+    assert "Traceback" not in proxy.log.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("path_args", [FAST, SLOW], ids=["fast-path", "mitmproxy-path"])
+def test_every_state_changing_admin_request_wants_json_even_empty(shop, start_proxy,
+                                                                   path_args):
+    proxy = start_proxy("shop", "--max-calls", "1", *path_args, data_dir=shop,
+                        command="replay")
+    with httpx.Client(base_url=proxy.url + "/__mockrec/") as c:
+        assert httpx.get(proxy.url + "/health").status_code == 200
+        assert httpx.get(proxy.url + "/health").status_code == 429
+        for kind in (None, "text/plain", "application/x-www-form-urlencoded",
+                     "multipart/form-data; boundary=x", "application/jsonx"):
+            headers = {"Content-Type": kind} if kind else {}
+            for method, path in STATE_CHANGING:
+                r = c.request(method, path, headers=headers)
+                assert r.status_code == 415, (kind, method, path, r.text)
+                assert r.json()["error"]["name"] == "unsupportedMediaTypeError"
+        # nothing was reset, forgotten, switched or added
+        assert httpx.get(proxy.url + "/health").status_code == 429
+        status = c.get("status").json()
+        assert (status["mode"], status["examples"], status["calls"]) == ("replay", 3, 3)
+        # with the JSON content type, an empty body is fine where no field is needed
+        json_kind = {"Content-Type": "application/json"}
+        assert c.post("reset", headers=json_kind).status_code == 200
+        assert c.delete("calls", headers=json_kind).status_code == 200
+        assert c.post("calls/count", headers=json_kind).json()["count"] == 0
+        assert httpx.get(proxy.url + "/health").status_code == 200
+        # reading stays a plain GET
+        assert c.get("calls").status_code == 200
+
+
+@pytest.mark.parametrize("path_args", [FAST, SLOW], ids=["fast-path", "mitmproxy-path"])
+def test_put_mode_refuses_a_collection_name_that_is_not_a_name(shop, start_proxy, path_args):
+    proxy = start_proxy("shop", *path_args, data_dir=shop, command="replay")
+    with httpx.Client(base_url=proxy.url + "/__mockrec/") as c:
+        for name in ("../../x", "/etc/passwd", "a/b", "..", ".hidden", "", "x" * 300,
+                     "sh\x00op", "shop\n"):
+            r = c.put("mode", json={"mode": "spy", "collection": name})
+            assert r.status_code == 400, (name, r.text)
+            assert r.json()["error"]["name"] == "badRequestError"
+        assert c.get("status").json()["mode"] == "replay"
+        assert c.get("status").json()["collection"] == "shop"
+    assert not (shop.parent / "x.json").exists()

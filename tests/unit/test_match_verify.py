@@ -75,7 +75,8 @@ def test_every_difference_has_words():
 
 @pytest.mark.parametrize("bad", [
     [], {"metod": "GET"}, {"method": 1}, {"status": "two"}, {"status": True}, {"status": 2000},
-    {"headers": ["a"]}, {"headers": {"a": 1}}, {"matched": [1]},
+    {"headers": ["a"]}, {"headers": {"a": 1}}, {"matched": [1]}, {"matched": -1},
+    {"matched": 10**26},
 ])
 def test_bad_queries_say_why(bad):
     with pytest.raises(ValueError):

@@ -166,7 +166,8 @@ def write_updates(report: Report, yes: bool) -> None:
         if not sys.stdin.isatty():
             raise UsageError("--update asks first, and this is not a terminal: --update "
                              "--yes writes without asking; nothing was written")
-        if not typer.confirm(f"Write the live answers into {counted(len(drifted), 'example')}?"):
+        prompt = f"Write the live answers into {counted(len(drifted), 'example')}?"
+        if not typer.confirm(prompt, err=True):  # stdout may be --json
             raise typer.Abort()
     updated = write(collection_store(), report.collection, drifted)
     sys.stderr.write(f"updated {counted(len(updated), 'example')} in {report.collection}: "

@@ -51,6 +51,7 @@ class Skip(Exception):
 
 def outgoing(example: Example, fill: Fill) -> Outgoing:
     """The request to send for `example`; raises Skip when it must not be sent."""
+    comparable(example)
     method = example.request.method.upper()
     if method not in SAFE_METHODS and not fill.all_methods:
         raise Skip(f"{method} is not sent without --methods all")
@@ -63,6 +64,12 @@ def outgoing(example: Example, fill: Fill) -> Outgoing:
     if REDACTED.encode() in body:
         raise Skip("its body holds a redacted secret: edit the example to send it")
     return Outgoing(method, url, headers, body)
+
+
+def comparable(example: Example) -> None:
+    """Skip what drift cannot compare: a WebSocket's conversation is not an answer."""
+    if example.response.conversation is not None:
+        raise Skip("a WebSocket conversation: drift compares HTTP answers")
 
 
 def target_url(url: str, fill: Fill) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
 
-from recorder.drift.plan import Fill, Skip, target_url
+from recorder.drift.plan import Fill, Skip, comparable, target_url
 from recorder.match.matcher import VARIABLE
 from recorder.models import Example, HistoryEntry, HistoryFilter
 from recorder.promote.entries import BASE_URL
@@ -32,6 +32,7 @@ def request_key(method: str, url: str) -> Key:
 
 def example_key(example: Example, fill: Fill) -> Key:
     """The key of the request `example` stands for; Skip when its URL is incomplete."""
+    comparable(example)
     url = example.request.url.replace(REDACTED, "")
     try:
         url = target_url(url, fill)

@@ -288,3 +288,19 @@ def test_the_pytest_plugin_returns_the_report(api, mockrec, confdir):
     assert "GET /me" in server.seen and "POST /orders" not in server.seen
     # The mock itself still serves what was recorded.
     assert httpx.get(mock.url + "/users/1").json() == {"id": 1, "name": "Ann"}
+
+
+def test_update_asks_on_a_terminal_and_shows_a_progress_bar(api, cli):
+    _, data_dir = api
+    path = CollectionStore(data_dir).path("api")
+    before = path.read_bytes()
+    refused = cli("drift", "api", "--update", data_dir=data_dir, input="n\n", tty=True)
+    assert refused.exit_code == 1 and "aborted" in refused.stderr
+    assert "will update example 2 (GET /users/2, 200 OK): $.email removed (was string)" in \
+        refused.stderr
+    assert "Write the live answers into 4 examples?" in refused.stderr
+    assert "asking the API" in refused.stderr  # rich's bar, on the terminal's stderr
+    assert path.read_bytes() == before
+    done = cli("drift", "api", "--update", data_dir=data_dir, input="y\n", tty=True)
+    assert "updated 4 examples in api: 1-4" in done.stderr, done
+    assert cli("drift", "api", data_dir=data_dir).exit_code == 0

@@ -77,3 +77,12 @@ def test_connection_headers_are_not_sent_and_a_body_resolves():
     assert sent.body == b'{"id": "4"}'
     with pytest.raises(Skip, match="its body holds a redacted secret"):
         outgoing(example("POST", body=b"token={{REDACTED}}"), Fill(BASE, all_methods=True))
+
+
+def test_a_websocket_example_is_not_compared():
+    from recorder.conversation import Conversation
+
+    ws = example()
+    ws.response.conversation = Conversation()
+    with pytest.raises(Skip, match="a WebSocket conversation"):
+        outgoing(ws, Fill(BASE))

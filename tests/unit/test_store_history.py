@@ -84,6 +84,25 @@ def test_search_looks_at_urls_headers_and_bodies(store):
     assert list(store.search("absent")) == []
 
 
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate", "zstd"])
+@pytest.mark.parametrize("size", [200, 50_000])  # inline, and in a body file
+def test_search_reads_compressed_bodies_decoded_and_keeps_them_byte_exact(store, coding, size):
+    """httpbin's /gzip says "gzipped": true, but the client got it gzip-encoded, and that
+    is what is stored; a search looks at the text `history show --body` shows."""
+    from mitmproxy.net import encoding
+
+    text = b'{"gzipped": true, "pad": "' + os.urandom(size).hex().encode() + b'"}'
+    sent = encoding.encode(text, coding)
+    assert b"gzipped" not in sent
+    entry = make(1)
+    entry.response.headers.append(("Content-Encoding", coding.upper()))
+    entry.response.body = sent
+    store.append([entry, make(2), make(3, sent)])  # 3: encoded, but nothing says so
+    assert [e.id for e in store.search("GZIPPED")] == [1]
+    assert [e.id for e in store.newer_than(0, "gzipped")] == [1]  # the UI's search
+    assert next(store.entries(with_bodies=True, newest_first=False)).response.body == sent
+
+
 def test_newer_than_reads_only_what_is_new_oldest_first(store, monkeypatch):
     store.append([make(i) for i in range(1, history.SEGMENT_SIZE + 3)])
     newest = history.SEGMENT_SIZE + 2

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from recorder import encodings
 from recorder.errors import NotFound
 from recorder.models import Header, HistoryEntry, HttpRequest, HttpResponse, Timings
 from recorder.store.files import StagedFiles, body_bytes, body_doc, ensure_private_dir
@@ -53,11 +54,18 @@ class Bodies:
         except FileNotFoundError:
             raise NotFound(f"body file {path} is missing") from None
 
-    def in_files(self, doc: dict[str, Any]) -> Iterator[bytes]:
+    def searchable(self, doc: dict[str, Any]) -> Iterator[bytes]:
+        """The bodies a search must read beyond the document's own JSON: those in files,
+        and compressed ones (gzip, br, deflate, zstd), decoded as `history show --body`
+        shows them. What is stored stays byte-exact."""
         for side in ("request", "response"):
             message = doc.get(side)
-            if message and "file" in message["body"]:
-                yield self.read(message["body"])
+            if not message:
+                continue
+            headers = _headers(message["headers"])
+            coding = encodings.content_encoding(headers).lower()
+            if "file" in message["body"] or coding not in ("", "identity"):
+                yield encodings.decode(headers, self.read(message["body"]))[0]
 
 
 def to_document(entry: HistoryEntry, bodies: Bodies,

@@ -140,24 +140,27 @@ class HistoryStore:
         escaped = json.dumps(text.lower())[1:-1]
         for path in reversed(self._segment_paths()):
             raw = path.read_text("utf-8", "replace").lower()
-            # Most segments are ruled out without parsing; out-of-line bodies need a look,
-            # and so does a file that is not whole as mockrec writes it.
-            if (escaped not in raw and '"file"' not in raw
+            # Most segments are ruled out without parsing; out-of-line and compressed
+            # bodies need a look, and so does a file that is not whole as mockrec writes it.
+            in_json = escaped in raw
+            if (not in_json and '"file"' not in raw and '"content-encoding"' not in raw
                     and raw.startswith('{"entries":{') and raw.endswith("}}")):
                 continue
             docs = self._read_segment(path)
             for entry_id in sorted(docs, reverse=True):
-                if contains(docs[entry_id]):
+                if contains(docs[entry_id], in_json):
                     yield to_entry(entry_id, docs[entry_id], self._bodies, with_bodies=False)
 
-    def _contains(self, text: str) -> Callable[[dict[str, Any]], bool]:
+    def _contains(self, text: str) -> Callable[[dict[str, Any], bool], bool]:
+        """contains(doc, in_json): whether the entry holds `text`; `in_json` False when
+        its segment's text has ruled out the document's own JSON."""
         needle = text.lower()
         escaped = json.dumps(needle)[1:-1]  # as it appears in the stored JSON
 
-        def contains(doc: dict[str, Any]) -> bool:
-            return escaped in json.dumps(doc).lower() or any(
+        def contains(doc: dict[str, Any], in_json: bool = True) -> bool:
+            return (in_json and escaped in json.dumps(doc).lower()) or any(
                 needle in body.decode("utf-8", "replace").lower()
-                for body in self._bodies.in_files(doc))
+                for body in self._bodies.searchable(doc))
         return contains
 
     def newer_than(self, after: int, search: str | None = None) -> list[HistoryEntry]:

@@ -21,6 +21,29 @@ from recorder.conversation import Conversation
 Header = tuple[str, str]
 
 
+def header_problem(name: str, value: str) -> str | None:
+    """Why `name: value` cannot go out as one header line, or None. A CR or LF would end
+    the header and start one the example never had (a `Set-Cookie` in every answer);
+    NUL is refused by HTTP parsers; a colon in a name would move the value."""
+    if any(c in name for c in "\r\n"):
+        return f"header name {name!r} has a line break (CR or LF)"
+    if "\0" in name or ":" in name or not name.strip():
+        return f"header name {name!r} is not a header's name"
+    if any(c in value for c in "\r\n"):
+        return f"header {name}'s value has a line break (CR or LF): {value!r}"
+    if "\0" in value:
+        return f"header {name}'s value has a NUL byte: {value!r}"
+    return None
+
+
+def check_headers(headers: Iterable[Header], where: str = "") -> None:
+    """ValueError naming the first header that cannot be sent as it is (`header_problem`),
+    after `where` when given."""
+    for name, value in headers:
+        if problem := header_problem(name, value):
+            raise ValueError(f"{where}: {problem}" if where else problem)
+
+
 def wire_text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 

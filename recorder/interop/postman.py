@@ -35,6 +35,7 @@ from recorder.models import (
     Header,
     Request,
     counted,
+    header_problem,
 )
 from recorder.promote.entries import DROPPED_RESPONSE_HEADERS
 from recorder.serve import faults
@@ -112,7 +113,10 @@ def _headers(rows: Any, where: str, drop: set[str] = frozenset()) -> list[Header
             continue
         if str(row["key"]).lower() in drop:
             continue
-        headers.append((str(row["key"]), "" if row.get("value") is None else str(row["value"])))
+        header = (str(row["key"]), "" if row.get("value") is None else str(row["value"]))
+        if problem := header_problem(*header):
+            raise PostmanError(f"{where}[{i}]: {problem}")
+        headers.append(header)
     return headers
 
 

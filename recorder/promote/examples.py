@@ -27,6 +27,8 @@ from recorder.models import (
     Header,
     IdSpan,
     Request,
+    check_headers,
+    header_problem,
     pick_ids,
     reason_phrase,
 )
@@ -60,11 +62,14 @@ def validate_edit(doc: Any, example_id: int) -> Example:
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     try:
-        return example_from_doc(example_id, doc)
+        example = example_from_doc(example_id, doc)
     except KeyError as e:
         raise ValueError(f"missing field {e}") from None
     except (TypeError, ValueError, AttributeError) as e:
         raise ValueError(str(e)) from None
+    check_headers(example.response.headers, "response.headers")
+    check_headers(example.request.headers, "originalRequest.headers")
+    return example
 
 
 def edit_response(document: dict[str, Any], status: str, headers: str,
@@ -185,6 +190,8 @@ def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
         raise MockrecError(f"header {text!r} is not 'Name: value'")
+    if problem := header_problem(name.strip(), value.strip()):
+        raise UsageError(problem)
     return name.strip(), value.strip()
 
 

@@ -9,6 +9,7 @@ import tempfile
 import pytest
 
 from recorder.errors import ExitStatus
+from recorder.promote import examples
 from recorder.store.collection_store import CollectionStore
 
 
@@ -53,6 +54,28 @@ def test_a_refused_edit_says_so_in_plain_words(data, cli, tmp_path, monkeypatch)
     result = cli("example", "edit", "1", data_dir=data)
     assert result.exit_code == ExitStatus.ERROR
     assert "your edit was refused: status 999 is not an HTTP status (100-599)" in result.stderr
+
+
+@pytest.mark.parametrize("header", ["X-A: 1\r\nSet-Cookie: sid=evil", "X-A: 1\nSet-Cookie: x",
+                                    "X-A: 1\rSet-Cookie: x", "X-A\r\nSet-Cookie: sid=evil"])
+def test_a_header_with_a_line_break_is_refused_where_it_enters(data, cli, tmp_path,
+                                                               monkeypatch, header):
+    before = CollectionStore(data).path("shop").read_bytes()
+    added = cli("example", "add", "--collection", "shop", "GET", "/evil", "-H", header,
+                data_dir=data)
+    assert added.exit_code == ExitStatus.USAGE, added
+    assert "line break" in added.stderr and added.stderr.count("\n") == 1
+    editor(tmp_path, monkeypatch, f"d['response']['headers'].append({header!r})")
+    edited = cli("example", "edit", "1", data_dir=data)
+    assert edited.exit_code == ExitStatus.ERROR, edited
+    assert "your edit was refused" in edited.stderr and "line break" in edited.stderr
+    # the UI's form: its headers textarea is a header a line, and a CR left inside a
+    # line is refused
+    doc = examples.example_document(*reversed(CollectionStore(data).find_example(1)[1:]))
+    in_a_line = header.replace("\r\n", "\r").replace("\n", "\r")
+    with pytest.raises(ValueError, match="line break"):
+        examples.validate_edit(examples.edit_response(doc, "200", in_a_line, None), 1)
+    assert CollectionStore(data).path("shop").read_bytes() == before
 
 
 def test_a_generated_name_follows_the_status_a_chosen_one_stays(data, cli, tmp_path,

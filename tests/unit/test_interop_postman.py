@@ -125,6 +125,15 @@ def test_real_collections_survive_export_and_import(key):
     (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": [{"body": "'
      + b"x" * (100 * 2**20) + b'"}]}]}', "item[0].response[0].body: 100 MB is over the 64 MB"),
     ((FIXTURES / FILES["adyen"]).read_bytes()[:150_000], "not valid JSON"),  # truncated
+    # a line break in a header would be a second header in every answer (issue 26)
+    (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": [{"code": '
+     b'200, "header": [{"key": "X-A", "value": "1\\r\\nSet-Cookie: sid=evil"}]}]}]}',
+     "item[0].response[0].header[0]: header X-A's value has a line break"),
+    (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": [{"code": '
+     b'200, "originalRequest": {"url": "/a", "header": [{"key": "X-A\\nSet-Cookie", '
+     b'"value": "1"}]}}]}]}',
+     "item[0].response[0].originalRequest.header[0]: header name 'X-A\\nSet-Cookie' has "
+     "a line break"),
 ])
 def test_hostile_files_are_refused_with_the_place_and_nothing_is_written(
         tmp_path, capsys, monkeypatch, content, message):

@@ -56,6 +56,17 @@ def test_the_full_document_round_trips(store):
     {"request": {"method": "GET", "url": "/x"}, "response": {"status": 200, "body": 5}},
     {"request": {"method": "GET", "url": "/x"}, "response": {"status": 200},
      "name": ["x"]},
+    # a header with a line break would put a header of its own in every answer
+    {"request": {"method": "GET", "url": "/x"},
+     "response": {"status": 200, "headers": ["X-A: 1\r\nSet-Cookie: sid=evil"]}},
+    {"request": {"method": "GET", "url": "/x"},
+     "response": {"status": 200, "headers": {"X-A": "1\nSet-Cookie: sid=evil"}}},
+    {"request": {"method": "GET", "url": "/x"},
+     "response": {"status": 200, "headers": {"X-A\rSet-Cookie": "sid=evil"}}},
+    {"request": {"method": "GET", "url": "/x"},
+     "response": {"status": 200, "headers": ["X-A: 1\u0000"]}},
+    {"request": {"method": "GET", "url": "/x"}, "response": {"status": 200},
+     "originalRequest": {"headers": ["Accept: a\rb"]}},
 ])
 def test_bad_documents_change_nothing(store, doc):
     before = store.path("shop").read_bytes()

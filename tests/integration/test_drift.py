@@ -304,3 +304,22 @@ def test_update_asks_on_a_terminal_and_shows_a_progress_bar(api, cli):
     done = cli("drift", "api", "--update", data_dir=data_dir, input="y\n", tty=True)
     assert "updated 4 examples in api: 1-4" in done.stderr, done
     assert cli("drift", "api", data_dir=data_dir).exit_code == 0
+
+
+def test_tls_is_checked_and_each_request_has_a_deadline(tls_upstream, upstream, cli, tmp_path):
+    from conftest import TEXT
+
+    data_dir = tmp_path / "data"
+    text = tmp_path / "text"
+    text.write_bytes(TEXT)
+    for url in (f"{tls_upstream.url}/gzip", f"{upstream.url}/slow?s=3"):
+        assert cli("example", "add", "GET", url, "--collection", "live", "--header",
+                   "Content-Type: text/plain", "--body", f"@{text}",
+                   data_dir=data_dir).exit_code == 0
+    checked = cli("drift", "live", "--json", "--timeout", "1", data_dir=data_dir)
+    assert checked.exit_code == 1
+    tls, slow = checked.json
+    assert tls["result"] == "failed" and "CERTIFICATE_VERIFY_FAILED" in tls["reason"], tls
+    assert slow["result"] == "failed" and slow["reason"] == "no answer within 1 s", slow
+    insecure = cli("drift", "live", "--insecure", "--ids", "1", "--json", data_dir=data_dir)
+    assert insecure.json[0]["result"] == "ok", insecure.json  # gzip's body compared decoded

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from recorder.drift import recorded
-from recorder.drift.compare import answer_changes
+from recorder.drift.compare import answer_changes, as_served
 from recorder.drift.plan import Fill, Outgoing, Skip, outgoing
 from recorder.drift.report import Report, Result, Verdict
 from recorder.drift.send import Sending, send_all
@@ -39,14 +39,17 @@ def chosen(collection: Collection, ids: list[IdSpan]) -> list[Example]:
     return [e for e in collection.examples if e.id in picked]
 
 
-def judge(example: Example, live: HistoryEntry, values: bool) -> Result:
-    """The verdict on `example` given the live exchange."""
+def judge(example: Example, live: HistoryEntry, values: bool,
+          variables: dict[str, str] | None = None) -> Result:
+    """The verdict on `example` given the live exchange (`variables` fill a dynamic
+    example's templates, as replay fills them)."""
     result = Result(example, Verdict.OK, live=live)
     answer = result.live_answer
     if answer is None:
         result.verdict, result.reason = Verdict.FAILED, live.error or "no answer"
         return result
-    result.changes = answer_changes(example.response, answer, values=values,
+    served = as_served(example.response, live.request, variables or {})
+    result.changes = answer_changes(served, answer, values=values,
                                     head=live.request.method.upper() == "HEAD")
     if result.changes:
         result.verdict = Verdict.DRIFTED
@@ -87,7 +90,7 @@ async def from_live_api(examples: list[Example], fill: Fill, options: DriftOptio
                 progress(results[example.id])
 
     def done(example_id: int, live: HistoryEntry) -> None:
-        results[example_id] = judge(by_id[example_id], live, options.values)
+        results[example_id] = judge(by_id[example_id], live, options.values, fill.variables)
         if progress is not None:
             progress(results[example_id])
 
@@ -113,7 +116,7 @@ def from_history(examples: list[Example], fill: Fill, options: DriftOptions,
             results[example.id] = Result(example, Verdict.SKIPPED,
                                          reason="no history entry of this request")
         else:
-            results[example.id] = judge(example, entry, options.values)
+            results[example.id] = judge(example, entry, options.values, fill.variables)
             results[example.id].reason = f"history entry {entry.id}"
     return results
 

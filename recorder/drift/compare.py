@@ -7,11 +7,12 @@ value with `values`; any other body is equal or not, with both sizes said.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from recorder import encodings
 from recorder.drift.shape import Change, json_changes
-from recorder.models import ExampleResponse, Header
+from recorder.models import ExampleResponse, Header, HttpRequest
 
 NOT_JSON = object()
 
@@ -61,3 +62,19 @@ def answer_changes(example: ExampleResponse, live: ExampleResponse, *, values: b
         changes += body_changes(was, now, json_said=says_json(was_type) or says_json(now_type),
                                 values=values)
     return changes
+
+
+def as_served(example: ExampleResponse, request: HttpRequest,
+              variables: dict[str, str]) -> ExampleResponse:
+    """The example's answer as replay would serve it to `request`: a dynamic body
+    (`{{$randomInt}}`, `{{$body 'id'}}`) filled, so that its shape is what clients see."""
+    from recorder.serve.templating import fill, has_templates
+
+    if not has_templates(example.body):
+        return example
+    from recorder.match.matcher import Incoming
+
+    incoming = Incoming.from_target(request.method, request.path_and_query, request.headers,
+                                    request.body or b"")
+    body = fill(example.body, incoming, variables, content_type=media_type(example.headers) or "")
+    return replace(example, body=body)

@@ -14,7 +14,7 @@ from recorder.drift.plan import Fill
 from recorder.drift.report import Report, Result
 from recorder.drift.send import Sending, run
 from recorder.errors import ExitStatus, UsageError
-from recorder.models import Header, counted, format_ids, parse_ids, parse_since
+from recorder.models import Header, counted, format_ids, header_problem, parse_ids, parse_since
 
 MoreIds = Annotated[list[str] | None, typer.Argument(
     metavar="IDS", help="More ids after --ids: --ids 3 7-9.", show_default=False)]
@@ -104,6 +104,8 @@ def parse_header(text: str) -> Header:
     name, sep, value = text.partition(":")
     if not sep or not name.strip() or name != name.strip():
         raise UsageError(f"--header {text!r} is not 'Name: value'")
+    if problem := header_problem(name, value.strip()):
+        raise UsageError(f"--header: {problem}")
     return name, value.strip()
 
 

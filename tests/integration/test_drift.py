@@ -323,3 +323,12 @@ def test_tls_is_checked_and_each_request_has_a_deadline(tls_upstream, upstream, 
     assert slow["result"] == "failed" and slow["reason"] == "no answer within 1 s", slow
     insecure = cli("drift", "live", "--insecure", "--ids", "1", "--json", data_dir=data_dir)
     assert insecure.json[0]["result"] == "ok", insecure.json  # gzip's body compared decoded
+
+
+def test_an_environment_fills_the_secret(api, cli):
+    server, data_dir = api
+    assert cli("env", "set", "staging", f"Authorization={TOKEN}", data_dir=data_dir) \
+        .exit_code == 0
+    result = cli("drift", "api", "--env", "staging", "--ids", "6", "--json", data_dir=data_dir)
+    assert result.exit_code == 0 and result.json[0]["result"] == "ok", result
+    assert server.seen == ["GET /me"]

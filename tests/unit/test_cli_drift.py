@@ -28,6 +28,7 @@ def data(tmp_path, cli):
     (["--from-history", "--since", "yesterday"], "--since 'yesterday' is not a date"),
     (["--from-history", "--record"], "--record sends nothing with --from-history"),
     (["--header", "NoColon"], "--header 'NoColon' is not 'Name: value'"),
+    (["--header", "X-A: 1\r\nSet-Cookie: a=1"], "--header: header X-A's value has a line break"),
     (["--ids", "9-3"], "--ids: '9-3' is an empty range"),
     (["7"], "unexpected argument '7': ids go after --ids"),
     (["--upstream", "ftp://x"], "--upstream 'ftp://x' is not an http:// or https:// URL"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -126,7 +127,7 @@ def check_flags(*, update: bool, yes: bool, from_history: bool, since: str | Non
             raise UsageError(str(e)) from None
 
 
-def progress_bar(total: int, quiet: bool):  # noqa: ANN201
+def progress_bar(total: int, quiet: bool) -> Callable[[Result], None] | None:
     """A callback advancing a progress bar on a terminal's stderr (None elsewhere)."""
     if quiet or not sys.stderr.isatty() or total < 2:
         return None

@@ -1,7 +1,7 @@
 """Asking the live API: a few requests at a time, each with its own deadline.
 
-httpx's async client does the HTTP (connection reuse, TLS checked against the system's
-CAs, proxies from the environment); asyncio bounds how many run at once and how long
+httpx's async client does the HTTP (connection reuse, TLS checked against certifi's CAs
+or $SSL_CERT_FILE, proxies from the environment); asyncio bounds how many run at once and how long
 each may take in all, which httpx's per-read timeouts alone do not. The answer is
 kept byte-exact, as the history keeps it: the comparison and `--update` decode it.
 """
@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from recorder.drift.plan import Outgoing
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
+
+if TYPE_CHECKING:
+    import httpx
+
+T = TypeVar("T")
 
 CONCURRENCY = 4
 TIMEOUT = 10.0
@@ -62,19 +68,20 @@ async def send_all(requests: Sequence[tuple[int, Outgoing]], sending: Sending,
     return results
 
 
-async def exchange(client, request: Outgoing, timeout: float) -> HistoryEntry:  # noqa: ANN001
+async def exchange(client: httpx.AsyncClient, request: Outgoing, timeout: float) -> HistoryEntry:
     entry = entry_for(request)
     try:
         entry.response = await asyncio.wait_for(_fetch(client, request, entry), timeout)
     except TimeoutError:
         entry.error = f"no answer within {timeout:g} s"
-    except Exception as e:  # noqa: BLE001  (any network error is this example's failure)
+    except Exception as e:  # any network error is this example's failure, not the run's
         entry.error = describe(e)
     entry.timings.end = time.time()
     return entry
 
 
-async def _fetch(client, request: Outgoing, entry: HistoryEntry) -> HttpResponse:  # noqa: ANN001
+async def _fetch(client: httpx.AsyncClient, request: Outgoing,
+                 entry: HistoryEntry) -> HttpResponse:
     async with client.stream(request.method, request.url, headers=request.headers,
                              content=request.body or None) as answer:
         entry.timings.response_start = time.time()
@@ -94,7 +101,7 @@ def describe(error: Exception) -> str:
     return f"{kind}: {text}" if text else kind
 
 
-def run(coroutine):  # noqa: ANN001, ANN201
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to its end from synchronous code, even under a running loop
     (a test using pytest-asyncio): then in a thread of its own."""
     try:

@@ -42,9 +42,10 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 from addons import metadata, options
 from addons.answers import json_response
 from recorder.errors import MockrecError, NotFound
-from recorder.match.verify import CallQuery, call_summary, verify
+from recorder.match.verify import CallQuery, verify
 from recorder.modes import Mode, choices
 from recorder.store.names import valid_name
+from recorder.views import call_summary
 
 if TYPE_CHECKING:
     from addons.replay import Replay

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import IntEnum
-from pathlib import Path
 
 
 class ExitStatus(IntEnum):
@@ -36,20 +35,3 @@ class StoreCorrupt(MockrecError):
 
 class BadFile(MockrecError):
     """A file to import that mockrec cannot read, said with the file and the place."""
-
-
-def read_json_file(path: Path) -> object:
-    """Parse a JSON file to import (a BOM is allowed; no bigger than MOCKREC_IMPORT_MAX_MB);
-    BadFile says what is wrong."""
-    import json
-
-    from recorder.interop.limits import read_bytes
-
-    try:
-        return json.loads(read_bytes(path).removeprefix(b"\xef\xbb\xbf"))
-    except json.JSONDecodeError as e:
-        raise BadFile(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
-    except RecursionError:
-        raise BadFile(f"{path}: nested too deeply to read") from None
-    except OSError as e:
-        raise BadFile(f"{path}: {e.strerror}") from None

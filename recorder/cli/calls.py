@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from recorder import views
 from recorder.cli import render
 from recorder.cli.common import (
     AsJson,
@@ -102,7 +103,7 @@ def calls(
     if follow:
         return _follow(logs, entries, as_json, several)
     if as_json:
-        print_json([render.call_summary(e) for e in entries])
+        print_json([views.call_summary(e) for e in entries])
     else:
         render.print_calls(entries, several)
 
@@ -116,7 +117,7 @@ def _follow(logs: dict[str, HistoryStore], entries: list[HistoryEntry], as_json:
     table = render.CallColumns(backlog, several)
     if as_json:  # JSON lines, so a script can read them as they come
         for entry in backlog:
-            sys.stdout.write(json.dumps(render.call_summary(entry)) + "\n")
+            sys.stdout.write(json.dumps(views.call_summary(entry)) + "\n")
     else:
         sys.stdout.write(table.header() + "\n")
         for entry in backlog:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from recorder import views
 from recorder.cli import render
 from recorder.cli.common import (
     AsJson,
@@ -28,7 +29,7 @@ example_app = typer.Typer(no_args_is_help=True, help="The examples that replay a
 def collection_list(as_json: AsJson = False) -> None:
     """The collections, with their request, example and tag counts."""
     damaged: list[str] = []
-    rows = [render.collection_summary(c) for c in collection_store().all(damaged)]
+    rows = [views.collection_summary(c) for c in collection_store().all(damaged)]
     if as_json:
         print_json(rows)
     else:
@@ -56,7 +57,7 @@ def collection_show(
     """A collection's requests and their examples."""
     c = collection_store().load(name, tag)
     if as_json:
-        print_json(render.collection_detail(c))
+        print_json(views.collection_detail(c))
     else:
         typer.echo(render.collection_text(c))
 
@@ -114,7 +115,7 @@ def example_list(collection: InCollection = None, as_json: AsJson = False) -> No
     store = collection_store()
     damaged: list[str] = []
     found = [store.load(collection)] if collection else list(store.all(damaged))
-    rows = [render.example_summary(c, r, e) for c in found for r in c.requests
+    rows = [views.example_summary(c, r, e) for c in found for r in c.requests
             for e in r.examples]
     if as_json:
         print_json(rows)

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from recorder import views
 from recorder.cli import render
 from recorder.models import HistoryEntry
 from recorder.store import datadir
@@ -62,7 +63,7 @@ def print_json(value: Any) -> None:
 
 def show_entry(entry: HistoryEntry, body: bool, as_json: bool) -> None:
     if as_json:
-        print_json(render.entry_detail(entry))
+        print_json(views.entry_detail(entry))
         return
     typer.echo(render.entry_text(entry))
     if body:
@@ -96,4 +97,4 @@ def print_table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 
 def print_entries(entries: list) -> None:
     print_table(("ID", "TIME", "METHOD", "URL", "STATUS", "MS", "SIZE"),
-                 [render.entry_row(e) for e in entries])
+                 [views.entry_row(e) for e in entries])

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from recorder.cli import render
+from recorder import views
 from recorder.cli.common import (
     AsJson,
     current_data_dir,
@@ -60,7 +60,7 @@ def history_list(
             break
         entries.append(entry)
     if as_json:
-        print_json([render.entry_summary(e) for e in entries])
+        print_json([views.entry_summary(e) for e in entries])
     else:
         print_entries(entries)
 
@@ -78,7 +78,7 @@ def history_search(
             break
         entries.append(entry)
     if as_json:
-        print_json([render.entry_summary(e) for e in entries])
+        print_json([views.entry_summary(e) for e in entries])
     else:
         print_entries(entries)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from recorder.cli import render
+from recorder import views
 from recorder.cli.common import (
     AsJson,
     current_data_dir,
@@ -109,7 +109,7 @@ def _warn_shared_port(store: MockStore, m: Mock) -> None:
 @mock_app.command("list")
 def mock_list(as_json: AsJson = False) -> None:
     """The mocks and their URLs."""
-    rows = [render.mock_json(m) for m in MockStore(current_data_dir()).all()]
+    rows = [views.mock_json(m) for m in MockStore(current_data_dir()).all()]
     if as_json:
         print_json(rows)
     else:
@@ -122,7 +122,7 @@ def mock_list(as_json: AsJson = False) -> None:
 @mock_app.command("show")
 def mock_show(name: str, as_json: AsJson = False) -> None:
     """A mock's settings and its URL."""
-    row = render.mock_json(MockStore(current_data_dir()).get(name))
+    row = views.mock_json(MockStore(current_data_dir()).get(name))
     if as_json:
         print_json(row)
     else:

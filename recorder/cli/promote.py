@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from recorder import views
 from recorder.cli import render
 from recorder.cli.common import (
     AsJson,
@@ -63,7 +64,7 @@ def promote(
     done = promoting.promote_into(store, collection, entries, options,
                                   lambda items: render.progress(items, "promoting"))
     if as_json:
-        print_json(render.promote_json(done.collection, done.created, done.result))
+        print_json(views.promote_json(done.collection, done.created, done.result))
     else:
-        typer.echo(render.promote_text(done.collection, done.created, done.result,
+        typer.echo(views.promote_text(done.collection, done.created, done.result,
                                        store.path(done.collection)))

@@ -15,13 +15,13 @@ from mitmproxy.io import FlowReader
 from mitmproxy.io.har import request_to_flow
 
 from recorder.capture import Capture
-from recorder.errors import BadFile, read_json_file
+from recorder.errors import BadFile
 from recorder.interop import limits
 from recorder.models import HistoryEntry
 
 
 def read_har(path: Path, track=lambda items: items) -> list[HistoryEntry]:
-    doc = read_json_file(path)
+    doc = limits.read_json_file(path)
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise BadFile(f"{path}: not a HAR file (no log.entries list)")

@@ -8,6 +8,7 @@ before anything is built from them.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,19 @@ def read_bytes(path: Path) -> bytes:
         with path.open("rb") as f:
             MAX_MB.check(os.fstat(f.fileno()).st_size, str(path))
             return f.read()
+    except OSError as e:
+        raise BadFile(f"{path}: {e.strerror}") from None
+
+
+def read_json_file(path: Path) -> object:
+    """Parse a JSON file to import (a BOM is allowed; no bigger than MOCKREC_IMPORT_MAX_MB);
+    BadFile says what is wrong."""
+    try:
+        return json.loads(read_bytes(path).removeprefix(b"\xef\xbb\xbf"))
+    except json.JSONDecodeError as e:
+        raise BadFile(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise BadFile(f"{path}: nested too deeply to read") from None
     except OSError as e:
         raise BadFile(f"{path}: {e.strerror}") from None
 

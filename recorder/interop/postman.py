@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from recorder.conversation import Conversation, ConversationError
 from recorder.conversation import from_doc as conversation_from_doc
-from recorder.errors import BadFile, read_json_file
+from recorder.errors import BadFile
 from recorder.interop import limits
 from recorder.models import (
     Collection,
@@ -212,7 +212,7 @@ def _fault(value: Any, where: str) -> str:
 
 
 def load(path: Path) -> dict:
-    doc = _expect(read_json_file(path), dict, str(path))
+    doc = _expect(limits.read_json_file(path), dict, str(path))
     if not isinstance(doc.get("info"), dict) or not isinstance(doc.get("item"), list):
         raise PostmanError(f"{path}: not a Postman collection (no info and item list)")
     return doc

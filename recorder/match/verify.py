@@ -15,55 +15,10 @@ from typing import Any
 
 from recorder.match.similar import similarity
 from recorder.models import HistoryEntry, status_matches
+from recorder.views import call_summary
 
 QUERY_KEYS = ("method", "path", "status", "matched", "body_contains", "headers")
 TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
-
-
-def call_outcome(entry: HistoryEntry) -> str:
-    """What happened to a call, in a few words (`matched` in `calls --json`)."""
-    example, outcome = entry.notes.get("example"), entry.notes.get("outcome") or {}
-    kind, reason = outcome.get("kind"), outcome.get("reason")
-    if example:
-        return example["name"]
-    if kind == "preflight":
-        return "CORS preflight"
-    if kind == "unauthorized":
-        return "401 authenticationError: " + (reason or "missing or wrong x-api-key")
-    if kind == "quota":
-        return f"429 {reason or 'quota'}"
-    if kind == "forwarded":
-        if outcome.get("status") is not None:
-            return f"forwarded: the upstream answered {outcome['status']}"
-        return f"forwarded: the upstream failed ({outcome.get('error') or entry.error})"
-    if kind == "fault":
-        return f"500 mockServerError: {reason}"
-    if kind == "not_found" and reason:
-        return f"No matching requests: {reason}"
-    return "No matching requests"
-
-
-def call_summary(entry: HistoryEntry) -> dict[str, Any]:
-    """One call as `mockrec calls --json` prints it."""
-    example = entry.notes.get("example")
-    return {
-        "id": entry.id,
-        "time": entry.time.isoformat(timespec="milliseconds"),
-        "mock": entry.notes.get("mock"),
-        "method": entry.request.method,
-        "path": entry.request.path_and_query,
-        "status": entry.response.status if entry.response else None,
-        "example": example,
-        "matched": call_outcome(entry),
-        # what happened: {"kind": example | not_found | unauthorized | quota | preflight |
-        # forwarded | fault, ...} (addons/metadata.py OUTCOMES)
-        "outcome": entry.notes.get("outcome") or ({"kind": "example"} if example else None),
-        "sequence": example.get("sequence") if example else None,  # the position served
-        "fault": entry.notes.get("fault"),
-        "delay_ms": entry.notes.get("delay_ms", 0),
-        "error": entry.error,
-        "warnings": entry.notes.get("warnings", []),  # e.g. an ignored x-mock-response-delay
-    }
 
 
 @dataclass

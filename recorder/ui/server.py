@@ -23,7 +23,7 @@ import tornado.netutil
 import tornado.web
 from tornado.ioloop import IOLoop
 
-from recorder.cli import render
+from recorder import views
 from recorder.errors import MockrecError, NotFound
 from recorder.models import HistoryEntry, HistoryFilter, IdSpan, parse_since
 from recorder.promote import entries as promoting
@@ -217,7 +217,7 @@ class HistoryPage(Base):
             else:
                 matching = store.entries(filters)
             found = list(islice(matching, limit + 1))
-        rows = [(e, render.entry_row(e)) for e in found[:limit]]
+        rows = [(e, views.entry_row(e)) for e in found[:limit]]
         more = len(found) > limit
         self.page("history.html", "History", values=values, rows=rows, error=error, more=more,
                   limit=limit, collections=self.state.collections.names(),
@@ -275,8 +275,8 @@ class Promote(Base):
         chosen = promoting.select_entries(self.state.history,
                                           [IdSpan(i, i, False) for i in ids], HistoryFilter())
         done = promoting.promote_into(store, target, chosen, options)
-        self.done(render.promote_text(done.collection, done.created, done.result,
-                                      store.path(done.collection)),
+        self.done(views.promote_text(done.collection, done.created, done.result,
+                                     store.path(done.collection)),
                   f"/collections/{done.collection}")
 
 
@@ -287,7 +287,7 @@ class CollectionsPage(Base):
     section = "collections"
 
     def get(self) -> None:
-        rows = [render.collection_summary(c) for c in self.state.collections.all()]
+        rows = [views.collection_summary(c) for c in self.state.collections.all()]
         self.page("collections.html", "Collections", rows=rows)
 
     def post(self) -> None:
@@ -439,7 +439,7 @@ class MocksPage(Base):
         data_dir = self.state.data_dir
         proxies = await IOLoop.current().run_in_executor(None, running_proxies, data_dir)
         self.page("mocks.html", "Mocks and proxies",
-                  mocks=[render.mock_json(m) for m in self.state.mocks.all()],
+                  mocks=[views.mock_json(m) for m in self.state.mocks.all()],
                   proxies=proxies, logs=call_logs(data_dir), modes=remote.MODES)
 
 
@@ -493,7 +493,7 @@ class CallLogPage(Base):
         limit = _int(self.arg("limit"), PAGE_SIZE * 2, 1, 5000)
         newest = next(iter(log.entries()), None)  # before listing: the live view goes on
         found = list(islice(log.search(q) if q else log.entries(), limit + 1))
-        calls = [render.call_summary(e) for e in found[:limit]]
+        calls = [views.call_summary(e) for e in found[:limit]]
         self.page("calls.html", f"Calls of {name}", name=name, calls=calls, q=q,
                   more=len(found) > limit, newest=newest.id if newest else 0,
                   logs=call_logs(self.state.data_dir))
@@ -527,7 +527,7 @@ class CallEvents(Base):
                     stamp = now
                     fresh = await loop.run_in_executor(None, log.newer_than, after, search)
                     for entry in fresh:
-                        row = self.render_string("call_row.html", c=render.call_summary(entry),
+                        row = self.render_string("call_row.html", c=views.call_summary(entry),
                                                  name=name).decode()
                         self.write(f"id: {entry.id}\nevent: call\n"
                                    f"data: {json.dumps({'id': entry.id, 'html': row})}\n\n")
@@ -550,7 +550,7 @@ class CallPage(Base):
     def get(self, name: str, call_id: str) -> None:
         entry = _call_log(self.state, name).get(int(call_id))
         self.page("entry.html", f"call {call_id}", entry=entry, **_entry_values(entry),
-                  raw=f"/calls/{name}/{call_id}/body", call=render.call_summary(entry),
+                  raw=f"/calls/{name}/{call_id}/body", call=views.call_summary(entry),
                   not_found=bodies.not_found_details(entry), name=name, collections=[])
 
 
@@ -562,7 +562,7 @@ def _entry_values(entry: HistoryEntry) -> dict[str, Any]:
     return {"request_view": bodies.present(entry.request.headers, entry.request.body),
             "response_view": bodies.present(response.headers, response.body)
             if response else None,
-            "summary": render.entry_summary(entry)}
+            "summary": views.entry_summary(entry)}
 
 
 def _from_textarea(text: str, original: str) -> str:

@@ -40,7 +40,7 @@ def calls(data: Path, mock: str, count: int, timeout: float = 5.0) -> list[dict]
     deadline = time.monotonic() + timeout
     while store.count() < count and time.monotonic() < deadline:
         time.sleep(0.05)
-    from recorder.cli.render import call_summary
+    from recorder.views import call_summary
     return [call_summary(e) for e in store.entries(newest_first=False)]
 
 

@@ -2,6 +2,7 @@
 
 import io
 
+from recorder import views
 from recorder.cli import render
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
 from recorder.store.mocks import Mock
@@ -20,15 +21,15 @@ def entry(body: bytes = b'{"a": 1}', headers=None, notes=None) -> HistoryEntry:
 
 
 def test_json_summary_has_the_stable_keys():
-    summary = render.entry_summary(entry())
+    summary = views.entry_summary(entry())
     assert list(summary) == ["id", "time", "method", "url", "status", "error", "duration_ms",
                              "request_size", "response_size", "client", "mode"]
     assert summary["status"] == 200 and round(summary["duration_ms"]) == 50
 
 
 def test_bodies_are_text_or_base64():
-    assert render.body_json(b"hi") == {"size": 2, "text": "hi"}
-    assert render.body_json(b"\xff\x00") == {"size": 2, "base64": "/wA="}
+    assert views.body_json(b"hi") == {"size": 2, "text": "hi"}
+    assert views.body_json(b"\xff\x00") == {"size": 2, "base64": "/wA="}
 
 
 def test_a_binary_body_on_a_terminal_is_a_placeholder():
@@ -41,14 +42,14 @@ def test_a_binary_body_on_a_terminal_is_a_placeholder():
 
 
 def test_calls_say_which_example_answered():
-    matched = render.call_summary(entry(notes={"mock": "m", "example": {"id": 3, "name": "ok"},
+    matched = views.call_summary(entry(notes={"mock": "m", "example": {"id": 3, "name": "ok"},
                                                "delay_ms": 100}))
     assert matched["matched"] == "ok" and matched["delay_ms"] == 100
     assert render.call_row(entry(notes={"mock": "m"}))[5] == "No matching requests"
 
 
 def test_a_mock_shows_its_url_and_never_its_key():
-    shown = render.mock_json(Mock(name="dev", collection="c", port=9001,
+    shown = views.mock_json(Mock(name="dev", collection="c", port=9001,
                                   api_key_sha256="ab" * 32, api_key="plain"))
     assert shown["url"] == "http://127.0.0.1:9001" and shown["private"] is True
     assert "plain" not in str(shown) and "ab" * 32 not in str(shown)
@@ -56,7 +57,7 @@ def test_a_mock_shows_its_url_and_never_its_key():
 
 def test_calls_say_what_happened():
     def said(outcome, **kw):
-        return render.call_outcome(entry(notes={"mock": "m", "outcome": outcome, **kw}))
+        return views.call_outcome(entry(notes={"mock": "m", "outcome": outcome, **kw}))
 
     assert said({"kind": "preflight"}) == "CORS preflight"
     assert said({"kind": "unauthorized", "reason": "missing or wrong x-api-key"}) == (
@@ -70,5 +71,5 @@ def test_calls_say_what_happened():
         "forwarded: the upstream failed (refused)")
     assert said({"kind": "fault", "reason": "ValueError: x"}) == (
         "500 mockServerError: ValueError: x")
-    summary = render.call_summary(entry(notes={"mock": "m", "outcome": {"kind": "preflight"}}))
+    summary = views.call_summary(entry(notes={"mock": "m", "outcome": {"kind": "preflight"}}))
     assert summary["outcome"] == {"kind": "preflight"} and summary["example"] is None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from recorder.match.verify import CallQuery, call_summary, verify
+from recorder.match.verify import CallQuery, verify
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
+from recorder.views import call_summary
 
 
 def call(n: int, method: str, url: str, status: int | None = 200, body: bytes = b"",

@@ -313,8 +313,8 @@ def test_one_endpoint_is_one_request_however_its_entries_were_recorded():
 
 
 def test_summaries_count_in_good_english():
-    from recorder.cli.render import promote_text
     from recorder.promote.entries import PromoteResult
+    from recorder.views import promote_text
 
     result = PromoteResult(redacted=Counter({"Set-Cookie header": 2, "Authorization header": 1,
                                              "query parameter key": 1,

@@ -112,7 +112,8 @@ def add(shape: Shape, value: Any) -> None:
 
 
 def shape_changes(was: Shape, now: Shape, path: str = "$") -> list[Change]:
-    """Fields added or removed and types changed, at any depth, in path order."""
+    """Fields added or removed and types changed, at any depth: at each level the type,
+    the fields removed, those added, then what changed inside the fields both have."""
     changes: list[Change] = []
     stack = [(was, now, path)]
     while stack:
@@ -161,9 +162,9 @@ def _field(path: str, name: str) -> str:
     return f"{path}.{name}" if plain else f"{path}[{json.dumps(name, ensure_ascii=False)}]"
 
 
-def json_changes(was: Any, now: Any, values: bool = False) -> list[Change]:
+def json_changes(was: Any, now: Any, values: bool = False, root: str = "$") -> list[Change]:
     """What changed between two parsed JSON bodies: the shape, and values if asked."""
-    changes = shape_changes(shape_of(was), shape_of(now))
+    changes = shape_changes(shape_of(was), shape_of(now), root)
     if values:
-        changes += value_changes(was, now)
+        changes += value_changes(was, now, root)
     return changes

@@ -118,3 +118,33 @@ def test_a_compressed_live_answer_is_compared_decoded_and_head_has_no_body():
 def test_media_type_reads_the_first_content_type():
     assert media_type([("content-TYPE", "Application/JSON ; charset=x")]) == "application/json"
     assert media_type([]) is None
+
+
+def test_server_sent_events_are_compared_by_the_shape_of_their_data():
+    was = (b'data: {"id": 1, "delta": {"content": "Hel"}}\n\n'
+           b'event: done\r\ndata: {"id": 2, "delta": {"content": "lo"}}\r\n\r\n'
+           b"data: [DONE]\n\n")
+    same = (b'data: {"id": 7, "delta": {"content": "Other words"}}\n\n'
+            b"data: [DONE]\n\n")
+    moved = b'data: {"id": "7", "delta": {"text": "x"}}\n\ndata: [DONE]\n\n'
+    sse = "text/event-stream"
+    assert answer_changes(answer(raw=was, media=sse), answer(raw=same, media=sse)) == []
+    assert kinds(answer_changes(answer(raw=was, media=sse), answer(raw=moved, media=sse))) == [
+        ("events[].delta.content", "removed", "string", None),
+        ("events[].delta.text", "added", None, "string"),
+        ("events[].id", "type", "number", "string")]
+    assert kinds(answer_changes(answer(raw=was, media=sse), answer(raw=same, media=sse),
+                                values=True))[0] == ("events", "length", 3, 2)
+
+
+def test_ndjson_records_are_compared_by_their_common_shape():
+    nd = "application/x-ndjson"
+    was = b'{"n": 1}\n{"n": 2, "tag": null}\n'
+    now = b'{"n": 3, "tag": null}\n'
+    assert answer_changes(answer(raw=was, media=nd), answer(raw=now, media=nd)) == []
+    assert kinds(answer_changes(answer(raw=was, media=nd),
+                                answer(raw=b'{"n": "3"}\n', media=nd))) == [
+        ("records[].tag", "removed", "null", None), ("records[].n", "type", "number", "string")]
+    # a line that is not JSON: the bodies are bytes
+    assert kinds(answer_changes(answer(raw=was, media=nd), answer(raw=b"oops\n", media=nd))) \
+        == [("$", "body", len(was), 5)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote_plus, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from recorder.match.matcher import VARIABLE, resolve
 from recorder.models import Example, Header
@@ -85,12 +85,26 @@ def target_url(url: str, fill: Fill) -> str:
         raise Skip(f"its URL needs a value for {missing.group(0)}: a collection variable "
                    "or --env")
     parts = urlsplit(url)
+    parts = parts._replace(path=fill_path(parts.path, fill.variables))
+    url = urlunsplit(parts)
     if parts.scheme and not fill.upstream or base is not None and url.startswith(base + "/"):
         return url
     if base is None:
         raise Skip("no live API to ask: give --upstream URL or set the collection's baseUrl")
     rest = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return base + "/" + rest.lstrip("/")
+
+
+def fill_path(path: str, variables: dict[str, str]) -> str:
+    """Postman's path variables (`/pets/:petId`) filled from variables of their names."""
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        if len(segment) > 1 and segment.startswith(":"):
+            name = segment[1:]
+            if name not in variables:
+                raise Skip(f"its path variable :{name} needs a value: an --env variable {name}")
+            segments[i] = quote(variables[name], safe="")
+    return "/".join(segments)
 
 
 def fill_query(url: str, variables: dict[str, str]) -> str:

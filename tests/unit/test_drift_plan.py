@@ -86,3 +86,14 @@ def test_a_websocket_example_is_not_compared():
     ws.response.conversation = Conversation()
     with pytest.raises(Skip, match="a WebSocket conversation"):
         outgoing(ws, Fill(BASE))
+
+
+def test_postman_path_variables_are_filled_or_skipped():
+    pets = example(url="{{baseUrl}}/pets/:petId/photos")
+    assert outgoing(pets, Fill({**BASE, "petId": "a/7"})).url == \
+        "http://api.test/pets/a%2F7/photos"
+    with pytest.raises(Skip, match="its path variable :petId needs a value: an --env variable"):
+        outgoing(pets, Fill(BASE))
+    # a port is no path variable
+    assert outgoing(example(url="http://api.test:8080/x"), Fill()).url == \
+        "http://api.test:8080/x"

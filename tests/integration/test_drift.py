@@ -238,6 +238,10 @@ def test_from_history_sends_nothing(api, cli):
     assert rows["GET /users/1"]["reason"] == "history entry 8"
     assert rows["GET /users/2"]["result"] == "ok"  # its newest entry is the recorded one
     assert rows["POST /orders"]["result"] == "ok"  # nothing is sent: every method counts
+    later = cli("drift", "api", "--from-history", "--since", "2999-01-01", "--json",
+                data_dir=data_dir)
+    assert later.exit_code == 0 and {r["reason"] for r in later.json} == {
+        "no history entry of this request"}
 
 
 UI_BANNER = re.compile(r"mockrec ui on (http://[^/\s]+)/\?token=(\S+)")

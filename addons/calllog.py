@@ -21,7 +21,7 @@ from addons import metadata, options
 from recorder.capture import Capture
 from recorder.errors import MockrecError
 from recorder.models import HistoryEntry
-from recorder.redaction import Redaction, redact_key_fields
+from recorder.redaction import Redaction, hash_key_query, redact_key_fields
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, HistoryWriterProcess, call_log_root
 from recorder.store.names import valid_name
@@ -151,8 +151,10 @@ class CallLog:
             writer.submit(taken)
 
     def _private(self, taken: Capture) -> Capture:
-        """A private mock's x-api-key, right or wrong, is never kept as sent (nor in the
-        calls the admin API shows): a short hash prefix tells keys apart."""
+        """A private mock's keys (its x-api-key, right or wrong, a bearer token, an
+        `?api_key=`) are never kept as sent (nor in the calls the admin API shows): a
+        short hash prefix tells keys apart."""
         if self.target is None or not self.target[3].api_key:
             return taken
-        return taken._replace(headers=redact_key_fields(taken.headers))
+        return taken._replace(headers=redact_key_fields(taken.headers),
+                              url=hash_key_query(taken.url))

@@ -79,7 +79,7 @@ class Record:
             if directory != self.directory:
                 self._close_writer()
                 self.directory = directory
-        if "mockrec_redact" in updated:
+        if updated & {"mockrec_redact", "mockrec_api_key", "mockrec_api_key_sha256"}:
             self._close_writer()  # the next one stores with the new setting
 
     def running(self) -> None:
@@ -115,9 +115,13 @@ class Record:
     def _writer(self) -> HistoryWriterProcess:
         if self.writer is None:
             assert self.directory is not None
+            opts = ctx.options
+            # A private mock's own key (spy forwards its misses) is never stored as sent.
+            private = bool(getattr(opts, "mockrec_api_key", "")
+                           or getattr(opts, "mockrec_api_key_sha256", ""))
             self.writer = HistoryWriterProcess(
                 datadir.prepare(self.directory),
-                redaction=Redaction(secrets=ctx.options.mockrec_redact))
+                redaction=Redaction(secrets=opts.mockrec_redact, api_key=private))
         return self.writer
 
     def _close_writer(self) -> None:

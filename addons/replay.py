@@ -361,6 +361,8 @@ class Replay:
         if outcome.match is None:
             if mode.forwards_miss(self.on_miss):
                 meta[metadata.OUTCOME] = {"kind": "forwarded", "reason": outcome.message}
+                if self.api_key_sha256:  # the mock's own key is not the upstream's
+                    req.headers.pop("x-api-key", None)
                 return  # to the upstream; the record addon decides whether to keep it
             meta[metadata.OUTCOME] = {"kind": "not_found", "reason": outcome.message}
             return self._reply_or_fault(flow, not_found(outcome), fault)

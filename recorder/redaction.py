@@ -12,9 +12,9 @@ import hashlib
 import re
 from collections import Counter
 from typing import Any, NamedTuple
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
-from recorder.models import Header, HistoryEntry
+from recorder.models import Header, HistoryEntry, HttpResponse
 
 REDACTED = "{{REDACTED}}"
 SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key"}
@@ -102,6 +102,9 @@ def redact_echoes(body: bytes, secrets: list[str], redacted: Counter[str]) -> by
 
 
 KEY_PLACEHOLDER = re.compile(r"\[redacted sha256:[0-9a-f]{8}\]")
+# What a private mock's call log keeps as a hash prefix: its own key, and the other ways
+# a client sends one (a bearer token, Basic credentials, `?api_key=`).
+KEY_HEADERS = {"x-api-key", "authorization", "proxy-authorization"}
 
 
 def key_placeholder(key: str) -> str:
@@ -113,18 +116,68 @@ def key_placeholder(key: str) -> str:
     return f"[redacted sha256:{digest[:8]}]"
 
 
+def hash_key_header(name: str, value: str) -> str:
+    """A key header's value with the key as `key_placeholder` (Authorization keeps its
+    scheme: `Bearer [redacted sha256:1a2b3c4d]`); other headers as they are."""
+    lower = name.lower()
+    if lower not in KEY_HEADERS:
+        return value
+    scheme, _, credentials = value.partition(" ")
+    if lower == "x-api-key" or not credentials:
+        return key_placeholder(value)
+    return f"{scheme} {key_placeholder(credentials)}"
+
+
+def hash_key_query(url: str) -> str:
+    """`url` with the values of API-key-like query parameters as `key_placeholder`."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    pieces = []
+    for piece in parts.query.split("&"):
+        raw_key, sep, raw_value = piece.partition("=")
+        if sep and SECRET_QUERY.match(unquote_plus(raw_key)):
+            piece = f"{raw_key}={quote(key_placeholder(unquote_plus(raw_value)), safe='[]:')}"
+        pieces.append(piece)
+    return urlunsplit(parts._replace(query="&".join(pieces)))
+
+
 def redact_key_fields(fields: Any) -> tuple[tuple[bytes, bytes], ...]:
-    """mitmproxy's header fields with every x-api-key value as `key_placeholder`."""
-    return tuple((k, key_placeholder(v.decode("utf-8", "surrogateescape")).encode())
-                 if k.lower() == b"x-api-key" else (k, v) for k, v in fields)
+    """mitmproxy's header fields with every key (`KEY_HEADERS`) hashed: `hash_key_header`."""
+    return tuple((k, hash_key_header(k.decode("latin-1"), v.decode(
+        "utf-8", "surrogateescape")).encode("utf-8", "surrogateescape"))
+        if k.lower() in (b"x-api-key", b"authorization", b"proxy-authorization") else (k, v)
+        for k, v in fields)
+
+
+def redact_echoed_body(response: HttpResponse, secrets: list[str],
+                       redacted: Counter[str]) -> None:
+    """Replace what the upstream echoed of `secrets` in `response`'s body. A compressed
+    body is looked at decoded, and stored decoded (without Content-Encoding) when it
+    held one: the secret must go, byte-exactness is what --redact gives up."""
+    if not secrets or not response.body:
+        return
+    from recorder import encodings
+
+    body, was_decoded = encodings.decode(response.headers, response.body)
+    before = redacted[ECHOED]
+    body = redact_echoes(body, secrets, redacted)
+    if redacted[ECHOED] == before:
+        return
+    headers = [(k, v) for k, v in response.headers
+               if not (was_decoded and k.lower() == "content-encoding")]
+    response.headers = [(k, str(len(body)) if k.lower() == "content-length" else v)
+                        for k, v in headers]
+    response.body, response.body_size = body, len(body)
 
 
 class Redaction(NamedTuple):
     """What a history or call log writer replaces before storing an entry.
 
     secrets: the promote rules (request Authorization, Cookie, X-Api-Key, API-key-like
-    query parameters; response Set-Cookie); api_key: a private mock's x-api-key, kept
-    as `key_placeholder` (wins over `secrets` for that header).
+    query parameters, and where the response body echoes them; response Set-Cookie);
+    api_key: a private mock's keys (x-api-key, Authorization's credentials, API-key-like
+    query parameters), kept as `key_placeholder` (wins over `secrets` for those headers).
     """
 
     secrets: bool = False
@@ -139,17 +192,19 @@ class Redaction(NamedTuple):
         redacted: Counter[str] = Counter()
         request = entry.request
         headers = request.headers
+        echoed = secret_values(request.url, headers) if self.secrets else []
         if self.api_key:
-            headers = [(k, key_placeholder(v)) if k.lower() == "x-api-key" else (k, v)
-                       for k, v in headers]
-            redacted["x-api-key"] += sum(1 for k, _ in headers if k.lower() == "x-api-key")
+            redacted["keys"] += sum(1 for k, _ in headers if k.lower() in KEY_HEADERS)
+            headers = [(k, hash_key_header(k, v)) for k, v in headers]
+            request.url = hash_key_query(request.url)
         if self.secrets:
-            names = SECRET_HEADERS - ({"x-api-key"} if self.api_key else set())
+            names = SECRET_HEADERS - (KEY_HEADERS if self.api_key else set())
             request.url = redact_url(request.url, redacted)
             headers = redact_headers(headers, names, redacted)
             if entry.response is not None:
                 entry.response.headers = redact_headers(
                     entry.response.headers, SECRET_RESPONSE_HEADERS, redacted)
+                redact_echoed_body(entry.response, echoed, redacted)
         request.headers = headers
         if redacted:
             entry.notes = {**entry.notes, "redacted": sum(redacted.values())}

@@ -222,13 +222,40 @@ def test_a_key_is_never_on_a_command_line_nor_in_the_call_log(data, start_proxy,
     assert KEY.encode() not in stored and b"a-wrong-guess-123" not in stored
     keys = [v for c in calls for k, v in c.request.headers if k.lower() == "x-api-key"]
     assert keys[0].startswith("[redacted sha256:") and keys[0] != keys[1]
-    # By default the rest stays as the client sent it (the README says so).
-    assert ("Authorization", "Bearer tok-42") in calls[0].request.headers
+    # A key sent the other ways (a bearer token, ?api_key=) is kept the same way (issue 26)
+    assert b"tok-42" not in stored and b"qs-secret-1" not in stored
+    assert dict(calls[0].request.headers)["Authorization"].startswith(
+        "Bearer [redacted sha256:")
+    assert "api_key=[redacted%20sha256:" in calls[0].request.url
     for args in (["calls", "c"], ["calls", "show", str(calls[0].id)],
                  ["calls", "show", str(calls[0].id), "--json"]):
         assert main(args) == 0
         out = capsys.readouterr().out
         assert KEY not in out and "a-wrong-guess" not in out
+        assert "tok-42" not in out and "qs-secret-1" not in out
+    # nor in the calls the admin API shows
+    shown = exchange(proxy.url, request(b"GET", b"http://mockrec.admin/__mockrec/calls",
+                                        [(b"x-api-key", KEY.encode())]))
+    assert status_of(shown) == 200 and b"sha256" in shown
+    assert b"tok-42" not in shown and b"qs-secret-1" not in shown
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_spy_never_forwards_nor_records_the_private_mocks_own_key(data, start_proxy, tmp_path,
+                                                                  upstream, path):
+    proxy = start_proxy("--mode", "spy", "--collection", "c", "--upstream", upstream.url,
+                        "--api-key-file", str(tmp_path / "key"), *PATHS[path],
+                        data_dir=data, command="proxy")
+    miss = request(b"GET", b"/spied?page=1", [(b"x-api-key", KEY.encode()),
+                                             (b"X-Trace", b"t-1")])
+    answer = exchange(proxy.url, miss)
+    assert status_of(answer) == 200 and b'"/spied"' in answer, answer[:300]  # forwarded
+    assert b"t-1" in answer and KEY.encode() not in answer  # the upstream never saw it
+    (entry,) = wait_for_entries(HistoryStore(data), 1)
+    assert entry.request.path == "/spied"
+    stored = b"".join(p.read_bytes() for p in (data / "history").rglob("*") if p.is_file())
+    assert b"t-1" in stored and KEY.encode() not in stored
+    no_trace_of_ours(proxy)
 
 
 def test_redact_calls_stores_promotes_placeholders(data, start_proxy, capsys):

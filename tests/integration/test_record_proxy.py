@@ -400,6 +400,12 @@ def test_history_keeps_secrets_by_default_and_redacts_with_redact(start_proxy, u
     assert headers["Cookie"] == "sid={{REDACTED}}" and headers["X-Api-Key"] == "{{REDACTED}}"
     assert [v for k, v in entry.response.headers if k == "Set-Cookie"] == [
         "a={{REDACTED}}; Path=/", "b={{REDACTED}}; HttpOnly"]
+    # an upstream that echoes the request (httpbin's /anything) echoes its secrets: the
+    # stored entry's body has promote's placeholders there too (issue 26)
+    echoed = httpx.get(f"{redacting.url}/echo?api_key=qs-secret", headers=SECRET_HEADERS)
+    assert b"tok-42" in echoed.content and b"qs-secret" in echoed.content  # as sent
+    entries = wait_for_entries(redacting.store, 2)
+    assert b"Bearer {{REDACTED}}" in entries[1].response.body
     stored = b"".join(p.read_bytes() for p in redacting.data_dir.rglob("*") if p.is_file())
     for secret in (b"tok-42", b"abc123", b"k-999999", b"qs-secret"):
         assert secret not in stored

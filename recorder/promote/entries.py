@@ -222,45 +222,9 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
     result.base_url = common_upstream(usable, collection)
     if result.base_url:
         collection.variables["baseUrl"] = result.base_url
-    # URLs under the collection's baseUrl are written `{{baseUrl}}/...`, however their
-    # entries were recorded (a forward proxy, a reverse one): one endpoint, one request,
-    # found whichever way an earlier promote or an import wrote its URL.
-    base = collection.variables.get("baseUrl") or None
-    by_key = {(r.method, expanded(r.url, base)): r for r in collection.requests}
-    request_names = UniqueNames(r.name for r in collection.requests)
-    example_names = {r.id: UniqueNames(e.name for e in r.examples) for r in collection.requests}
-    # What already stands as an example, per request: promoting it again adds nothing.
-    standing = {(r.id, _same(e, base)) for r in collection.requests for e in r.examples}
-    next_request_id = max((r.id for r in collection.requests), default=0) + 1
+    into = _Into(collection, options, result)
     before = {r.id: len(r.examples) for r in collection.requests}
-    made: list[Example] = []
-    for entry in usable:
-        url = request_url(entry, options, result, base)
-        request = by_key.get((entry.request.method, expanded(url, base)))
-        assert entry.response is not None
-        redacted: Counter[str] = Counter()
-        example = example_from_entry(entry, 0, "", keep_secrets=options.keep_secrets,
-                                     redacted=redacted)
-        example.request.url = based(example.request.url, base)
-        if (request is not None and not options.allow_duplicates
-                and (request.id, _same(example, base)) in standing):
-            result.duplicates += 1
-            continue
-        result.redacted.update(redacted)
-        if request is None:
-            default = f"{entry.request.method} {example_path(url)}"
-            request = Request(id=next_request_id,
-                              name=request_names(options.request_name or default),
-                              method=entry.request.method, url=url)
-            example_names[request.id] = UniqueNames()
-            next_request_id += 1
-            collection.requests.append(request)
-            by_key[(request.method, expanded(url, base))] = request
-            result.new_requests.append(request)
-        default = f"{entry.response.status} {entry.response.reason}".strip()
-        example.name = example_names[request.id](options.example_name or default)
-        request.examples.append(example)
-        made.append(example)
+    made = [example for entry in usable if (example := into.add(entry)) is not None]
     for example, example_id in zip(made, new_ids(len(made)) if made else [], strict=True):
         example.id = example_id
     result.examples = made
@@ -270,6 +234,60 @@ def promote(entries: Iterable[HistoryEntry], collection: Collection, options: Pr
             if any(e.id in touched for e in request.examples[before.get(request.id, 0):]):
                 result.sequences += number_sequences(request, before.get(request.id, 0))
     return result
+
+
+class _Into:
+    """The collection entries are promoted into: its requests by method and URL, the
+    names taken, and what already stands as an example."""
+
+    def __init__(self, collection: Collection, options: PromoteOptions,
+                 result: PromoteResult) -> None:
+        self.collection, self.options, self.result = collection, options, result
+        # URLs under the collection's baseUrl are written `{{baseUrl}}/...`, however their
+        # entries were recorded (a forward proxy, a reverse one): one endpoint, one request,
+        # found whichever way an earlier promote or an import wrote its URL.
+        self.base = base = collection.variables.get("baseUrl") or None
+        requests = collection.requests
+        self.by_key = {(r.method, expanded(r.url, base)): r for r in requests}
+        self.request_names = UniqueNames(r.name for r in requests)
+        self.example_names = {r.id: UniqueNames(e.name for e in r.examples) for r in requests}
+        # What already stands as an example, per request: promoting it again adds nothing.
+        self.standing = {(r.id, _same(e, base)) for r in requests for e in r.examples}
+        self.next_request_id = max((r.id for r in requests), default=0) + 1
+
+    def add(self, entry: HistoryEntry) -> Example | None:
+        """The example made of `entry`, added to its request; None for a duplicate."""
+        options, result, base = self.options, self.result, self.base
+        url = request_url(entry, options, result, base)
+        request = self.by_key.get((entry.request.method, expanded(url, base)))
+        assert entry.response is not None
+        redacted: Counter[str] = Counter()
+        example = example_from_entry(entry, 0, "", keep_secrets=options.keep_secrets,
+                                     redacted=redacted)
+        example.request.url = based(example.request.url, base)
+        if (request is not None and not options.allow_duplicates
+                and (request.id, _same(example, base)) in self.standing):
+            result.duplicates += 1
+            return None
+        result.redacted.update(redacted)
+        if request is None:
+            request = self._new_request(entry, url)
+        default = f"{entry.response.status} {entry.response.reason}".strip()
+        example.name = self.example_names[request.id](options.example_name or default)
+        request.examples.append(example)
+        return example
+
+    def _new_request(self, entry: HistoryEntry, url: str) -> Request:
+        default = f"{entry.request.method} {example_path(url)}"
+        request = Request(id=self.next_request_id,
+                          name=self.request_names(self.options.request_name or default),
+                          method=entry.request.method, url=url)
+        self.example_names[request.id] = UniqueNames()
+        self.next_request_id += 1
+        self.collection.requests.append(request)
+        self.by_key[(request.method, expanded(url, self.base))] = request
+        self.result.new_requests.append(request)
+        return request
 
 
 def example_path(url: str) -> str:

@@ -503,7 +503,9 @@ def test_writer_process_ignores_signals_meant_for_the_proxy_even_while_starting(
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         os.kill(pid, sig)  # at once: the child is still importing
     writer.submit(capture(1))
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # then past its start, however loaded the machine
+    while HistoryStore(tmp_path).count() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     for sig in (signal.SIGINT, signal.SIGTERM):
         os.kill(pid, sig)
     writer.submit(capture(2))

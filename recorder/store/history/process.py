@@ -37,6 +37,17 @@ WRITER_SIGNALS = frozenset(getattr(signal, name) for name in
                            ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
 
 
+class WriterSettings(NamedTuple):
+    """What a writer child stores where, sent first down its pipe."""
+
+    data_dir: Path
+    root: str
+    keep: int
+    interval: float
+    token: str  # with a capture's number, the key it is stored under
+    redaction: tuple = ()  # Redaction's fields
+
+
 class _Child(NamedTuple):
     process: Any
     data: Connection  # captures down, and "stop"
@@ -64,9 +75,8 @@ class HistoryWriterProcess:
     def __init__(self, data_dir: Path, root: str = "history", keep: int = 0,
                  interval: float = 0.2, redaction: Redaction | None = None):
         self.store = HistoryStore(data_dir, root, keep)
-        self._args = (data_dir, root, keep, interval)
-        self._redaction = tuple(redaction or Redaction())
-        self._token = secrets.token_hex(6)
+        self._settings = WriterSettings(data_dir, root, keep, interval, secrets.token_hex(6),
+                                        tuple(redaction or Redaction()))
         self._seq = itertools.count(1)
         self._queue: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self._unacked: dict[int, bytes] = {}  # seq -> pickled capture, oldest first
@@ -220,7 +230,7 @@ class HistoryWriterProcess:
         # What it stores where, first down the pipe. Should it be dead already, the
         # pipe thread finds out and starts another.
         with contextlib.suppress(OSError, ValueError):
-            data_out.send((*self._args, self._token, self._redaction))
+            data_out.send(tuple(self._settings))
         return child
 
     def _finish(self) -> None:
@@ -246,8 +256,8 @@ class HistoryWriterProcess:
     def _store_here(self) -> None:
         entries = []
         for seq, blob in self._unacked.items():
-            entry = _entry_of(blob, f"{self._token}:{seq}", self.store,
-                              Redaction(*self._redaction))
+            entry = _entry_of(blob, f"{self._settings.token}:{seq}", self.store,
+                              Redaction(*self._settings.redaction))
             if entry is not None:
                 entries.append(entry)
         try:
@@ -287,11 +297,41 @@ def writer_child(data_fd: int, acks_fd: int) -> None:
         settings = data.recv()
     except (EOFError, OSError):
         return  # the proxy is gone before it said anything
-    _writer_main(data, acks, *settings)
+    _writer_main(data, acks, WriterSettings(*settings))
 
 
-def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, keep: int,
-                 interval: float, token: str, redaction: tuple = ()) -> None:
+def _writer_main(data: Connection, acks: Connection, settings: WriterSettings) -> None:
+    _leave_the_proxys_signals()
+    store = HistoryStore(settings.data_dir, settings.root, settings.keep)
+    try:
+        if imported := store.recover():
+            log.warning("mockrec: imported %d %s entr%s from recovery files", imported,
+                        store.what, "y" if imported == 1 else "ies")
+    except Exception as e:
+        log.error("mockrec: could not import the %s's recovery files: %s", store.what, e)
+
+    def stored(tags: list[int]) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            acks.send(tags)
+
+    writer = HistoryWriter(store, settings.interval, stored, report_loss=False)
+    redact = Redaction(*settings.redaction)
+    try:
+        while True:
+            message = data.recv()
+            if message[0] == "stop":
+                break
+            done = _submit(message, store, writer, settings.token, redact)
+            if done:
+                stored(done)
+    except (EOFError, OSError):
+        pass  # the proxy is gone: store what came
+    finally:
+        writer.close()
+        acks.close()
+
+
+def _leave_the_proxys_signals() -> None:
     # Signals meant for the proxy's process group (Ctrl-C, SIGTERM from a service
     # manager): ignored, and the group left; the proxy tells us when to stop. They
     # were blocked since before we started, so none got through meanwhile.
@@ -307,43 +347,24 @@ def _writer_main(data: Connection, acks: Connection, data_dir: Path, root: str, 
             os.nice(WRITER_NICENESS)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, WRITER_SIGNALS)
-    store = HistoryStore(data_dir, root, keep)
-    try:
-        if imported := store.recover():
-            log.warning("mockrec: imported %d %s entr%s from recovery files", imported,
-                        store.what, "y" if imported == 1 else "ies")
-    except Exception as e:
-        log.error("mockrec: could not import the %s's recovery files: %s", store.what, e)
 
-    def stored(tags: list[int]) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            acks.send(tags)
 
-    writer = HistoryWriter(store, interval, stored, report_loss=False)
-    redact = Redaction(*redaction)
-    try:
-        while True:
-            message = data.recv()
-            if message[0] == "stop":
-                break
-            items = message[1]
-            known: set[str] = set()
-            if message[0] == "resend":  # what our predecessor may have stored already
-                # (A damaged store: the writer will say what is wrong with it.)
-                with contextlib.suppress(Exception):
-                    known = store.recent_captures(len(items))
-            done = []
-            for seq, blob in items:
-                key = f"{token}:{seq}"
-                entry = None if key in known else _entry_of(blob, key, store, redact)
-                if entry is None:  # stored already (or unreadable, and said so)
-                    done.append(seq)
-                else:
-                    writer.submit(entry, seq)
-            if done:
-                stored(done)
-    except (EOFError, OSError):
-        pass  # the proxy is gone: store what came
-    finally:
-        writer.close()
-        acks.close()
+def _submit(message: tuple, store: HistoryStore, writer: HistoryWriter, token: str,
+            redact: Redaction) -> list[int]:
+    """Hand a batch (or a resent one) to the writer; returns the numbers of the
+    captures there is nothing to store for (stored already, or unreadable)."""
+    items = message[1]
+    known: set[str] = set()
+    if message[0] == "resend":  # what our predecessor may have stored already
+        # (A damaged store: the writer will say what is wrong with it.)
+        with contextlib.suppress(Exception):
+            known = store.recent_captures(len(items))
+    done = []
+    for seq, blob in items:
+        key = f"{token}:{seq}"
+        entry = None if key in known else _entry_of(blob, key, store, redact)
+        if entry is None:  # stored already (or unreadable, and said so)
+            done.append(seq)
+        else:
+            writer.submit(entry, seq)
+    return done

@@ -220,6 +220,7 @@ def example_add(
     """Write an example by hand, for an API that does not exist yet."""
     store = collection_store()
     with store.editing(collection, create=True) as c:
-        example = examples.add_example(c, store, method, path, status, header or [], body, name,
-                                       sequence, fault)
+        wanted = examples.NewExample(method, path, status, name=name, sequence=sequence,
+                                     fault=fault)
+        example = examples.add_example(c, store, wanted, header or [], body)
     typer.echo(f"added example {example.id} ({example.name}) to {collection}")

@@ -228,75 +228,11 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
         if var.get("key") is not None and not var.get("disabled"):
             collection.variables[str(var["key"])] = "" if var.get("value") is None else str(
                 var["value"])
-    pending: list[tuple[Request, list[tuple[str, dict]]]] = []
-    limit = limits.MAX_ITEMS.value()
-    counted = 0
-
-    def count(n: int) -> None:
-        nonlocal counted
-        counted += n
-        if counted > limit:  # before anything more is built from the file
-            raise limits.MAX_ITEMS.refuse(source.removesuffix(": ") or "collection")
-
-    def walk(items: list, folder: list[str], where: str, depth: int) -> None:
-        if depth > 64:
-            raise PostmanError(f"{where}: folders nested more than 64 deep")
-        count(len(items))
-        for i, item in enumerate(items):
-            here = f"{where}[{i}]"
-            _expect(item, dict, here)
-            summary.ignored.update(k for k in item if k not in ITEM_KEYS)
-            item_name = str(item.get("name") or f"item {i}")
-            if "item" in item:
-                summary.folders += 1
-                walk(_expect(item["item"], list, f"{here}.item"), [*folder, item_name],
-                     f"{here}.item", depth + 1)
-                continue
-            req = _expect(item.get("request"), (dict, str), f"{here}.request")
-            if isinstance(req, str):
-                req = {"url": req, "method": "GET"}
-            request = Request(id=len(pending) + 1, name=item_name,
-                              method=str(req.get("method") or "GET").upper(),
-                              url=url_text(req.get("url"), f"{here}.request.url"),
-                              folder=FOLDER_SEPARATOR.join(folder))
-            responses = _expect(item.get("response") or [], list, f"{here}.response")
-            count(len(responses))
-            examples = [(f"{here}.response[{j}]", _expect(r, dict, f"{here}.response[{j}]"))
-                        for j, r in enumerate(responses)]
-            pending.append((request, examples))
-
-    walk(doc["item"], [], f"{source}item", 0)
-    for request, examples in track(pending):
+    items = _Items(summary, source)
+    items.walk(doc["item"], [], f"{source}item", 0)
+    for request, examples in track(items.pending):
         for where, ex in examples:
-            original = ex.get("originalRequest") or {}
-            if isinstance(original, str):
-                original = {"url": original}
-            _expect(original, dict, f"{where}.originalRequest")
-            code = ex.get("code", 200)
-            if not isinstance(code, int) or not 100 <= code <= 599:
-                raise PostmanError(f"{where}.code: {code!r} is not an HTTP status")
-            body, language = _request_body(original.get("body"),
-                                           f"{where}.originalRequest.body")
-            postman_id = ex.get("id")
-            request.examples.append(Example(
-                id=0,  # given below, once the whole file has been read
-                name=str(ex.get("name") or f"{code} {ex.get('status') or ''}".strip()),
-                request=ExampleRequest(
-                    method=str(original.get("method") or request.method).upper(),
-                    url=url_text(original.get("url"), f"{where}.originalRequest.url")
-                    or request.url,
-                    headers=_headers(original.get("header"), f"{where}.originalRequest.header"),
-                    body=body, language=language),
-                response=ExampleResponse(
-                    status=code, reason=str(ex.get("status") or ""),
-                    headers=_headers(ex.get("header"), f"{where}.header", IMPORT_DROPPED),
-                    body=_response_body(ex, where),
-                    conversation=_conversation(ex.get("_mockrec_websocket"), where)),
-                # kept, so that `x-mock-response-id` finds it and export writes it back
-                postman_id=None if postman_id in (None, "") else str(postman_id),
-                sequence=_sequence(ex.get("_mockrec_sequence"), where),
-                fault=_fault(ex.get("_mockrec_fault"), where),
-            ))
+            request.examples.append(_example(ex, where, request))
         collection.requests.append(request)
     # Only a file that read whole takes ids: a refused import leaves the data dir as it was.
     for example, example_id in zip(collection.examples, new_ids(len(collection.examples)),
@@ -305,6 +241,84 @@ def to_collection(doc: dict, name: str, new_ids, source: str = "",
     summary.requests = len(collection.requests)
     summary.examples = len(collection.examples)
     return collection, summary
+
+
+class _Items:
+    """A walk of a collection's item tree: its requests, each with its examples still
+    unread, and how many items were met (refused past MOCKREC_IMPORT_MAX_ITEMS before
+    anything more is built from the file)."""
+
+    def __init__(self, summary: ImportSummary, source: str) -> None:
+        self.summary, self.source = summary, source
+        self.pending: list[tuple[Request, list[tuple[str, dict]]]] = []
+        self.limit = limits.MAX_ITEMS.value()
+        self.counted = 0
+
+    def count(self, n: int) -> None:
+        self.counted += n
+        if self.counted > self.limit:  # before anything more is built from the file
+            raise limits.MAX_ITEMS.refuse(self.source.removesuffix(": ") or "collection")
+
+    def walk(self, items: list, folder: list[str], where: str, depth: int) -> None:
+        if depth > 64:
+            raise PostmanError(f"{where}: folders nested more than 64 deep")
+        self.count(len(items))
+        for i, item in enumerate(items):
+            here = f"{where}[{i}]"
+            _expect(item, dict, here)
+            self.summary.ignored.update(k for k in item if k not in ITEM_KEYS)
+            item_name = str(item.get("name") or f"item {i}")
+            if "item" in item:
+                self.summary.folders += 1
+                self.walk(_expect(item["item"], list, f"{here}.item"), [*folder, item_name],
+                          f"{here}.item", depth + 1)
+            else:
+                self._request(item, here, FOLDER_SEPARATOR.join(folder), item_name)
+
+    def _request(self, item: dict, here: str, folder: str, item_name: str) -> None:
+        req = _expect(item.get("request"), (dict, str), f"{here}.request")
+        if isinstance(req, str):
+            req = {"url": req, "method": "GET"}
+        request = Request(id=len(self.pending) + 1, name=item_name,
+                          method=str(req.get("method") or "GET").upper(),
+                          url=url_text(req.get("url"), f"{here}.request.url"),
+                          folder=folder)
+        responses = _expect(item.get("response") or [], list, f"{here}.response")
+        self.count(len(responses))
+        examples = [(f"{here}.response[{j}]", _expect(r, dict, f"{here}.response[{j}]"))
+                    for j, r in enumerate(responses)]
+        self.pending.append((request, examples))
+
+
+def _example(ex: dict, where: str, request: Request) -> Example:
+    """One of a request's examples (its id is given once the whole file has been read)."""
+    original = ex.get("originalRequest") or {}
+    if isinstance(original, str):
+        original = {"url": original}
+    _expect(original, dict, f"{where}.originalRequest")
+    code = ex.get("code", 200)
+    if not isinstance(code, int) or not 100 <= code <= 599:
+        raise PostmanError(f"{where}.code: {code!r} is not an HTTP status")
+    body, language = _request_body(original.get("body"), f"{where}.originalRequest.body")
+    postman_id = ex.get("id")
+    return Example(
+        id=0,
+        name=str(ex.get("name") or f"{code} {ex.get('status') or ''}".strip()),
+        request=ExampleRequest(
+            method=str(original.get("method") or request.method).upper(),
+            url=url_text(original.get("url"), f"{where}.originalRequest.url") or request.url,
+            headers=_headers(original.get("header"), f"{where}.originalRequest.header"),
+            body=body, language=language),
+        response=ExampleResponse(
+            status=code, reason=str(ex.get("status") or ""),
+            headers=_headers(ex.get("header"), f"{where}.header", IMPORT_DROPPED),
+            body=_response_body(ex, where),
+            conversation=_conversation(ex.get("_mockrec_websocket"), where)),
+        # kept, so that `x-mock-response-id` finds it and export writes it back
+        postman_id=None if postman_id in (None, "") else str(postman_id),
+        sequence=_sequence(ex.get("_mockrec_sequence"), where),
+        fault=_fault(ex.get("_mockrec_fault"), where),
+    )
 
 
 # -- export ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -228,14 +229,32 @@ def set_example(store: CollectionStore, example_id: int, collection: str | None,
     return f"example {example_id} in {owner.name}: " + ", ".join(said)
 
 
-def add_example(c: Collection, store: CollectionStore, method: str, path: str, status: int,
-                headers: list[str], body: str | bytes, name: str | None,
-                sequence: int | None = None, fault: str | None = None) -> Example:
+@dataclass
+class NewExample:
+    """A hand-written example, as `example add`, the UI's form and the admin API give
+    it: only the method, the path (or a URL) and the status are needed."""
+
+    method: str
+    path: str
+    status: int
+    headers: list[Header] = field(default_factory=list)
+    body: bytes = b""
+    name: str | None = None  # None: like `200 OK`, unique in the request
+    reason: str | None = None  # None: the status's own
+    request_name: str | None = None  # for a new request; None: `GET /path`
+    request_headers: list[Header] = field(default_factory=list)
+    request_body: bytes = b""
+    sequence: int | None = None
+    fault: str | None = None
+
+
+def add_example(c: Collection, store: CollectionStore, wanted: NewExample,
+                header_lines: list[str], body: str | bytes) -> Example:
     """Postman's "mock from scratch": a request (found or new) gets a hand-written example
     (`mockrec example add`: headers as 'Name: value'; a `body` of text starting with @
     names a file to read; bytes are the body as is)."""
-    check_sequence(sequence)
-    fault = check_fault(fault)
+    check_sequence(wanted.sequence)
+    fault = check_fault(wanted.fault)
     if isinstance(body, bytes):
         content = body
     elif body.startswith("@"):
@@ -245,46 +264,44 @@ def add_example(c: Collection, store: CollectionStore, method: str, path: str, s
             raise MockrecError(f"cannot read the body file {body[1:]}: {e.strerror}") from None
     else:
         content = body.encode()
-    return new_example(c, store, method, path, status, [parse_header(h) for h in headers],
-                       content, name, sequence=sequence, fault=fault)
+    return new_example(c, store, replace(wanted, headers=[parse_header(h) for h in header_lines],
+                                         body=content, fault=fault))
 
 
-def new_example(c: Collection, store: CollectionStore, method: str, path: str, status: int,
-                headers: list[Header], content: bytes, name: str | None = None, *,
-                reason: str | None = None, request_name: str | None = None,
-                request_headers: list[Header] | None = None,
-                request_body: bytes = b"", sequence: int | None = None,
-                fault: str | None = None) -> Example:
+def new_example(c: Collection, store: CollectionStore, wanted: NewExample) -> Example:
     """Add one example to `c` (call inside `store.editing`), with `example add`'s defaults:
     the request with that method and URL, or a new one; a name like `200 OK`, unique in
     the request; the status's reason; a Content-Type guessed for a body without one."""
+    status, content = wanted.status, wanted.body
     if not 100 <= status <= 599:
         raise UsageError(f"--status {status} is not an HTTP status (100-599)")
-    pairs = list(headers)
+    pairs = list(wanted.headers)
     if content and not any(k.lower() == "content-type" for k, _ in pairs):
         pairs.append(("Content-Type", "application/json" if _is_json(content) else "text/plain"))
-    method = method.upper()
+    method = wanted.method.upper()
     if not METHOD.fullmatch(method):
         raise MockrecError(f"method {method!r} is not an HTTP method")
     # A URL, a {{baseUrl}}-style one, or a bare path.
+    path = wanted.path
     url = path if urlsplit(path).scheme or path.startswith("{{") else "/" + path.lstrip("/")
     request = next((r for r in c.requests if r.method == method and r.url == url), None)
     if request is None:
         request = Request(id=max((r.id for r in c.requests), default=0) + 1,
-                          name=unique(request_name or f"{method} {example_path_and_query(url)[0]}",
+                          name=unique(wanted.request_name
+                                      or f"{method} {example_path_and_query(url)[0]}",
                                       (r.name for r in c.requests)),
                           method=method, url=url)
         c.requests.append(request)
     (example_id,) = store.new_example_ids(c, 1)
-    reason = reason_phrase(status) if reason is None else reason
+    reason = reason_phrase(status) if wanted.reason is None else wanted.reason
     example = Example(
         id=example_id,
-        name=unique(name or f"{status} {reason_phrase(status)}".strip(),
+        name=unique(wanted.name or f"{status} {reason_phrase(status)}".strip(),
                     (e.name for e in request.examples)),
-        request=ExampleRequest(method=method, url=url, headers=list(request_headers or []),
-                               body=request_body),
+        request=ExampleRequest(method=method, url=url, headers=list(wanted.request_headers),
+                               body=wanted.request_body),
         response=ExampleResponse(status=status, reason=reason, headers=pairs, body=content),
-        sequence=sequence, fault=fault or "",
+        sequence=wanted.sequence, fault=wanted.fault or "",
     )
     request.examples.append(example)
     return example
@@ -314,14 +331,14 @@ def add_example_document(store: CollectionStore, collection: str, doc: Any) -> E
     conversation = _websocket(response.get("websocket"))
     with store.editing(collection) as c:
         try:
-            example = new_example(
-                c, store, method.strip(), url.strip(), status,
+            example = new_example(c, store, NewExample(
+                method.strip(), url.strip(), status,
                 _header_lines(response.get("headers"), "response.headers"),
                 _body(response.get("body"), "response.body"), doc.get("name"),
                 reason=response.get("reason"), request_name=request.get("name"),
                 request_headers=_header_lines(original.get("headers"),
                                               "originalRequest.headers"),
-                request_body=_body(original.get("body"), "originalRequest.body"))
+                request_body=_body(original.get("body"), "originalRequest.body")))
         except MockrecError as e:
             raise ValueError(str(e)) from None
         example.response.conversation = conversation

@@ -345,10 +345,12 @@ class AddExample(Base):
             if not status.isdigit():
                 raise MockrecError(f"status {status!r} is not a number")
             with store.editing(name) as c:
+                wanted = examples.NewExample(form["method"].strip() or "GET",
+                                             form["path"].strip(), int(status),
+                                             name=form["name"].strip() or None)
                 example = examples.add_example(
-                    c, store, form["method"].strip() or "GET", form["path"].strip(),
-                    int(status), [h for h in form["headers"].splitlines() if h.strip()],
-                    _from_textarea(form["body"], "").encode(), form["name"].strip() or None)
+                    c, store, wanted, [h for h in form["headers"].splitlines() if h.strip()],
+                    _from_textarea(form["body"], "").encode())
         except NotFound:
             raise
         except MockrecError as e:

@@ -81,12 +81,13 @@ def test_save_replaces_in_place_and_delete_takes_an_empty_request_along(store):
 def test_add_takes_bytes_as_they_are_and_text_with_at_as_a_file(store, tmp_path):
     (tmp_path / "body.json").write_text('{"from": "file"}')
     with store.editing("shop") as c:
-        literal = examples.add_example(c, store, "post", "orders", 201, [], b"@not-a-file",
-                                       None)
-        from_file = examples.add_example(c, store, "GET", "/f", 200, ["X-A: 1"],
-                                         f"@{tmp_path / 'body.json'}", "file")
+        literal = examples.add_example(c, store, examples.NewExample("post", "orders", 201),
+                                       [], b"@not-a-file")
+        from_file = examples.add_example(c, store,
+                                         examples.NewExample("GET", "/f", 200, name="file"),
+                                         ["X-A: 1"], f"@{tmp_path / 'body.json'}")
         with pytest.raises(MockrecError, match="is not 'Name: value'"):
-            examples.add_example(c, store, "GET", "/f", 200, ["bad"], b"", None)
+            examples.add_example(c, store, examples.NewExample("GET", "/f", 200), ["bad"], b"")
     assert literal.response.body == b"@not-a-file" and literal.request.url == "/orders"
     assert literal.request.method == "POST" and literal.name == "201 Created"
     assert from_file.response.body == b'{"from": "file"}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,7 +58,18 @@ def warn(message: str) -> None:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(value) + "\n")
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """`value` as JSON that is always valid UTF-8: text stays readable, and a surrogate
+    (a recorded byte that was not UTF-8, kept as a surrogate escape) is written as its
+    `\\udcff` escape rather than as bytes no JSON reader takes."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +61,38 @@ def read_json_file(path: Path) -> object:
     BadFile says what is wrong."""
     try:
         return json.loads(read_bytes(path).removeprefix(b"\xef\xbb\xbf"))
+    except UnicodeDecodeError as e:
+        raise BadFile(f"{path}: not UTF-8 (byte 0x{e.object[e.start]:02x} at offset "
+                      f"{e.start}): save it as UTF-8 and import it again") from None
     except json.JSONDecodeError as e:
         raise BadFile(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})") from None
     except RecursionError:
         raise BadFile(f"{path}: nested too deeply to read") from None
     except OSError as e:
         raise BadFile(f"{path}: {e.strerror}") from None
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(doc: object) -> str | None:
+    """Where `doc` (parsed JSON) holds a lone surrogate (`"\\ud800"` unpaired), which no
+    output can print or write as UTF-8: `item[0].name`, or None if nowhere."""
+    stack: list[tuple[str, object]] = [("", doc)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if SURROGATE.search(value):
+                return where or "the document"
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                place = f"{where}.{key}" if where else str(key)
+                if SURROGATE.search(str(key)):
+                    return place
+                stack.append((place, item))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return None
 
 
 def expanded_size(value: object, where: str, limit: int | None = None) -> int:

@@ -215,6 +215,9 @@ def load(path: Path) -> dict:
     doc = _expect(limits.read_json_file(path), dict, str(path))
     if not isinstance(doc.get("info"), dict) or not isinstance(doc.get("item"), list):
         raise PostmanError(f"{path}: not a Postman collection (no info and item list)")
+    if where := limits.lone_surrogate(doc):
+        raise PostmanError(f"{path}: {where}: a lone surrogate (an unpaired \\ud800-\\udfff "
+                           "escape) is not text; nothing was imported")
     return doc
 
 

@@ -200,3 +200,26 @@ def test_wide_ranges_cost_what_exists(tmp_path, monkeypatch, cli):
     assert (code, out.strip()) == (0, "deleted 601 entries: 1-601")
     assert time.monotonic() - started < 10  # was a MemoryError, or minutes
     assert store.count() == 0
+
+
+def test_json_output_is_valid_utf8_whatever_bytes_were_recorded(tmp_path, cli):
+    """A request whose method or URL held a byte that is not UTF-8 (kept as a surrogate
+    escape, so the bytes round-trip) still gives --json that any JSON reader takes."""
+    store = HistoryStore(tmp_path)
+    odd = HistoryEntry(HttpRequest("G\udcffT", "http://api.test/\udcfe?q=\udcff",
+                                   headers=[("X-\udcff", "a\udcffb")]),
+                       Timings(NOV_1, end=NOV_1 + .01),
+                       HttpResponse(200, "O\udcffK", headers=[("X-A", "\udcff")], body=b"{}"))
+    store.append([odd])
+    calls = HistoryStore(tmp_path, "calls/c")
+    calls.append([HistoryEntry(HttpRequest("G\udcffT", "http://api.test/\udcfe"),
+                               Timings(NOV_1), HttpResponse(404, "Not Found"),
+                               notes={"mock": "c", "example": None})])
+    for args in (["history", "list", "--json"], ["history", "show", "1", "--json"],
+                 ["history", "show", "1", "--json", "--body"], ["calls", "--json"],
+                 ["calls", "show", str(next(iter(calls.entries())).id), "--json"]):
+        result = cli(*args, data_dir=tmp_path)
+        assert result.exit_code == 0, result
+        text = result.stdout_bytes.decode("utf-8")  # strict: valid UTF-8
+        assert "G\\udcffT" in text, text[:300]  # escaped, not lost
+        json.loads(text)

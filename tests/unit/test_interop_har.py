@@ -61,6 +61,8 @@ def test_bad_files_are_one_line_and_import_nothing(tmp_path, capsys):
         ("har", b'{"log": {"entries": [{"request": {}}]}}', "log.entries[0] cannot be read"),
         ("har", b"{broken", "not valid JSON"),
         ("har", b'{"log": {}}', "not a HAR file"),
+        ("har", '{"log": {"comment": "Grüße", "entries": []}}'.encode("latin-1"),
+         "not UTF-8 (byte 0xfc at offset 23)"),
         ("flows", b"\x00\x01garbage", "not a mitmproxy flow file"),
     ]
     for kind, content, message in cases:

@@ -125,6 +125,14 @@ def test_real_collections_survive_export_and_import(key):
     (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": [{"body": "'
      + b"x" * (100 * 2**20) + b'"}]}]}', "item[0].response[0].body: 100 MB is over the 64 MB"),
     ((FIXTURES / FILES["adyen"]).read_bytes()[:150_000], "not valid JSON"),  # truncated
+    # odd encodings (issue 26): a lone surrogate no output can print, a file not in UTF-8
+    (b'{"info": {"name": "a\\ud800b"}, "item": []}', "info.name: a lone surrogate"),
+    (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": [{"name": '
+     b'"ok \\udcff", "code": 200}]}]}', "item[0].response[0].name: a lone surrogate"),
+    (b'{"info": {}, "item": [{"name": "\\ud83d\\ude00 fine", "request": {"url": '
+     b'"/\\ude00"}}]}', "item[0].request.url: a lone surrogate"),
+    ('{"info": {"name": "Café"}, "item": []}'.encode("latin-1"),
+     "not UTF-8 (byte 0xe9 at offset 22)"),
     # a line break in a header would be a second header in every answer (issue 26)
     (b'{"info": {}, "item": [{"name": "x", "request": {"url": "/a"}, "response": [{"code": '
      b'200, "header": [{"key": "X-A", "value": "1\\r\\nSet-Cookie: sid=evil"}]}]}]}',

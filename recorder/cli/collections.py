@@ -13,6 +13,7 @@ from recorder.cli.common import (
     AsJson,
     collection_store,
     current_data_dir,
+    kept_aside,
     print_json,
     print_table,
     warn,
@@ -92,7 +93,8 @@ def collection_delete(
         elif users:
             raise UsageError(f"collection {name} is still served by {', '.join(users)}: "
                              "--yes deletes it anyway")
-    store.delete(name)
+    for path, aside in store.delete(name):
+        kept_aside(path, aside)
     typer.echo(f"deleted collection {name}")
 
 

@@ -57,6 +57,12 @@ def warn(message: str) -> None:
     sys.stderr.write(f"mockrec: warning: {message}\n")
 
 
+def kept_aside(path: Path, aside: Path) -> None:
+    """A delete met a damaged file, and kept it aside (store.files.set_aside)."""
+    warn(f"{path} is damaged: kept aside as {aside} rather than deleted (remove it "
+         "yourself once it is of no use)")
+
+
 def print_json(value: Any) -> None:
     sys.stdout.write(json_text(value) + "\n")
 

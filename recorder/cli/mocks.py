@@ -10,6 +10,7 @@ from recorder import views
 from recorder.cli.common import (
     AsJson,
     current_data_dir,
+    kept_aside,
     print_json,
     print_table,
     warn,
@@ -132,7 +133,9 @@ def mock_show(name: str, as_json: AsJson = False) -> None:
 @mock_app.command("delete")
 def mock_delete(name: str) -> None:
     """Delete a mock (its collection and call log stay)."""
-    MockStore(current_data_dir()).delete(name)
+    store = MockStore(current_data_dir())
+    if aside := store.delete(name):
+        kept_aside(store.files.path(name), aside)
     typer.echo(f"deleted mock {name}")
 
 
@@ -168,5 +171,7 @@ def env_show(name: str, as_json: AsJson = False) -> None:
 @env_app.command("delete")
 def env_delete(name: str) -> None:
     """Delete an environment."""
-    EnvironmentStore(current_data_dir()).delete(name)
+    store = EnvironmentStore(current_data_dir())
+    if aside := store.delete(name):
+        kept_aside(store.files.path(name), aside)
     typer.echo(f"deleted environment {name}")

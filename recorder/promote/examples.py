@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from recorder.conversation import Conversation
 from recorder.conversation import from_doc as conversation_from_doc
-from recorder.errors import MockrecError, NotFound, UsageError
+from recorder.errors import MockrecError, NotFound, StoreCorrupt, UsageError
 from recorder.match.matcher import example_path_and_query
 from recorder.models import (
     Collection,
@@ -119,9 +119,19 @@ def delete_examples(store: CollectionStore, specs: list[IdSpan],
                     damaged: list[str] | None = None) -> dict[str, list[int]]:
     """Delete the examples that ids and ranges name (`pick_ids`: a single id must exist, a
     range takes those in it that exist); returns the ids deleted, by collection."""
+    skipped: list[str] = []
     owners = {e.id: c.name for c in ([store.load(collection)] if collection
-                                     else store.all(damaged)) for e in c.examples}
-    wanted = pick_ids(specs, set(owners), "example")
+                                     else store.all(skipped)) for e in c.examples}
+    if damaged is not None:
+        damaged.extend(skipped)
+    try:
+        wanted = pick_ids(specs, set(owners), "example")
+    except NotFound:
+        if skipped:  # not found where mockrec could read: it may be in the damaged file
+            raise StoreCorrupt(f"no example {' '.join(map(str, specs))} in the readable "
+                               f"collections; it may be in a damaged one: {skipped[0]}"
+                               ) from None
+        raise
     deleted: dict[str, list[int]] = {}
     for name in sorted({owners[i] for i in wanted}):
         mine = deleted[name] = [i for i in wanted if owners[i] == name]

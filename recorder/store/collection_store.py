@@ -47,6 +47,7 @@ from recorder.store.files import (
     ensure_private_dir,
     load_counter,
     locked,
+    set_aside,
 )
 from recorder.store.names import check_name, valid_name
 
@@ -181,12 +182,22 @@ class CollectionStore:
         with self.editing(name, create=True) as collection:
             return collection
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> list[tuple[Path, Path]]:
+        """Delete a collection and its tags. A damaged file is kept aside instead
+        (`set_aside`): returns those, each with where it went."""
         with locked(self._lock):
             if not self.exists(name):
                 raise self.not_found(name)
+            kept = []
             for path in [self.path(name), *self.root.glob(f"{glob_escape(name)}@*.json")]:
-                path.unlink()
+                tag = path.stem.partition("@")[2] or None
+                try:
+                    self.load(name, tag)
+                except StoreCorrupt:
+                    kept.append((path, set_aside(path)))
+                else:
+                    path.unlink()
+            return kept
 
     def tag(self, name: str, tag: str) -> Tag:
         check_name(tag, "tag")

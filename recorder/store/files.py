@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -351,10 +352,34 @@ class NamedDocuments:
             storage.read()  # a damaged file is reported, never written over
             storage.write({"document": {"1": document}})
 
-    def delete(self, name: str) -> None:
-        if not self.path(name).exists():
+    def delete(self, name: str, read: Callable[[str], object] | None = None) -> Path | None:
+        """Delete NAME's file. A damaged one (`read`, by default `get`, says so) is kept
+        aside instead (`set_aside`) and its new path returned: the name is free again,
+        and what it held is not lost."""
+        path = self.path(name)
+        if not path.exists():
             self.get(name)  # the NotFound message
-        self.path(name).unlink()  # a damaged one too: deleting is how to get rid of it
+        try:
+            (read or self.get)(name)
+        except StoreCorrupt:
+            return set_aside(path)
+        path.unlink()
+        return None
+
+
+def set_aside(path: Path) -> Path:
+    """Move a damaged file out of mockrec's way, beside it: NAME.json.damaged-STAMP
+    (which no listing reads), never over another file."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for n in range(1, 1000):
+        target = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            os.link(path, target)  # fails rather than replace an existing file
+        except FileExistsError:
+            continue
+        path.unlink()
+        return target
+    raise StoreCorrupt(f"{path} is damaged and cannot be set aside: move it yourself")
 
 
 def _named_problem(data: dict[str, Any]) -> str | None:

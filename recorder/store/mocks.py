@@ -80,8 +80,9 @@ class MockStore:
         self.validate(mock)
         self.files.put(mock.name, mock.to_doc())
 
-    def delete(self, name: str) -> None:
-        self.files.delete(name)
+    def delete(self, name: str) -> Path | None:
+        """Delete a mock; a damaged file is kept aside instead, at the path returned."""
+        return self.files.delete(name, self.get)
 
     def validate(self, mock: Mock) -> None:
         mock.check()
@@ -117,8 +118,10 @@ class EnvironmentStore:
         self.files.put(name, {"name": name, "values": current})
         return current
 
-    def delete(self, name: str) -> None:
-        self.files.delete(name)
+    def delete(self, name: str) -> Path | None:
+        """Delete an environment; a damaged file is kept aside instead, at the path
+        returned."""
+        return self.files.delete(name, self.get)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

@@ -114,6 +114,37 @@ def test_one_damaged_collection_does_not_hide_the_others(data, cli):
     assert damaged.read_text() == "{"  # never overwritten
 
 
+def test_deleting_an_example_with_a_damaged_collection_names_the_file(data, cli):
+    damaged = CollectionStore(data).path("blog")
+    damaged.write_text("{")
+    result = cli("example", "delete", "4", data_dir=data)
+    assert result.exit_code == ExitStatus.STORE_CORRUPT, result
+    assert f"{damaged} is damaged" in result.stderr and "may be in" in result.stderr
+    assert result.stderr.count("\n") == 1 and "does not exist" not in result.stderr
+    assert cli("example", "delete", "1", data_dir=data).exit_code == 0  # the rest works
+    assert damaged.read_text() == "{"
+
+
+@pytest.mark.parametrize("kind", ["collection", "mock", "env"])
+def test_deleting_a_damaged_file_keeps_it_aside_and_says_so(data, cli, kind):
+    assert cli("env", "set", "dev", "a=1", data_dir=data).exit_code == 0
+    name, path = {"collection": ("blog", data / "collections" / "blog.json"),
+                  "mock": ("shop-dev", data / "mocks" / "shop-dev.json"),
+                  "env": ("dev", data / "environments" / "dev.json")}[kind]
+    assert path.exists()
+    path.write_text('{"half a fi')
+    args = ["--yes"] if kind == "collection" else []
+    result = cli(kind, "delete", name, *args, data_dir=data)
+    assert result.exit_code == 0, result
+    aside = [p for p in path.parent.iterdir() if p.name.startswith(path.name + ".damaged")]
+    assert len(aside) == 1 and aside[0].read_text() == '{"half a fi'  # nothing lost
+    assert not path.exists()
+    assert f"{path} is damaged" in result.stderr and str(aside[0]) in result.stderr
+    assert result.stderr.count("\n") == 1
+    listed = cli(kind, "list", "--json", data_dir=data)  # the name is free, nothing damaged
+    assert listed.exit_code == 0 and name not in listed.stdout
+
+
 def test_no_collection_names_the_data_dir_it_searched(data, cli):
     for args in (("collection", "show", "nope"), ("replay", "nope"),
                  ("mock", "create", "m2", "--collection", "nope")):

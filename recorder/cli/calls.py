@@ -75,7 +75,7 @@ def calls(
     search: Annotated[str | None, typer.Option(
         metavar="TEXT", help="Only calls whose path, example, headers or bodies contain this.")]
     = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many.")] = 50,
     follow: Annotated[bool, typer.Option(
         "--follow", "-f", help="Print the last calls oldest first, then new ones as they come.")]
     = False,

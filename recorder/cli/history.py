@@ -43,7 +43,7 @@ def history_filter(*, since: str | None = None, **given: str | None) -> HistoryF
 
 @history_app.command("list")
 def history_list(
-    limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many, newest first.")] = 50,
     method: Annotated[str | None, typer.Option(help="Only this HTTP method.")] = None,
     host: Annotated[str | None, typer.Option(help="Only this host.")] = None,
     path: Annotated[str | None, typer.Option(help="Only paths matching this glob.")] = None,
@@ -68,7 +68,7 @@ def history_list(
 @history_app.command("search")
 def history_search(
     text: str,
-    limit: Annotated[int, typer.Option(help="Show at most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many, newest first.")] = 50,
     as_json: AsJson = False,
 ) -> None:
     """Entries whose URL, headers or text bodies contain TEXT (ignoring case)."""

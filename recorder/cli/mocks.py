@@ -48,7 +48,7 @@ def _save_url(m: Mock) -> None:
 def mock_create(
     name: str,
     collection: Annotated[str, typer.Option(help="Collection to serve.")],
-    port: Annotated[int | None, typer.Option(
+    port: Annotated[int | None, typer.Option(min=0, max=65535,
         help="Port it listens on [default: 8080, else the first one no other mock uses].")]
     = None,
     private: Annotated[bool, typer.Option("--private", help="Require an API key (shown once).")]
@@ -82,7 +82,7 @@ def mock_create(
 def mock_update(
     name: str,
     collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port.")] = None,
     *,
     settings: dict[str, Any],
 ) -> None:

@@ -34,7 +34,8 @@ ServedUpstream = Annotated[str | None, typer.Option(
 Forward = Annotated[bool, typer.Option(
     "--forward", help="Be a forward proxy (HTTP_PROXY/HTTPS_PROXY) even when the "
                       "collection remembers an upstream.")]
-Port = Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")]
+Port = Annotated[int, typer.Option(min=0, max=65535,
+                                   help="Port to listen on; 0 picks a free one.")]
 ListenHost = Annotated[str, typer.Option(
     metavar="HOST", help="Address to listen on (0.0.0.0: every address of this machine).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print each exchange.")]
@@ -143,7 +144,7 @@ def replay(
     collection: Annotated[str | None, typer.Option(help="Collection to serve.")] = None,
     upstream: ServedUpstream = None,
     forward: Forward = False,
-    port: Annotated[int | None, typer.Option(
+    port: Annotated[int | None, typer.Option(min=0, max=65535,
         help="Port to listen on; 0 picks a free one [default: the mock's, else 8080].")] = None,
     listen_host: ListenHost = "127.0.0.1",
     verbose: Verbose = False,
@@ -192,7 +193,7 @@ def switch_mode(
     mode: Annotated[Mode | None, typer.Argument(
         metavar="MODE", help="record, replay, spy or passthrough; without it, print each "
                              "running proxy's mode.")] = None,
-    port: Annotated[int | None, typer.Option(
+    port: Annotated[int | None, typer.Option(min=0, max=65535,
         help="Port of the proxy [default: the only one running].")] = None,
     collection: Annotated[str | None, typer.Option(help="Also serve this collection.")] = None,
 ) -> None:
@@ -218,7 +219,7 @@ def switch_mode(
 
 
 def reset(
-    port: Annotated[int | None, typer.Option(
+    port: Annotated[int | None, typer.Option(min=0, max=65535,
         help="Port of the proxy to rewind [default: the only one running].")] = None,
 ) -> None:
     """Rewind a running proxy: every sequence starts over, quotas are full again."""
@@ -232,7 +233,8 @@ def reset(
 def cert(
     confdir: Annotated[Path, typer.Option(metavar="DIR", help="mitmproxy's configuration "
                                           "directory.")] = Path("~/.mitmproxy"),
-    port: Annotated[int, typer.Option(help="Port of the proxy, for the lines shown.")] = 8080,
+    port: Annotated[int, typer.Option(
+        min=0, max=65535, help="Port of the proxy, for the lines shown.")] = 8080,
 ) -> None:
     """Where the CA certificate for HTTPS interception is, and how each client trusts it."""
     from mitmproxy.certs import CertStore

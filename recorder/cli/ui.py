@@ -10,7 +10,8 @@ from recorder.cli.common import current_data_dir
 
 
 def ui(
-    port: Annotated[int, typer.Option(help="Port to listen on; 0 picks a free one.")] = 8090,
+    port: Annotated[int, typer.Option(
+        min=0, max=65535, help="Port to listen on; 0 picks a free one.")] = 8090,
     listen_host: Annotated[str, typer.Option(
         help="Address to listen on (loopback by default; anything else reaches the network)."
     )] = "127.0.0.1",

@@ -15,7 +15,7 @@ from mitmproxy.io import FlowReader
 from mitmproxy.io.har import request_to_flow
 
 from recorder.capture import Capture
-from recorder.errors import BadFile
+from recorder.errors import BadFile, NotFound
 from recorder.interop import limits
 from recorder.models import HistoryEntry
 
@@ -50,6 +50,8 @@ def read_flows(path: Path, skipped: list[str] | None = None) -> list[HistoryEntr
     except exceptions.FlowReadException as e:
         raise BadFile(f"{path}: not a mitmproxy flow file ({e}); nothing was "
                            "imported") from None
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no such file") from None
     except OSError as e:
         raise BadFile(f"{path}: {e.strerror}") from None
     entries = []

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from recorder.errors import BadFile
+from recorder.errors import BadFile, NotFound
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ def read_bytes(path: Path) -> bytes:
         with path.open("rb") as f:
             MAX_MB.check(os.fstat(f.fileno()).st_size, str(path))
             return f.read()
+    except FileNotFoundError:
+        raise NotFound(f"{path}: no such file") from None
     except OSError as e:
         raise BadFile(f"{path}: {e.strerror}") from None
 

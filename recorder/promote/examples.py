@@ -36,6 +36,7 @@ from recorder.models import (
 from recorder.promote.entries import unique
 from recorder.serve import faults
 from recorder.store.collection_store import CollectionStore, example_doc, example_from_doc
+from recorder.store.files import body_doc
 
 METHOD = re.compile(r"[A-Z][A-Z0-9_-]{0,31}")
 
@@ -63,6 +64,9 @@ def validate_edit(doc: Any, example_id: int) -> Example:
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     try:
+        for key in ("originalRequest", "response"):  # a body written as plain text is text
+            if isinstance(part := doc.get(key), dict) and "body" in part:
+                part["body"] = body_doc(_body(part["body"], f"{key}.body"))
         example = example_from_doc(example_id, doc)
     except KeyError as e:
         raise ValueError(f"missing field {e}") from None
@@ -200,7 +204,7 @@ def follow_status(before: Example, after: Example, request: Request) -> None:
 def parse_header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
-        raise MockrecError(f"header {text!r} is not 'Name: value'")
+        raise UsageError(f"header {text!r} is not 'Name: value'")
     if problem := header_problem(name.strip(), value.strip()):
         raise UsageError(problem)
     return name.strip(), value.strip()

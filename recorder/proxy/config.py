@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from recorder.errors import MockrecError
+from recorder.errors import MockrecError, UsageError
 from recorder.modes import Mode
 from recorder.settings import ReplaySettings
 
@@ -44,7 +44,7 @@ def check_upstream(url: str) -> str:
     """`http://host:port[/base]` or https; the reverse proxy's target."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise MockrecError(f"--upstream {url!r} is not an http(s) URL like http://localhost:3000")
+        raise UsageError(f"--upstream {url!r} is not an http(s) URL like http://localhost:3000")
     return url.rstrip("/")
 
 

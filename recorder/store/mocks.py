@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from recorder.errors import MockrecError
+from recorder.errors import MockrecError, UsageError
 from recorder.settings import ReplaySettings
 from recorder.store.collection_store import CollectionStore, check_name
 from recorder.store.files import NamedDocuments, damaged
@@ -129,6 +129,6 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise MockrecError(f"{pair!r} is not KEY=VALUE")
+            raise UsageError(f"{pair!r} is not KEY=VALUE")
         values[key.strip()] = value
     return values

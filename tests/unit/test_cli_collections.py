@@ -208,3 +208,68 @@ def test_mock_create_warns_about_a_port_another_mock_uses(data, cli):
 def test_example_show_prints_json(data, cli):
     assert json.loads(cli("example", "show", "3", data_dir=data).stdout)["response"][
         "status"] == 201
+
+
+def test_an_edited_body_written_as_plain_text_is_text(data, cli, tmp_path, monkeypatch):
+    """The admin API takes a body as plain text; so does `example edit`."""
+    editor(tmp_path, monkeypatch, "d['response']['body'] = 'plain words'")
+    result = cli("example", "edit", "1", data_dir=data)
+    assert result.exit_code == 0, result.stderr
+    assert cli("example", "show", "1", data_dir=data).json["response"]["body"] == {
+        "text": "plain words"}
+    editor(tmp_path, monkeypatch, "d['response']['body'] = 42")
+    result = cli("example", "edit", "1", data_dir=data)
+    assert result.exit_code == ExitStatus.ERROR
+    assert ('your edit was refused: response.body must be text, {"text": ...} or '
+            '{"base64": ...}') in result.stderr
+    assert "attribute" not in result.stderr
+
+
+@pytest.mark.parametrize("args, status, said", [
+    # ports out of range: a usage error, not a traceback or another port
+    (("record", "--port", "99999"), 2, "--port"),
+    (("record", "--port", "65536"), 2, "--port"),
+    (("replay", "shop", "--port", "-1"), 2, "--port"),
+    (("proxy", "--mode", "record", "--port", "70000"), 2, "--port"),
+    (("mock", "create", "m", "--collection", "shop", "--port", "99999"), 2, "--port"),
+    (("mock", "update", "shop-dev", "--port", "65536"), 2, "--port"),
+    (("record", "--upstream", "ftp://x"), 2, "is not an http(s) URL"),
+    (("env", "set", "e1", "novalue"), 2, "'novalue' is not KEY=VALUE"),
+    (("example", "add", "--collection", "shop", "GET", "/x", "-H", "BadHeader"), 2,
+     "header 'BadHeader' is not 'Name: value'"),
+    (("history", "list", "--limit", "-1"), 2, "--limit"),
+    (("history", "search", "x", "--limit", "-1"), 2, "--limit"),
+    (("calls", "--limit", "-1"), 2, "--limit"),
+    (("import", "postman", "/nonexistent.json"), 3, "/nonexistent.json: no such file"),
+    (("import", "openapi", "/nonexistent.yaml"), 3, "/nonexistent.yaml: no such file"),
+    (("import", "har", "/nonexistent.har"), 3, "/nonexistent.har: no such file"),
+    (("import", "flows", "/nonexistent.mitm"), 3, "/nonexistent.mitm: no such file"),
+])
+def test_bad_input_is_one_line_and_its_exit_status(data, cli, args, status, said):
+    before = sorted(p.read_bytes() for p in data.rglob("*.json"))
+    result = cli(*args, data_dir=data)
+    assert result.exit_code == status, result
+    assert result.stderr.startswith("mockrec: error: ") and result.stderr.count("\n") == 1
+    assert said in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.read_bytes() for p in data.rglob("*.json")) == before  # nothing changed
+
+
+def test_every_port_option_takes_0_to_65535_only():
+    """`ui --port 99999` listened on 34463 (99999 - 65536): every port option is checked
+    by the command line (the commands above show the one-line error)."""
+    from typer.main import get_command
+
+    from recorder.cli import app
+
+    def ports(command, path=()):
+        for param in command.params:
+            if param.name == "port":
+                yield " ".join(path), param
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from ports(sub, (*path, name))
+
+    found = dict(ports(get_command(app)))
+    assert {"record", "replay", "proxy", "ui", "mode", "reset", "cert", "mock create",
+            "mock update"} <= set(found)
+    for path, param in found.items():
+        assert (param.min, param.max) == (0, 65535), path

@@ -105,7 +105,7 @@ def test_delete_ranges_and_clear(data, cli):
     (["history", "delete", "50-60"], ExitStatus.NOT_FOUND, "no history entry in 50-60"),
     (["history", "delete", "7-3"], ExitStatus.USAGE, "empty range"),
     (["history", "list", "--since", "soon"], ExitStatus.USAGE, "YYYY-MM-DD"),
-    (["record", "--upstream", "ftp://x"], ExitStatus.ERROR, "not an http(s) URL"),
+    (["record", "--upstream", "ftp://x"], ExitStatus.USAGE, "not an http(s) URL"),
 ])
 def test_errors_are_one_line(data, cli, args, status, message):
     code, out, err = cli(*args)

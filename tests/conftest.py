@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import functools
 import gzip
 import io
 import json
@@ -44,7 +46,12 @@ def tiny_png() -> bytes:
 PNG = tiny_png()
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 40).encode()
 LATIN1 = "Grüße aus Köln, ça va très bien".encode("latin-1")
-BIG = os.urandom(20 * 1024 * 1024)
+
+
+@functools.cache
+def big_body() -> bytes:
+    """20 MB of random bytes (/big), made the first time a test asks, not at import."""
+    return os.urandom(20 * 1024 * 1024)
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -96,7 +103,7 @@ class Upstream(BaseHTTPRequestHandler):
         if path == "/latin1":
             return self._send(200, LATIN1, [("Content-Type", "text/plain; charset=iso-8859-1")])
         if path == "/big":
-            return self._send(200, BIG, [("Content-Type", "application/octet-stream")])
+            return self._send(200, big_body(), [("Content-Type", "application/octet-stream")])
         if path == "/cookies":
             return self._send(200, b"ok", [("Set-Cookie", "a=1; Path=/"),
                                            ("Set-Cookie", "b=2; HttpOnly")])
@@ -184,6 +191,65 @@ def tls_upstream(tmp_path_factory) -> Iterator[UpstreamServer]:
     server.close()
 
 
+# -- the unit tests' one rule: they start no process and listen on no socket ---------------
+
+class StartsAProcessOrServer(AssertionError):
+    pass
+
+
+def _refuse(what: str):
+    def refuse(*args, **kwargs):
+        raise StartsAProcessOrServer(
+            f"a unit test {what}: move it (or the half of its file that does) to "
+            "tests/integration/")
+    return refuse
+
+
+# subprocess.Popen is behind subprocess.run, click.edit, the history writer process and
+# mockrec(...); socket.listen behind every server, asyncio's included.
+_UNIT_GUARDED = [
+    (subprocess, "Popen", "starts a subprocess"),
+    (os, "fork", "forks a process"),
+    (os, "posix_spawn", "spawns a process"),
+    (os, "posix_spawnp", "spawns a process"),
+    (socket.socket, "listen", "listens on a socket"),
+]
+UNIT = Path(__file__).resolve().parent / "unit"
+
+
+@contextlib.contextmanager
+def _unit_guard(item: pytest.Item) -> Iterator[None]:
+    if UNIT not in item.path.parents:
+        yield
+        return
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in _UNIT_GUARDED
+             if hasattr(owner, name)]
+    for owner, name, what in _UNIT_GUARDED:
+        if hasattr(owner, name):
+            setattr(owner, name, _refuse(what))
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+# Hooks rather than an autouse fixture: a session fixture (the `upstream` server) that a
+# unit test asks for is set up before any function fixture, and must fail the same way.
+# Teardown is left free: a session fixture that an integration test made may be torn
+# down after whichever test a worker of `pytest -n` runs last.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    with _unit_guard(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    with _unit_guard(item):
+        yield
+
+
 BANNER = re.compile(r"mockrec \w+ on (http://[^ ]+)")
 
 
@@ -198,7 +264,9 @@ class RunningProxy:
             [sys.executable, "-m", "recorder", command, "--port", "0",
              "--set", f"confdir={confdir}", *args],
             stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 20
+        # Ready when it says so: the deadline only bounds a proxy that never does (a
+        # loaded machine can take tens of seconds to import mitmproxy).
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             match = BANNER.search(self.log.read_text(errors="replace"))
             if match:

@@ -42,6 +42,8 @@ from recorder.serve.faults import GARBAGE
 from recorder.store.collection_store import CollectionStore
 from recorder.store.history import HistoryStore
 
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
+
 EXAMPLES = [
     ("GET", "/users/{{userId}}", ["--body", '{"id": "{{userId}}"}',
                                   "-H", "Content-Type: application/json"]),

@@ -20,9 +20,11 @@ from pathlib import Path
 import brotli
 import httpx
 import pytest
-from conftest import BIG, LATIN1, PNG, TEXT, wait_for_entries
+from conftest import LATIN1, PNG, TEXT, big_body, wait_for_entries
 
 from recorder.store.history import HistoryStore
+
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
 
 
 def raw_exchange(proxy_url: str, request: bytes) -> tuple[bytes, bytes]:
@@ -96,14 +98,15 @@ def test_empty_204_and_head(reverse):
 
 
 def test_twenty_megabyte_body(reverse):
+    big = big_body()
     r = httpx.get(reverse.url + "/big", timeout=60)
-    assert r.content == BIG
+    assert r.content == big
     entry = only_entry(reverse)
-    assert entry.response.body_size == len(BIG)
-    assert entry.response.body == BIG
-    upload = httpx.post(reverse.url + "/echo", content=BIG, timeout=60)
-    assert upload.json()["body_size"] == len(BIG)
-    assert wait_for_entries(reverse.store, 2)[-1].request.body == BIG
+    assert entry.response.body_size == len(big)
+    assert entry.response.body == big
+    upload = httpx.post(reverse.url + "/echo", content=big, timeout=60)
+    assert upload.json()["body_size"] == len(big)
+    assert wait_for_entries(reverse.store, 2)[-1].request.body == big
 
 
 def test_two_set_cookie_headers(reverse):

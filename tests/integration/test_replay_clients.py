@@ -26,6 +26,8 @@ from recorder.cli import main
 from recorder.store.history import HistoryStore
 from recorder.store.mocks import EnvironmentStore
 
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 DEAD = "http://127.0.0.1:9"
 

@@ -19,6 +19,8 @@ from recorder.cli import main
 from recorder.store.collection_store import CollectionStore
 from recorder.store.history import HistoryStore
 
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
+
 REQUESTS = [
     ("GET", "/users/1", None), ("GET", "/users/2", None), ("GET", "/png", None),
     ("GET", "/gzip", None), ("GET", "/cookies", None), ("GET", "/latin1", None),

@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from addons.quota import Quota
 from recorder.settings import ReplaySettings
+
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
 
 
 def quota(**settings) -> Quota:

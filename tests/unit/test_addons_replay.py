@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from mitmproxy.test import taddons, tflow
 
 from addons import faults
-from addons.control_socket import ControlSocket
 from addons.replay import Replay
 from recorder.cli import main
-from recorder.proxy import remote
+
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
 
 
 @pytest.fixture(scope="module")
@@ -89,21 +87,3 @@ def test_a_bad_fault_option_is_refused(replay):
     addon, tctx = replay
     with pytest.raises(Exception, match="not a fault"):
         tctx.configure(addon, mockrec_fault="explode")
-
-
-def test_the_control_socket_rewinds(tmp_path):
-    calls = []
-    replay = Replay()
-    replay.reset = lambda: calls.append("reset")  # what the socket must reach
-
-    async def scenario():
-        control = ControlSocket(replay.admin)
-        path = remote.socket_path(tmp_path, 8125)
-        path.parent.mkdir()
-        server = await asyncio.start_unix_server(control._serve, path=str(path))
-        async with server:
-            return await asyncio.to_thread(remote.send, tmp_path, 8125, {"reset": True})
-
-    with taddons.context(replay):
-        reply = asyncio.run(scenario())
-    assert reply["ok"] and reply["reset"] and calls == ["reset"]

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
-import httpx
 from conftest import FIXTURES
 from mitmproxy import io
 from mitmproxy.test import tflow
@@ -14,26 +10,6 @@ from recorder.cli import main
 from recorder.store.history import HistoryStore
 
 HAR = FIXTURES / "har-mitmproxy-firefox.har"
-
-
-def test_a_browser_har_imports_promotes_and_replays(tmp_path, capsys, start_proxy):
-    data = tmp_path / "data"
-    assert main(["--data-dir", str(data), "import", "har", str(HAR)]) == 0
-    assert "imported 14 entries" in capsys.readouterr().out
-    entries = list(HistoryStore(data).entries(newest_first=False, with_bodies=True))
-    assert [e.request.method for e in entries] == ["GET"] * 14
-    assert sorted({e.response.status for e in entries}) == [200, 304]
-    har = json.loads(HAR.read_text())["log"]["entries"]
-    favicon = next(h for h in har if h["request"]["url"].endswith("favicon.ico"))
-    icon = base64.b64decode(favicon["response"]["content"]["text"])
-    assert next(e for e in entries if e.request.url.endswith("favicon.ico")).response.body == icon
-
-    assert main(["--data-dir", str(data), "promote", "1-14", "--collection", "site"]) == 0
-    proxy = start_proxy("site", "--upstream", "http://127.0.0.1:9", data_dir=data,
-                        command="replay")
-    assert httpx.get(proxy.url + "/favicon.ico").content == icon
-    stats = httpx.get(proxy.url + "/snapshots.js")
-    assert stats.status_code == 200 and stats.content
 
 
 def test_mitmproxy_flow_files_import(tmp_path, capsys):

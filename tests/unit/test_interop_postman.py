@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import Counter
-from urllib.parse import urlencode
 
-import httpx
 import pytest
 from conftest import FIXTURES
 
 from recorder.cli import main
 from recorder.interop import postman
-from recorder.match.matcher import Incoming, Matcher, example_path_and_query, resolve
+from recorder.match.matcher import Incoming, Matcher, resolve
 from recorder.models import Collection, Example, ExampleRequest, ExampleResponse, Request
 from recorder.store.collection_store import CollectionStore
 
@@ -168,41 +165,6 @@ def test_cli_import_export_round_trip(tmp_path, capsys, monkeypatch):
     first, again = store.load("Swagger-Petstore"), store.load("again")
     assert [(r.name, r.url, [e.response.body for e in r.examples]) for r in first.requests] == \
         [(r.name, r.url, [e.response.body for e in r.examples]) for r in again.requests]
-
-
-def _own_request(example: Example, variables: dict[str, str]) -> tuple[str, dict, bytes]:
-    """The request a Postman user sends for the example: its variables filled in."""
-    path, query = example_path_and_query(resolve(example.request.url, variables))
-    target = path + ("?" + urlencode(query, safe="{}$:,<>%") if query else "")
-    body = resolve(example.request.body.decode(), variables).encode()
-    return target, dict(example.request.headers), body
-
-
-@pytest.mark.parametrize("key", FILES)
-def test_every_imported_example_comes_back_for_its_own_request(key, tmp_path, start_proxy):
-    data = tmp_path / "data"
-    assert main(["--data-dir", str(data), "import", "postman", str(FIXTURES / FILES[key]),
-                 "--collection", key]) == 0
-    collection = CollectionStore(data).load(key)
-    proxy = start_proxy(key, "--upstream", "http://127.0.0.1:9", data_dir=data,
-                        command="replay")
-    # Examples that share method, path, query, body and status can only be told apart by
-    # name or id (Postman's rule too); the others must come back from the request alone.
-    shared = Counter((e.request.method, _own_request(e, collection.variables)[0],
-                      e.request.body, e.response.status) for e in collection.examples)
-    with httpx.Client(base_url=proxy.url) as client:
-        for example in collection.examples:
-            target, headers, body = _own_request(example, collection.variables)
-            ask = {"x-mock-response-code": str(example.response.status)}
-            if shared[(example.request.method, target, body, example.response.status)] > 1:
-                ask = {"x-mock-response-id": str(example.id)}
-            r = client.request(example.request.method, target, content=body,
-                               headers={**{k: v for k, v in headers.items()
-                                           if k.lower() not in ("content-length", "host")},
-                                        **ask})
-            assert r.status_code == example.response.status, (example.name, target)
-            if b"{{" not in example.response.body:  # templates are filled per request
-                assert r.content == example.response.body, (example.name, target)
 
 
 # -- Postman fidelity with the real collections: request in, example chosen out --------------

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 
 import pytest
 
@@ -95,36 +93,6 @@ def test_add_takes_bytes_as_they_are_and_text_with_at_as_a_file(store, tmp_path)
 
 
 # -- positions and faults through the CLI -------------------------------------------------
-
-def test_example_add_show_and_edit_set_the_position_and_the_fault(tmp_path, cli,
-                                                                  monkeypatch):
-    data = tmp_path / "data"
-    for n in (1, 2):
-        assert cli("example", "add", "--collection", "c", "GET", "/job",
-                   "--body", f"step {n}", "--sequence", str(n), data_dir=data).exit_code == 0
-    code, out, _ = cli("example", "add", "--collection", "c", "GET", "/down",
-                       "--fault", "RESET", data_dir=data)
-    assert code == 0
-    shown = json.loads(cli("example", "show", "2", data_dir=data).stdout)
-    assert (shown["sequence"], shown["fault"]) == (2, "")
-    assert json.loads(cli("example", "show", "3", data_dir=data).stdout)["fault"] == "reset"
-    # without an editor: just the position or the fault
-    code, out, _ = cli("example", "edit", "2", "--sequence", "5", "--fault",
-                       "slow-body:800", data_dir=data)
-    assert code == 0 and "sequence 5, fault slow-body:800" in out
-    code, out, _ = cli("example", "edit", "2", "--no-sequence", "--fault", "", data_dir=data)
-    assert code == 0 and "no sequence, no fault" in out
-    # in the editor: the fields are there to change
-    editor = tmp_path / "editor.py"
-    editor.write_text("import json, sys\np = sys.argv[1]\nd = json.load(open(p))\n"
-                      "d['sequence'] = 3\nd['fault'] = 'garbage'\njson.dump(d, open(p, 'w'))\n")
-    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
-    assert cli("example", "edit", "1", data_dir=data).exit_code == 0
-    example = CollectionStore(data).load("c").find_example(1)[1]
-    assert (example.sequence, example.fault) == (3, "garbage")
-    listed = cli("collection", "show", "c", data_dir=data).stdout
-    assert "[sequence 3]  [fault garbage]" in listed
-
 
 def test_bad_positions_and_faults_are_one_line_and_change_nothing(tmp_path, cli):
     data = tmp_path / "data"

@@ -6,6 +6,8 @@ import pytest
 
 from recorder.proxy.config import remembered_upstream
 
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
+
 
 @pytest.mark.parametrize("base, upstream", [
     ("http://localhost:3000", "http://localhost:3000"),

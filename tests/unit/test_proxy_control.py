@@ -1,8 +1,6 @@
 """Both ends of `mockrec mode`: recorder/proxy/remote.py (the client) and
 addons/control_socket.py (the proxy's end), over a real Unix socket."""
 
-import asyncio
-import json
 import os
 import socket
 
@@ -13,6 +11,8 @@ from addons.control_socket import ControlSocket
 from addons.replay import Replay
 from recorder.errors import MockrecError, NotFound
 from recorder.proxy import remote
+
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
 
 
 def test_apply_sets_only_mockrec_options():
@@ -35,41 +35,6 @@ def test_the_client_finds_no_proxy_and_cleans_up_dead_sockets(tmp_path):
         s.bind(str(dead))  # bound, never listening: what a killed proxy leaves
     assert remote.running_ports(tmp_path) == []
     assert not dead.exists()
-
-
-def test_a_request_and_its_answer_cross_the_socket(tmp_path):
-    async def serve_once(path):
-        async def handle(reader, writer):
-            request = json.loads(await reader.readline())
-            reply = {"ok": True, "mode": request["set"]["mockrec_mode"], "collection": ""}
-            writer.write(json.dumps(reply).encode() + b"\n")
-            await writer.drain()
-            writer.close()
-        server = await asyncio.start_unix_server(handle, path=str(path))
-        async with server:
-            answer = await asyncio.to_thread(remote.send, tmp_path, None,
-                                             {"set": {"mockrec_mode": "replay"}})
-        return answer
-
-    remote.run_dir(tmp_path).mkdir()
-    path = remote.socket_path(tmp_path, 8123)
-    assert asyncio.run(serve_once(path))["mode"] == "replay"
-
-
-def test_an_error_from_the_proxy_is_one_line(tmp_path):
-    async def refuse(path):
-        async def handle(reader, writer):
-            await reader.readline()
-            writer.write(b'{"ok": false, "error": "no collection \'x\'"}\n')
-            await writer.drain()
-            writer.close()
-        server = await asyncio.start_unix_server(handle, path=str(path))
-        async with server:
-            await asyncio.to_thread(remote.send, tmp_path, 8124, {"set": {}})
-
-    remote.run_dir(tmp_path).mkdir()
-    with pytest.raises(MockrecError, match="no collection 'x'"):
-        asyncio.run(refuse(remote.socket_path(tmp_path, 8124)))
 
 
 def test_switch_mode_refuses_an_unknown_mode_before_asking_any_proxy(tmp_path):

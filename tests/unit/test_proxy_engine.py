@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
 from mitmproxy import addonmanager, exceptions, options
 from mitmproxy.master import Master
 from mitmproxy.proxy import server_hooks
 from mitmproxy.test import tflow
 
 from addons.engine import LeanAddonManager
+
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
 
 
 class Hooked:

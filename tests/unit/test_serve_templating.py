@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -132,29 +130,6 @@ def test_dynamic_values_look_like_postmans(name, pattern):
 def test_timestamps_are_now():
     import time
     assert abs(int(dynamic.value("$timestamp", random.Random())) - time.time()) < 5
-
-
-def test_faker_is_imported_only_when_a_variable_needs_it():
-    code = """
-import sys
-from recorder.match.matcher import Incoming
-from recorder.serve.templating import fill
-req = Incoming.from_target("GET", "/", [], b"")
-fill(b'{{$guid}} {{$timestamp}} {{$randomInt}} {{$randomLatitude}} {{$randomPrice}}', req, {})
-print("faker" in sys.modules)
-fill(b'{{$randomJobTitle}} {{$randomCity}}', req, {})
-print("faker" in sys.modules)
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["False", "True"]
-    # a proxy whose examples need it imports it ahead, in a thread
-    warm = ("import sys; from recorder.serve import dynamic; dynamic.warm_up().join(); "
-            "print('faker' in sys.modules, dynamic.warm_up())")
-    assert subprocess.run([sys.executable, "-c", warm], capture_output=True, text=True,
-                          check=True).stdout.split() == ["True", "None"]
-    assert dynamic.needs_faker(b'{"c": "{{$randomCity}}"}')
-    assert not dynamic.needs_faker(b'{"id": "{{$guid}}", "t": {{$timestamp}}}')
 
 
 def test_the_issues_example_stays_valid_json():

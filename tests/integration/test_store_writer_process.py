@@ -1,0 +1,70 @@
+"""The history writer process (recorder/store/history.py, HistoryWriterProcess): killed
+under load it hands everything to a new one, and it ignores the proxy's signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from recorder.store import history
+from recorder.store.history import HistoryStore
+
+
+def capture(i: int, body: bytes = b""):
+    from recorder.capture import Capture
+
+    now = time.time()
+    return Capture("GET", f"http://api.test/n/{i}", "HTTP/1.1", ((b"X-N", str(i).encode()),),
+                   body, None, "refused", now, now, now, "127.0.0.1:1", "api.test:80",
+                   "record", {})
+
+
+def test_writer_process_killed_hands_everything_to_a_new_one_and_stores_it_once(tmp_path):
+    writer = history.HistoryWriterProcess(tmp_path, interval=0.02)
+    killed = []
+    for i in range(400):
+        writer.submit(capture(i, os.urandom(5000) if i % 7 == 0 else b""))
+        if i in (100, 250) and writer.pid:
+            killed.append(writer.pid)
+            os.kill(writer.pid, signal.SIGKILL)
+        time.sleep(0.002)
+    writer.close()
+    assert len(killed) == 2
+    urls = [e.request.url for e in HistoryStore(tmp_path).entries(newest_first=False)]
+    assert sorted(urls) == sorted(f"http://api.test/n/{i}" for i in range(400))
+    bodies = list((tmp_path / "history" / "bodies").rglob("*.request"))
+    assert len(bodies) == len([i for i in range(400) if i % 7 == 0])
+
+
+def test_writer_process_ignores_signals_meant_for_the_proxy_even_while_starting(tmp_path):
+    writer = history.HistoryWriterProcess(tmp_path, interval=0.02)
+    pid = writer.pid
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        os.kill(pid, sig)  # at once: the child is still importing
+    writer.submit(capture(1))
+    stored_by(tmp_path, 1)  # it is running now: the signals below come to a settled child
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(pid, sig)
+    writer.submit(capture(2))
+    assert writer.pid == pid  # never replaced: it did not die
+    # And it yields the cores to the proxy: storing can wait, answering cannot.
+    assert (os.getpriority(os.PRIO_PROCESS, pid)
+            == min(19, os.getpriority(os.PRIO_PROCESS, 0) + history.WRITER_NICENESS))
+    writer.close()
+    assert HistoryStore(tmp_path).count() == 2
+    assert os.getsid(0) != _sid_or_none(pid)
+
+
+def stored_by(data_dir, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while HistoryStore(data_dir).count() < count:
+        assert time.monotonic() < deadline, f"the writer stored fewer than {count} entries"
+        time.sleep(0.02)
+
+
+def _sid_or_none(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except ProcessLookupError:
+        return None

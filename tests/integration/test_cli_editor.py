@@ -94,6 +94,21 @@ def test_a_generated_name_follows_the_status_a_chosen_one_stays(data, cli, tmp_p
     assert (shown["name"], shown["response"]["status"]) == ("happy path", 418)
 
 
+def test_an_edited_body_written_as_plain_text_is_text(data, cli, tmp_path, monkeypatch):
+    """The admin API takes a body as plain text; so does `example edit`."""
+    editor(tmp_path, monkeypatch, "d['response']['body'] = 'plain words'")
+    result = cli("example", "edit", "1", data_dir=data)
+    assert result.exit_code == 0, result.stderr
+    assert cli("example", "show", "1", data_dir=data).json["response"]["body"] == {
+        "text": "plain words"}
+    editor(tmp_path, monkeypatch, "d['response']['body'] = 42")
+    result = cli("example", "edit", "1", data_dir=data)
+    assert result.exit_code == ExitStatus.ERROR
+    assert ('your edit was refused: response.body must be text, {"text": ...} or '
+            '{"base64": ...}') in result.stderr
+    assert "attribute" not in result.stderr
+
+
 def test_example_add_show_and_edit_set_the_position_and_the_fault(tmp_path, cli,
                                                                   monkeypatch):
     data = tmp_path / "data"

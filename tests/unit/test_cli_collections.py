@@ -142,21 +142,6 @@ def test_example_show_prints_json(data, cli):
         "status"] == 201
 
 
-def test_an_edited_body_written_as_plain_text_is_text(data, cli, tmp_path, monkeypatch):
-    """The admin API takes a body as plain text; so does `example edit`."""
-    editor(tmp_path, monkeypatch, "d['response']['body'] = 'plain words'")
-    result = cli("example", "edit", "1", data_dir=data)
-    assert result.exit_code == 0, result.stderr
-    assert cli("example", "show", "1", data_dir=data).json["response"]["body"] == {
-        "text": "plain words"}
-    editor(tmp_path, monkeypatch, "d['response']['body'] = 42")
-    result = cli("example", "edit", "1", data_dir=data)
-    assert result.exit_code == ExitStatus.ERROR
-    assert ('your edit was refused: response.body must be text, {"text": ...} or '
-            '{"base64": ...}') in result.stderr
-    assert "attribute" not in result.stderr
-
-
 @pytest.mark.parametrize("args, status, said", [
     # ports out of range: a usage error, not a traceback or another port
     (("record", "--port", "99999"), 2, "--port"),

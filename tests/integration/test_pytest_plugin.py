@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -284,6 +286,21 @@ def test_readme_example_runs(pytester, project):
     example = example.replace('mockrec("shop", data_dir=', f'mockrec("shop", confdir={confdir!r}, '
                               'data_dir=')
     pytester.makepyfile(test_readme=textwrap.dedent(example))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=240)
+    # as a newcomer runs it, with no warning: httpx deprecates verify=<a path>
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error",
+                                           timeout=240)
     result.assert_outcomes(passed=1)
 
+
+
+def test_the_pytest_extra_gives_a_working_set():
+    """`pip install 'mockrec[pytest]'` brings pytest and httpx, and nothing it installs
+    conflicts with mitmproxy (a bare `pip install httpx` upgraded h11 past mitmproxy's
+    pin, and pip said so)."""
+    from importlib.metadata import requires
+
+    extra = [r for r in requires("mockrec") or [] if 'extra == "pytest"' in r]
+    assert {re.split(r"[<>=;\s]", r, maxsplit=1)[0] for r in extra} == {"pytest", "httpx"}
+    checked = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True,
+                             text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -38,6 +38,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,19 +59,35 @@ class MockrecError(Exception):
     """The proxy would not start, or the admin API refused a request."""
 
 
+@dataclass(frozen=True)
+class ProxySpec:
+    """What a proxy is started with: a test asking for the same gets the same proxy."""
+
+    collection: str
+    data_dir: Path
+    mode: str
+    upstream: str | None
+    settings: dict[str, Any]  # replay settings, checked (`_settings`)
+    confdir: Path  # mitmproxy's, with its CA
+    args: tuple[str, ...] = ()  # more of `mockrec proxy`'s arguments
+
+    def key(self) -> tuple:
+        return (self.collection, str(self.data_dir), self.mode, self.upstream, tuple(sorted(
+            (k, str(v)) for k, v in self.settings.items())), str(self.confdir), self.args)
+
+
 class MockrecProxy:
     """A running `mockrec proxy`: the mock URL (`url`), the forward proxy (`proxy_url`)
     with its CA (`ca_file`), and the admin API's verification."""
 
-    def __init__(self, collection: str, data_dir: Path, mode: str, upstream: str | None,
-                 settings: dict[str, Any], confdir: Path, args: list[str], log_dir: Path):
-        self.collection, self.data_dir, self.mode = collection, data_dir, mode
-        self.upstream, self.settings, self.confdir = upstream, settings, confdir
-        self.ca_file = str(confdir / "mitmproxy-ca-cert.pem")
-        self.api_key = settings.get("api_key") or None
-        self.log_path = log_dir / f"mockrec-{collection}-{os.getpid()}-{id(self):x}.log"
+    def __init__(self, spec: ProxySpec, log_dir: Path):
+        self.collection, self.data_dir, self.mode = spec.collection, spec.data_dir, spec.mode
+        self.upstream, self.settings, self.confdir = spec.upstream, spec.settings, spec.confdir
+        self.ca_file = str(spec.confdir / "mitmproxy-ca-cert.pem")
+        self.api_key = spec.settings.get("api_key") or None
+        self.log_path = log_dir / f"mockrec-{spec.collection}-{os.getpid()}-{id(self):x}.log"
         self.url = self.proxy_url = ""
-        self.process = self._start(args)
+        self.process = self._start(list(spec.args))
 
     # -- the process --------------------------------------------------------------------------
 
@@ -471,24 +488,23 @@ class Factory:
         self._own: dict[tuple, MockrecProxy] = {}  # stopped when the test ends
 
     def __call__(self, collection: str, data_dir: str | os.PathLike | None = None,
-                 mode: str | None = None, upstream: str | None = None,
-                 delay: str | int | None = None, env: str | None = None,
-                 tag: str | None = None, *, scope: str = "function",
-                 confdir: str | os.PathLike | None = None, args: list[str] | tuple = (),
+                 mode: str | None = None, upstream: str | None = None, *,
+                 scope: str = "function", confdir: str | os.PathLike | None = None,
                  **options: Any) -> MockrecProxy:
         """A proxy serving `collection` (in `mode`; `--mockrec-mode` wins over the
         default), reverse-proxying its mock URL to `upstream`. `options` are the other
-        settings of `mockrec replay` (api_key, on_miss, max_calls, match_body, ...)."""
+        settings of `mockrec replay` (delay, env, tag, api_key, on_miss, max_calls,
+        match_body, ...), and `args`, more arguments of `mockrec proxy`."""
         chosen = self.request.config.getoption("mockrec_mode") or mode or "replay"
         if chosen not in MODES:
             raise ValueError(f"mode {chosen!r} is not one of {', '.join(MODES)}")
         if scope not in SCOPES:
             raise ValueError(f"scope {scope!r} is not one of {', '.join(SCOPES)}")
-        settings = _settings(delay=delay, env=env, tag=tag, **options)
-        directory = self.proxies.data_dir(data_dir)
+        args = tuple(options.pop("args", ()))
         where = Path(confdir).expanduser() if confdir else Path("~/.mitmproxy").expanduser()
-        key = (collection, str(directory), chosen, upstream, tuple(sorted(
-            (k, str(v)) for k, v in settings.items())), str(where), tuple(args))
+        spec = ProxySpec(collection, self.proxies.data_dir(data_dir), chosen, upstream,
+                         _settings(**options), where, args)
+        key = spec.key()
         shared = scope != "function"
         table = self.proxies.shared if shared else self._own
         proxy = table.get(key)
@@ -498,8 +514,7 @@ class Factory:
             proxy.stop()
             proxy = None
         if proxy is None:
-            proxy = MockrecProxy(collection, directory, chosen, upstream, settings, where,
-                                 list(args), self.proxies.log_dir)
+            proxy = MockrecProxy(spec, self.proxies.log_dir)
             table[key] = proxy
             if shared and scope != "session":
                 self._stop_with(scope, key, proxy)

@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from recorder.errors import UsageError
 from recorder.modes import OnMiss
@@ -27,21 +27,28 @@ from recorder.serve import delays, faults
 OPTION_PREFIX = "mockrec_"
 
 
-def setting(default: Any, help: str, *, cli: bool = True, stored: bool = True,
-            choices: type[StrEnum] | None = None, parse: Callable[[str], Any] | None = None,
-            check: Callable[[Any], Any] | None = None, metavar: str | None = None,
-            secret: bool = False) -> Any:
-    """A field of `ReplaySettings`.
+class How(TypedDict, total=False):
+    """How a setting is taken and kept (`setting`'s keywords; the field's metadata)."""
 
-    cli: a flag of the replay commands (`--name`, `--name/--no-name` for booleans);
-    stored: kept in a named mock's file (an API key in plain text never is);
-    secret: also taken from `--name-file FILE` and `$MOCKREC_NAME`, which `ps` does not show;
-    choices: the allowed values; parse: turns the flag's text into the value (the flag
-    then takes text); check: raises ValueError for a bad value, before anything starts.
-    """
-    return field(default=default, metadata={
-        "help": help, "cli": cli, "stored": stored, "choices": choices, "parse": parse,
-        "check": check, "metavar": metavar, "secret": secret})
+    cli: bool  # a flag of the replay commands (`--name`, `--name/--no-name` for booleans)
+    stored: bool  # kept in a named mock's file (an API key in plain text never is)
+    choices: type[StrEnum] | None  # the allowed values
+    parse: Callable[[str], Any] | None  # the flag's text into the value (it then takes text)
+    check: Callable[[Any], Any] | None  # raises ValueError for a bad value, before a start
+    metavar: str | None
+    secret: bool  # also from `--name-file FILE` and `$MOCKREC_NAME`, which `ps` does not show
+
+
+HOW: How = {"cli": True, "stored": True, "choices": None, "parse": None, "check": None,
+            "metavar": None, "secret": False}
+
+
+def setting(default: Any, help: str, **how: Unpack[How]) -> Any:
+    """A field of `ReplaySettings`: its default, its help, and `How` it is taken and kept."""
+    unknown = sorted(set(how) - set(HOW))
+    if unknown:
+        raise TypeError(f"setting() got unknown keywords {unknown}")
+    return field(default=default, metadata={"help": help, **HOW, **how})
 
 
 def parse_rate(text: str) -> int:

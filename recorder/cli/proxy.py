@@ -111,11 +111,24 @@ def _redacting(settings: list[str] | None, redact: bool) -> list[str]:
     return [*(settings or []), *(["mockrec_redact=true"] if redact else [])]
 
 
-def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, forward: bool, port: int,
-         listen_host: str, verbose: bool, set_: list[str] | None,
-         data_dir: Path | None) -> None:
+@dataclasses.dataclass
+class Serving:
+    """What `replay` and `proxy` ask of the proxy, before the upstream is settled."""
+
+    mode: Mode
+    replay: ReplaySettings
+    upstream: str | None
+    forward: bool
+    port: int
+    listen_host: str
+    verbose: bool
+    settings: list[str]  # mitmproxy `--set` KEY=VALUE
+
+
+def _run(asked: Serving, data_dir: Path | None) -> None:
     from recorder.proxy.config import remembered_upstream
 
+    upstream, forward, replay = asked.upstream, asked.forward, asked.replay
     if upstream and forward:
         raise UsageError("--forward and --upstream exclude each other: a forward proxy has "
                          "no single upstream")
@@ -124,7 +137,7 @@ def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, forward: bool
     store = collection_store()
     # A clear error before anything starts; a mode that only forwards needs no
     # collection yet (it is loaded when a mode that answers is switched on).
-    if replay.collection and mode.answers():
+    if replay.collection and asked.mode.answers():
         store.require(replay.collection, replay.tag or None)
     variables = EnvironmentStore(current_data_dir()).get(replay.env) if replay.env else {}
     upstream_from = ""
@@ -132,8 +145,8 @@ def _run(mode: Mode, replay: ReplaySettings, upstream: str | None, forward: bool
         upstream = remembered_upstream(
             {**store.variables(replay.collection, replay.tag or None), **variables})
         upstream_from = f"the baseUrl of {replay.collection}; --forward for a forward proxy"
-    _serve(dict(mode=mode, upstream=upstream, listen_host=listen_host, port=port,
-                verbose=verbose, settings=set_ or [], replay=replay,
+    _serve(dict(mode=asked.mode, upstream=upstream, listen_host=asked.listen_host,
+                port=asked.port, verbose=asked.verbose, settings=asked.settings, replay=replay,
                 upstream_from=upstream_from if upstream else ""), data_dir)
 
 
@@ -163,8 +176,8 @@ def replay(
     else:
         raise MockrecError("name the mock or collection to serve: mockrec replay NAME "
                            "(`mockrec mock list`, `mockrec collection list` show them)")
-    _run(Mode.REPLAY, base.with_overrides(**settings), upstream, forward,
-         8080 if port is None else port, listen_host, verbose, set_, data_dir)
+    _run(Serving(Mode.REPLAY, base.with_overrides(**settings), upstream, forward,
+                 8080 if port is None else port, listen_host, verbose, set_ or []), data_dir)
 
 
 @with_settings()
@@ -185,8 +198,8 @@ def proxy(
 ) -> None:
     """Run the proxy in any mode; `mockrec mode` switches it while it runs."""
     replay = ReplaySettings(collection=collection or "").with_overrides(**settings)
-    _run(Mode(mode), replay, upstream, forward, port, listen_host, verbose,
-         _redacting(set_, redact), data_dir)
+    _run(Serving(Mode(mode), replay, upstream, forward, port, listen_host, verbose,
+                 _redacting(set_, redact)), data_dir)
 
 
 def switch_mode(

@@ -16,6 +16,10 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# Postman's threshold: one minus the edit distance over the longer length. The walk's
+# bounds (a fifth of the longer length: `// 5`, `0.2 *`) are this threshold's.
+SIMILAR = 0.8
+
 
 def levenshtein(a: str, b: str) -> int:
     if len(a) < len(b):
@@ -75,7 +79,7 @@ def fits_similar(a: str, b: str) -> bool:
     if abs(len(a) - len(b)) > 0.2 * longest:
         return False  # the distance is at least the difference in length
     d = _bounded_levenshtein(a, b, longest // 5)
-    return d <= longest // 5 and 1 - d / (longest or 1) >= 0.8
+    return d <= longest // 5 and 1 - d / (longest or 1) >= SIMILAR
 
 
 def _prefix_end(prefix: str) -> str | None:
@@ -200,7 +204,7 @@ class _Walk:
             if distance is None:
                 distance = last_cells[cls] = _next_row(
                     parent, ch, size, q, k, size, self.foreign)[0][lq]
-            if distance <= k and 1 - distance / size_or_one >= 0.8:
+            if distance <= k and 1 - distance / size_or_one >= SIMILAR:
                 self.found.append(keys[i])
             i += 1
             if i >= n or shared[i] < size - 1:

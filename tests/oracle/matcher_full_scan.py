@@ -27,13 +27,13 @@ from recorder.match.matcher import (
     host_miss,
     method_miss,
 )
-from recorder.match.similar import similarity
+from recorder.match.similar import SIMILAR, similarity
 
 __all__ = ["Incoming", "Match", "MatchSettings", "Matcher", "Miss", "Outcome", "similar"]
 
 
 def similar(template: list[str], path: list[str]) -> bool:
-    return similarity("/".join(template), "/".join(path)) >= 0.8
+    return similarity("/".join(template), "/".join(path)) >= SIMILAR
 
 
 class Matcher(matcher.Matcher):

@@ -43,6 +43,19 @@ def answers(version: int) -> dict[str, tuple[int, object]]:
     }
 
 
+def chat_events(version: int, tools: bool = False) -> list[bytes]:
+    """An LLM-style answer: other words in the second version; with `tools`, the second
+    version's events also carry a field the first had not."""
+    words = ["Hello", " there"] if version == 1 else ["Good", " day", " to", " you"]
+    events = []
+    for n, word in enumerate(words):
+        data: dict = {"id": n, "delta": {"content": word}}
+        if tools and version == 2:
+            data["delta"]["tool_calls"] = []
+        events.append(b"data: " + json.dumps(data).encode() + b"\n\n")
+    return [*events, b"data: [DONE]\n\n"]
+
+
 class Api(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -55,6 +68,8 @@ class Api(BaseHTTPRequestHandler):
         server.seen.append(f"{self.command} {path}")
         if path == "/me" and self.headers.get("Authorization") != TOKEN:
             return self.send(401, {"error": "who are you?"})
+        if path.startswith("/chat"):
+            return self.stream(chat_events(server.version, tools=path == "/chat-tools"))
         status, body = answers(server.version).get(path, (404, {"error": "no such path"}))
         self.send(status, body)
 
@@ -63,6 +78,18 @@ class Api(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         server.seen.append(f"POST {urlsplit(self.path).path}")
         self.send(201, {"id": 99, "status": "created"})
+
+    def stream(self, events: list[bytes]) -> None:
+        """Server-sent events, chunked, one event at a time as an LLM API sends them."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event in events:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            self.wfile.flush()
+            time.sleep(0.02)
+        self.wfile.write(b"0\r\n\r\n")
 
     def send(self, status: int, body: object) -> None:
         data = json.dumps(body).encode()
@@ -336,3 +363,19 @@ def test_an_environment_fills_the_secret(api, cli):
     result = cli("drift", "api", "--env", "staging", "--ids", "6", "--json", data_dir=data_dir)
     assert result.exit_code == 0 and result.json[0]["result"] == "ok", result
     assert server.seen == ["GET /me"]
+
+
+def test_a_stream_is_compared_by_the_shape_of_its_events(api, cli, tmp_path):
+    server, data_dir = api
+    for path in ("/chat", "/chat-tools"):
+        recorded = tmp_path / "events"
+        recorded.write_bytes(b"".join(chat_events(1, tools=path == "/chat-tools")))
+        assert cli("example", "add", "GET", server.url + path, "--collection", "chat",
+                   "--header", "Content-Type: text/event-stream", "--body", f"@{recorded}",
+                   data_dir=data_dir).exit_code == 0
+    result = cli("drift", "chat", "--json", data_dir=data_dir)
+    chat, tools = result.json
+    assert chat["result"] == "ok", chat  # other words, the same events
+    assert tools["result"] == "drifted" and tools["changes"] == [
+        {"path": "events[].delta.tool_calls", "kind": "added", "was": None, "now": "array"}]
+    assert result.exit_code == 1

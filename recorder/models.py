@@ -129,6 +129,13 @@ class HistoryEntry:
         return datetime.fromtimestamp(self.timings.start).astimezone()
 
     @property
+    def truncated(self) -> dict[str, int | None]:
+        """The sides whose body was over the body limit and not kept, with the size the
+        message announced (None: not known); the entry keeps such a body empty."""
+        marked = self.notes.get("truncated")
+        return marked if isinstance(marked, dict) else {}
+
+    @property
     def status_text(self) -> str:
         if self.response is not None:
             return str(self.response.status)

@@ -77,8 +77,17 @@ def entry_row(entry: HistoryEntry) -> tuple[str, ...]:
         str(entry.id), local_time(entry.timings.start), entry.request.method, entry.request.url,
         str(response.status) if response else f"error: {entry.error}",
         f"{duration:.0f}" if duration is not None else "",
-        _conversation_size(entry) or (_size(response.body_size) if response else ""),
+        _conversation_size(entry) or _truncated_size(entry)
+        or (_size(response.body_size) if response else ""),
     )
+
+
+def _truncated_size(entry: HistoryEntry) -> str:
+    """`history list`'s size of a response whose body was over the body limit."""
+    if "response" not in entry.truncated:
+        return ""
+    size = entry.truncated["response"]
+    return "truncated" if size is None else f"{_size(size)} truncated"
 
 
 def _conversation_size(entry: HistoryEntry) -> str:
@@ -195,6 +204,7 @@ def promote_json(name: str, created: bool, result: PromoteResult) -> dict[str, A
         "sequences": result.sequences,
         "duplicates": result.duplicates,
         "base_url": result.base_url,
+        "truncated": [e.id for e in result.truncated],
     }
 
 

@@ -13,6 +13,7 @@ from recorder.cli.common import (
     collection_store,
     history_store,
     print_json,
+    warn,
 )
 from recorder.cli.history import Since, history_filter
 from recorder.errors import UsageError
@@ -63,6 +64,11 @@ def promote(
     store = collection_store()
     done = promoting.promote_into(store, collection, entries, options,
                                   lambda items: render.progress(items, "promoting"))
+    for example in done.result.truncated:  # an empty body the user did not ask for
+        warn(f"example {example.id} ({example.name!r}) answers with an empty body: its entry "
+             f"{example.source_entry}'s response body was over the body limit and was not "
+             "recorded (record it again with --set mockrec_body_limit=BYTES, or write the "
+             f"body with `mockrec example edit {example.id}`)")
     if as_json:
         print_json(views.promote_json(done.collection, done.created, done.result))
     else:

@@ -44,6 +44,10 @@ def entry_text(entry: HistoryEntry) -> str:
         lines.append("= the conversation (ms after the 101; > from the client, < to it)")
         lines.extend(conversation_lines(conversation))
     lines.extend(f"! {warning}" for warning in entry.notes.get("warnings", []))
+    for side, size in entry.truncated.items():
+        announced = f" ({size:,} bytes)" if size is not None else ""
+        lines.append(f"! truncated: the {side} body{announced} was over the body limit "
+                     "(--set mockrec_body_limit=BYTES) and was not recorded")
     return "\n".join(lines)
 
 

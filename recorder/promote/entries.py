@@ -66,6 +66,10 @@ class PromoteOptions:
     allow_duplicates: bool = False  # else an entry already standing as an example is skipped
 
 
+# What the name of an example promoted from a truncated entry says.
+TRUNCATED_MARK = "(body not recorded)"
+
+
 @dataclass
 class PromoteResult:
     examples: list[Example] = field(default_factory=list)
@@ -77,6 +81,8 @@ class PromoteResult:
     sequences: int = 0  # sequences made or extended
     duplicates: int = 0  # entries skipped: their example is already in the request
     base_url: str | None = None  # the upstream the entries came through: {{baseUrl}}
+    # examples from entries whose response body was over the body limit: kept empty
+    truncated: list[Example] = field(default_factory=list)
 
     def redaction_summary(self) -> str:
         if not self.redacted:
@@ -273,6 +279,9 @@ class _Into:
         if request is None:
             request = self._new_request(entry, url)
         default = f"{entry.response.status} {entry.response.reason}".strip()
+        if "response" in entry.truncated:  # its body was never recorded: say so
+            default += f" {TRUNCATED_MARK}"
+            result.truncated.append(example)
         example.name = self.example_names[request.id](options.example_name or default)
         request.examples.append(example)
         return example

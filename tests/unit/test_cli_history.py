@@ -223,3 +223,27 @@ def test_json_output_is_valid_utf8_whatever_bytes_were_recorded(tmp_path, cli):
         text = result.stdout_bytes.decode("utf-8")  # strict: valid UTF-8
         assert "G\\udcffT" in text, text[:300]  # escaped, not lost
         json.loads(text)
+
+
+def test_a_truncated_entry_is_marked_and_promote_warns(tmp_path, cli):
+    """A response over the body limit is stored empty, marked truncated: `history list`
+    and `history show` say so outside --json too, and promote marks and warns."""
+    store = HistoryStore(tmp_path)
+    store.append([HistoryEntry(
+        HttpRequest("GET", "http://api.test/big"), Timings(NOV_1),
+        HttpResponse(200, "OK", headers=[("Content-Length", "5000")], body=b""),
+        notes={"truncated": {"response": 5000}})])
+    listed = cli("history", "list", data_dir=tmp_path).stdout
+    assert "4.9KB truncated" in listed and " 0B" not in listed
+    shown = cli("history", "show", "1", data_dir=tmp_path).stdout
+    assert ("! truncated: the response body (5,000 bytes) was over the body limit "
+            "(--set mockrec_body_limit=BYTES) and was not recorded") in shown
+    promoted = cli("promote", "1", "--collection", "big", data_dir=tmp_path)
+    assert promoted.exit_code == 0
+    assert promoted.stderr.startswith("mockrec: warning: example 1 ('200 OK (body not "
+                                      "recorded)') answers with an empty body")
+    assert "mockrec example edit 1" in promoted.stderr
+    example = cli("example", "show", "1", data_dir=tmp_path).json
+    assert example["name"] == "200 OK (body not recorded)"
+    again = cli("promote", "1", "--collection", "big2", "--json", data_dir=tmp_path).json
+    assert again["truncated"] == [2]

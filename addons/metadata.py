@@ -7,6 +7,7 @@ DELAY_MS = "mockrec_delay_ms"  # how long the answer waited
 WARNINGS = "mockrec_warnings"  # what the call log should say was ignored: [text]
 TIMED_OUT = "mockrec_timed_out"  # the upstream's answer did not come in time
 FAULT = "mockrec_fault"  # the fault the answer had (its text: reset, slow-body:300 ...)
+CLIENT_ERROR = "mockrec_client_error"  # mitmproxy refused the request as malformed (400)
 STOPPING = "mockrec_stopping"  # cut by the proxy's stop (engine.Stopper): "proxy stopping"
 # What happened, for the call log: {"kind": one of OUTCOMES, "reason": ..., ...}
 OUTCOME = "mockrec_outcome"

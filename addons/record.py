@@ -96,8 +96,10 @@ class Record:
             self._writer().submit(capture(flow, self.mode().value))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        # An admin request cut before its answer (REPLAYED from its start) is not traffic.
-        if self.recording() and not flow.response and not was_replayed(flow):
+        # An admin request cut before its answer (REPLAYED from its start) is not traffic,
+        # nor is a malformed request mitmproxy refused (a 400 that never went upstream).
+        if (self.recording() and not flow.response and not was_replayed(flow)
+                and metadata.CLIENT_ERROR not in flow.metadata):
             self._writer().submit(capture(flow, self.mode().value))
 
     @staticmethod

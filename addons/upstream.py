@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.net.http import http1
+from mitmproxy.net.http.validate import validate_headers
 from mitmproxy.proxy.layers.http import _http1
 
 from addons import metadata
@@ -54,6 +55,12 @@ def _error_response(status_code: int, message: str = "") -> bytes:
             "message": f"The request body is over this mock's limit of "
                        f"{ctx.options.body_size_limit} bytes (mockrec_body_limit).",
         }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"}))
+    if status_code == 400:  # a request mitmproxy cannot read or refuses (client_fault)
+        _answer.set(None)
+        return http1.assemble_response(http.Response.make(400, json.dumps({"error": {
+            "name": "badRequestError",
+            "message": f"mockrec cannot take this request: {message}",
+        }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"}))
     if status_code not in (502, 504) and answer is None:
         return _mitmproxy_error_response(status_code, message)
     _answer.set(None)
@@ -68,6 +75,22 @@ def _error_response(status_code: int, message: str = "") -> bytes:
 def install_error_answers() -> None:
     """mockrec's JSON instead of mitmproxy's HTML error pages (HTTP/1)."""
     _http1.make_error_response = _error_response
+
+
+KNOWN_VERSIONS = frozenset({"HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3"})
+
+
+def client_fault(flow: http.HTTPFlow) -> str | None:
+    """Why mitmproxy refused the client's request itself, before anything went upstream
+    (Content-Length with Transfer-Encoding, two of them, a body length it cannot read),
+    or None: then the failure was the upstream's."""
+    try:
+        if getattr(ctx.options, "validate_inbound_headers", True):
+            validate_headers(flow.request)
+        http1.expected_http_body_size(flow.request)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def upstream_name(flow: http.HTTPFlow) -> str:
@@ -110,8 +133,21 @@ class UpstreamErrors:
             ctx.options.connection_strategy = "lazy"
 
     def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        if flow.request.http_version not in KNOWN_VERSIONS:
+            # mitmproxy would pass `GET / HTTP/9.9` on as it came: never upstream, and
+            # not traffic to record (made up here, so marked replayed).
+            flow.metadata[metadata.CLIENT_ERROR] = f"unknown {flow.request.http_version}"
+            flow.metadata[metadata.REPLAYED] = True
+            flow.response = http.Response.make(400, json.dumps({"error": {
+                "name": "badRequestError",
+                "message": f"mockrec cannot take this request: {flow.request.http_version!r} "
+                           "is not a version of HTTP it speaks (HTTP/1.0, HTTP/1.1, HTTP/2)",
+            }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"})
+            return
         timeout_ms = ctx.options.mockrec_upstream_timeout
-        if flow.response or flow.error or not flow.live or not timeout_ms:
+        if not timeout_ms:
             return
         self._waiting[flow.id] = (time.monotonic() + timeout_ms / 1000, flow)
 
@@ -124,6 +160,11 @@ class UpstreamErrors:
     def error(self, flow: http.HTTPFlow) -> None:
         self._cancel(flow)
         if flow.response or flow.error is None:
+            return
+        if fault := client_fault(flow):
+            # mitmproxy answers it 400 (our JSON, _error_response); nothing was forwarded,
+            # so nothing is recorded as an upstream error either.
+            flow.metadata[metadata.CLIENT_ERROR] = fault
             return
         if flow.metadata.get(metadata.TIMED_OUT):
             flow.error.msg = (f"upstream timed out after "

@@ -77,8 +77,27 @@ def test_timed_out_flows_answer_504():
     assert head.startswith(b"HTTP/1.1 504 ")
 
 
-def test_other_errors_keep_mitmproxy_page():
-    assert b"text/html" in upstream._error_response(400, "bad request line")
+def test_a_request_mitmproxy_refuses_is_our_json_400_and_other_errors_keep_its_page():
+    head, _, body = upstream._error_response(400, "bad request line").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"application/json" in head
+    assert json.loads(body)["error"]["name"] == "badRequestError"
+    assert b"text/html" in upstream._error_response(408, "request timeout")
+
+
+def test_a_malformed_request_is_the_clients_fault_not_an_upstream_error():
+    addon = UpstreamErrors()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, mockrec_upstream_timeout=1000)
+        flow = tflow.tflow(err=True)
+        flow.request.headers["Content-Length"] = "5"
+        flow.request.headers["Transfer-Encoding"] = "chunked"
+        addon.error(flow)
+        assert "content-length" in flow.metadata[metadata.CLIENT_ERROR].lower()
+        assert upstream._answer.get() is None  # no 502 prepared
+        unknown = tflow.tflow()
+        unknown.request.http_version = "HTTP/9.9"
+        addon.request(unknown)
+        assert unknown.response.status_code == 400 and unknown.metadata[metadata.REPLAYED]
 
 
 def test_negative_timeout_is_refused():

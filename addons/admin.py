@@ -33,7 +33,7 @@ import math
 import os
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from mitmproxy import ctx, exceptions, http
@@ -41,14 +41,13 @@ from mitmproxy.proxy.mode_specs import ReverseMode
 
 from addons import metadata, options
 from addons.answers import json_response
+from addons.calllog import CallLog
 from recorder.errors import MockrecError, NotFound
 from recorder.match.verify import CallQuery, verify
 from recorder.modes import Mode, choices
+from recorder.serve.responder import Responder
 from recorder.store.names import valid_name
 from recorder.views import call_summary
-
-if TYPE_CHECKING:
-    from addons.replay import Replay
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +75,23 @@ def bad_request(message: str) -> AdminError:
     return AdminError(400, "badRequestError", message)
 
 
+class Served(Protocol):
+    """What the admin API works on: the replay addon (addons/replay.py)'s state."""
+
+    responder: Responder
+    call_log: CallLog
+
+    def reset(self) -> None:
+        """Rewind the sequences, fill the quotas."""
+
+    def refresh(self) -> None:
+        """Serve the collection's files as they are now."""
+
+
 class Admin:
     """The admin operations of one proxy (its replay addon's state)."""
 
-    def __init__(self, replay: Replay) -> None:
+    def __init__(self, replay: Served) -> None:
         self.replay = replay
         # path -> method -> (handler, status on success, runs on a thread)
         self.routes: dict[str, dict[str, tuple[Handler, int, bool]]] = {
@@ -103,7 +115,7 @@ class Admin:
             "collection": opts.mockrec_collection or None,
             "tag": opts.mockrec_tag or None,
             "env": opts.mockrec_env or None,
-            "examples": len(replay.matcher) if replay.matcher is not None else 0,
+            "examples": len(matcher) if (matcher := replay.responder.matcher) is not None else 0,
             "calls": replay.call_log.run.made,
             "port": addrs[0][1] if addrs else None,
         }
@@ -190,7 +202,7 @@ class Admin:
                 raise bad_request(str(e)) from None
             except MockrecError as e:
                 raise _conflict(e) from None
-        self.replay._refresh()  # served from the next request on
+        self.replay.refresh()  # served from the next request on
         return {"id": example.id, "name": example.name, "collection": name}
 
     async def delete_example(self, query: dict, body: Any, example_id: str) -> dict[str, Any]:
@@ -206,7 +218,7 @@ class Admin:
                                  f"collection {name} has no example {example_id}") from None
             except MockrecError as e:
                 raise _conflict(e) from None
-        self.replay._refresh()
+        self.replay.refresh()
         return {"deleted": int(example_id), "collection": name}
 
     def _editable_collection(self) -> str:
@@ -282,7 +294,7 @@ class Admin:
 
     def _prepare(self, flow: http.HTTPFlow) -> tuple[Handler, int, bool, tuple, dict, Any]:
         req = flow.request
-        if not self.replay.key_matches(req.headers.get("x-api-key", "")):
+        if not self.replay.responder.key_matches(req.headers.get("x-api-key", "")):
             raise AdminError(401, "authenticationError", "This mock is private: send its API "
                              "key in the x-api-key header, for the admin API too.")
         target = req.path[len(ADMIN_PATH):]

@@ -104,7 +104,7 @@ async def carry_out(flow: http.HTTPFlow, faulted: Faulted, done) -> None:
             await asyncio.sleep(fault.ms / 1000)
             del response.headers["Connection"]  # not in HTTP/2; the connection stays
             response.timestamp_start = response.timestamp_end = time.time()
-            mark_answered(flow, response, cors_done=True)  # the response event logs it
+            mark_answered(flow, response)  # the response event logs it
             return
         response.timestamp_start = time.time()
         transport.write(slow_head(response))

@@ -8,10 +8,13 @@ from mitmproxy import ctx
 
 from recorder.store import datadir
 
+DATA_DIR = "mockrec_data_dir"
+MODE = "mockrec_mode"
+
 
 def add_data_dir_option(loader) -> None:
     loader.add_option(
-        "mockrec_data_dir", str, "",
+        DATA_DIR, str, "",
         "Directory where mockrec keeps its history, collections and mocks. "
         "Empty means $MOCKREC_DATA_DIR, or ./.mockrec.",
     )

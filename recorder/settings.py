@@ -186,6 +186,11 @@ class ReplaySettings:
         return ReplaySettings(**{f.name: getattr(options, cls.option_name(f.name))
                                  for f in cls.setting_fields()})
 
+    @classmethod
+    def changed(cls, updated: set[str]) -> set[str]:
+        """The settings (field names) among mitmproxy's updated options."""
+        return {f.name for f in cls.setting_fields() if cls.option_name(f.name) in updated}
+
     def options(self) -> dict[str, Any]:
         """These settings as mitmproxy options."""
         return {self.option_name(f.name): getattr(self, f.name) for f in self.setting_fields()}

@@ -784,7 +784,7 @@ def test_a_failure_of_ours_is_a_500_that_says_so(data, monkeypatch, caplog):
         def broken(*args, **kwargs):
             raise RuntimeError("the matcher broke")
 
-        monkeypatch.setattr(replay.matcher, "match", broken)
+        monkeypatch.setattr(replay.responder.matcher, "match", broken)
         flow = tflow.tflow()
         assert replay.answer(flow) is None
         assert flow.response.status_code == 500

@@ -35,7 +35,9 @@ def test_options_round_trip_through_mitmproxy():
                                if k not in ("mockrec_collection",)})
         got = ReplaySettings.from_options(tctx.options)
         assert dataclasses.replace(got, collection="shop") == given
-        assert replay.config.delay == "3g" and replay.quota.limit == 5 and replay.quota.rate == 60
+        config = replay.responder.config
+        assert config.delay_ms == 100 and config.max_calls == 5 and config.rate_limit == 60
+        assert replay.responder.quota.limit == 5 and replay.responder.quota.rate == 60
 
 
 @pytest.mark.parametrize("override, message", [

@@ -209,6 +209,10 @@ class FastReplayLayer(layer.Layer):
 
     _handle_event = handle_event
 
+    def sent(self, flow: http.HTTPFlow) -> None:
+        """A delayed answer went out (outbox.py): log the call."""
+        self.replay.response(flow)
+
     def _act_after(self, pending: Pending) -> layer.CommandGenerator[None]:
         """Have the layer woken once `pending` is due, to go on after it."""
         if self.wakeup is None:

@@ -12,14 +12,20 @@ import itertools
 import logging
 import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from mitmproxy import http
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from addons.fastpath.layer import FastReplayLayer
+
+class Owner(Protocol):
+    """The connection an answer waits on (layer.py's `FastReplayLayer`)."""
+
+    waiting: Pending | None  # its answer waiting out its delay
+
+    def sent(self, flow: http.HTTPFlow) -> None:
+        """The answer went out: log the call."""
 
 
 class Pending:
@@ -27,7 +33,7 @@ class Pending:
 
     __slots__ = ("flow", "data", "close", "due", "sent", "finished", "owner", "__weakref__")
 
-    def __init__(self, owner: FastReplayLayer, flow: http.HTTPFlow, data: bytes, close: bool,
+    def __init__(self, owner: Owner, flow: http.HTTPFlow, data: bytes, close: bool,
                  due: float) -> None:
         self.owner, self.flow, self.data, self.close, self.due = owner, flow, data, close, due
         self.sent = self.finished = False
@@ -50,7 +56,7 @@ class Pending:
         if not self.finished:
             self.finished = True
             waiting.discard(self)
-            self.owner.replay.response(self.flow)
+            self.owner.sent(self.flow)
             if self.owner.waiting is self:
                 self.owner.waiting = None
 

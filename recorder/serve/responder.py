@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import random
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -52,6 +54,8 @@ from recorder.serve.faults import Fault, parse_fault
 from recorder.serve.quota import Quota
 from recorder.settings import SequenceEnd
 from recorder.store.mocks import hash_key
+
+log = logging.getLogger(__name__)
 
 Fields = list[tuple[bytes, bytes]]
 
@@ -166,10 +170,26 @@ def not_found(outcome: Outcome) -> Answer:
     return json_answer(404, {"error": {
         "name": "mockRequestNotFoundError",
         "header": "No matching requests",
-        "message": outcome.message + ". Add an example for it (mockrec promote, mockrec "
-                   "example add), or fix the request.",
-        "details": outcome.details(),
+        "message": clipped(outcome.message) + ". Add an example for it (mockrec promote, "
+                   "mockrec example add), or fix the request.",
+        "details": clipped(outcome.details()),
     }})
+
+
+ECHO = 1024  # characters of the request (its path, a header) a 404 repeats, at most
+
+
+def clipped(value: Any) -> Any:
+    """`value` with every text longer than ECHO cut there, saying how long it was: a
+    1 MB path must not come back three times in a 3 MB 404."""
+    if isinstance(value, str):
+        return value if len(value) <= ECHO else (
+            f"{value[:ECHO]}... ({len(value)} characters)")
+    if isinstance(value, list):
+        return [clipped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: clipped(v) for k, v in value.items()}
+    return value
 
 
 def sequence_over(sequence: Sequence, match: Match) -> Answer:
@@ -192,11 +212,30 @@ def wire_headers(example: Example) -> Wire:
     whether the length goes in (not with Transfer-Encoding), whether a value holds
     `{{...}}` to fill per request, and whether the example has its own
     Access-Control-Allow-Origin."""
-    fields = [(wire_bytes(k), wire_bytes(v))
-              for k, v in example.response.headers if k.lower() != "content-length"]
+    fields = sendable([(wire_bytes(k), wire_bytes(v))
+                       for k, v in example.response.headers if k.lower() != "content-length"],
+                      example)
     names = {k.lower() for k, _ in fields}
     return (fields, b"transfer-encoding" not in names, any(b"{{" in v for _, v in fields),
             b"access-control-allow-origin" in names)
+
+
+UNSENDABLE = re.compile(rb"[\r\n\0]")
+
+
+def sendable(fields: Fields, example: Example) -> Fields:
+    """`fields` without a header that cannot go out as one line: a CR or LF would start
+    a header of its own (a `Set-Cookie` in every answer), and no parser takes a NUL.
+    Where examples come in, such headers are refused (models.header_problem); this is the
+    last line, for a file edited by hand or a template filled from the request."""
+    if not any(UNSENDABLE.search(k) or UNSENDABLE.search(v) for k, v in fields):
+        return fields
+    kept = [(k, v) for k, v in fields if not (UNSENDABLE.search(k) or UNSENDABLE.search(v))]
+    dropped = sorted({k.decode("utf-8", "replace").split("\r")[0].split("\n")[0]
+                      for k, v in fields if (k, v) not in kept})
+    log.warning("mockrec: example %s: header %s not sent: a line break or NUL in it",
+                example.id, ", ".join(dropped))
+    return kept
 
 
 def example_answer(example: Example, wire: Wire, body: bytes, cors: Fields | None) -> Answer:
@@ -318,8 +357,8 @@ class Responder:
                                        self.rng)
             body = filler.body(body, next((v for k, v in example.response.headers
                                            if k.lower() == "content-type"), ""))
-            if wire[2]:
-                wire = (filler.headers(wire[0]), wire[1], False, wire[3])
+            if wire[2]:  # a value filled from the request may hold a line break
+                wire = (sendable(filler.headers(wire[0]), example), wire[1], False, wire[3])
         if fault is not None and fault.kind == "empty":
             body = b""
         answer = example_answer(example, wire, body,

@@ -285,3 +285,28 @@ def test_a_new_config_replaces_the_old_whole_and_keeps_the_counts():
 def test_a_bad_setting_does_not_compile(given, message):
     with pytest.raises(ValueError, match=message):
         ServeConfig.compile(ReplaySettings(**given))
+
+
+# -- hostile input (issue 26) -------------------------------------------------------------
+
+def test_a_404_repeats_a_bounded_part_of_a_huge_path():
+    d = responder().respond(call("/" + "a" * 1_000_000))
+    assert d.answer.status == 404 and len(d.answer.body) < 16 * 1024
+    assert " characters)" in d.answer.body.decode()
+
+
+def test_an_answer_never_carries_a_header_with_a_line_break():
+    r = Responder(ServeConfig.compile(ReplaySettings(), Mode.REPLAY))
+    r.load(Matcher(Collection("evil", [
+        Request(1, "set", "GET", "{{baseUrl}}/set", examples=[example(
+            1, "/set", b"ok", headers=[("X-A", "1\r\nSet-Cookie: sid=evil"), ("X-Ok", "1"),
+                                       ("X-B\nSet-Cookie", "x"), ("X-Nul", "a\0b")])]),
+        Request(2, "echo", "GET", "{{baseUrl}}/echo", examples=[example(
+            2, "/echo", b"ok", headers=[("X-Q", "{{$queryParams 'q'}}")])]),
+    ], {"baseUrl": "http://api.test"})))
+    sent = r.respond(call("/set")).answer.headers
+    assert (b"X-Ok", b"1") in sent
+    assert not any(c in k + v for k, v in sent for c in (b"\r", b"\n", b"\0")), sent
+    filled = r.respond(call("/echo?q=1%0D%0ASet-Cookie:%20sid=evil")).answer.headers
+    assert not any(b"\n" in k + v or b"\r" in k + v for k, v in filled), filled
+    assert r.respond(call("/echo?q=fine")).answer.header(b"x-q") == b"fine"

@@ -21,6 +21,7 @@ from recorder.modes import Mode, OnMiss
 from recorder.redaction import Redaction
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, HistoryWriterProcess
+from recorder.streams import Tap, is_stream
 
 
 def entry_from_flow(flow: http.HTTPFlow, mode: str = "record") -> HistoryEntry:
@@ -30,6 +31,22 @@ def entry_from_flow(flow: http.HTTPFlow, mode: str = "record") -> HistoryEntry:
 def was_replayed(flow: http.HTTPFlow) -> bool:
     """Answers made up by mockrec or mitmproxy's server replay are not traffic."""
     return bool(flow.metadata.get(metadata.REPLAYED)) or flow.is_replay == "response"
+
+
+def tap_stream(flow: http.HTTPFlow, limit: int = 0) -> Tap | None:
+    """Pass a streaming response (SSE, NDJSON, a body in parts of unknown length) on to
+    the client part by part as it arrives, through mitmproxy's own response streaming,
+    keeping up to `limit` bytes of it (0: all) for the history; None when the response
+    is read whole as before (it has a length and is no stream, or is already streamed)."""
+    response = flow.response
+    if response is None or response.stream or was_replayed(flow):
+        return None
+    headers = response.headers
+    if not is_stream(headers.get("content-type", ""), headers.get("content-length"),
+                     "chunked" in headers.get("transfer-encoding", "").lower()):
+        return None
+    response.stream = tap = Tap(limit)
+    return tap
 
 
 def capture(flow: http.HTTPFlow, mode: str) -> Capture:
@@ -86,6 +103,10 @@ class Record:
         if ctx.options.mockrec_record:
             self._writer()
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        # The body limit bounds what is kept of a stream, never what passes.
+        tap_stream(flow, getattr(ctx.options, "mockrec_body_limit", 0))
+
     def response(self, flow: http.HTTPFlow) -> None:
         # A WebSocket is stored once it ends, with its conversation (websocket_end).
         if flow.websocket is None and self.recording() and not was_replayed(flow):
@@ -97,9 +118,12 @@ class Record:
 
     def error(self, flow: http.HTTPFlow) -> None:
         # An admin request cut before its answer (REPLAYED from its start) is not traffic,
-        # nor is a malformed request mitmproxy refused (a 400 that never went upstream).
-        if (self.recording() and not flow.response and not was_replayed(flow)
-                and metadata.CLIENT_ERROR not in flow.metadata):
+        # nor is a malformed request mitmproxy refused (a 400 that never went upstream);
+        # a stream cut on the way (a side hung up, the proxy stopped) has its response:
+        # it is stored with what passed, as cut.
+        if (self.recording() and not was_replayed(flow)
+                and metadata.CLIENT_ERROR not in flow.metadata
+                and (not flow.response or isinstance(flow.response.stream, Tap))):
             self._writer().submit(capture(flow, self.mode().value))
 
     @staticmethod

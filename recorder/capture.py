@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from recorder.conversation import Close, Conversation, WsMessage
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
+from recorder.streams import Stream, Tap
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -29,6 +30,8 @@ class CapturedResponse(NamedTuple):
     body: bytes
     timestamp_start: float | None
     timestamp_end: float | None
+    # A streamed body's parts, (offset_ms, size) pairs, and whether it was cut.
+    stream: tuple[list[tuple[int, int]], bool] | None = None
 
 
 class Capture(NamedTuple):
@@ -57,6 +60,8 @@ class Capture(NamedTuple):
         A body mitmproxy streamed through (over its `stream_large_bodies`) was never
         held and is kept empty; with `max_body`, a longer body is cut to that many
         bytes. Either way `notes["truncated"]` says which side, and its size if known.
+        A stream recording passed through live (a `Tap`) keeps what the tap kept, its
+        parts, and `cut` when it did not end (a side hung up, or the proxy stopped).
         """
         req, resp = flow.request, flow.response
         peer, server = flow.client_conn.peername, flow.server_conn.address
@@ -74,7 +79,8 @@ class Capture(NamedTuple):
             req.method, req.url, req.http_version, req.headers.fields, request_body,
             CapturedResponse(resp.status_code, resp.reason, resp.http_version,
                              resp.headers.fields, response_body,
-                             resp.timestamp_start, resp.timestamp_end)
+                             resp.timestamp_start, resp.timestamp_end,
+                             _stream(resp, response_body, error is not None or cut))
             if resp is not None else None,
             error,
             flow.error.timestamp if flow.error else None,
@@ -105,7 +111,8 @@ class Capture(NamedTuple):
         if resp is not None:
             response = HttpResponse(resp.status, resp.reason, resp.http_version,
                                     [(wire_text(k), wire_text(v)) for k, v in resp.headers],
-                                    resp.body, len(resp.body))
+                                    resp.body, len(resp.body),
+                                    Stream(*resp.stream) if resp.stream else None)
         return HistoryEntry(
             request=HttpRequest(self.method, self.url, self.http_version,
                                 [(wire_text(k), wire_text(v)) for k, v in self.headers],
@@ -120,6 +127,11 @@ class Capture(NamedTuple):
 
 
 def _kept(message: Any, side: str, max_body: int, truncated: dict[str, int | None]) -> bytes:
+    if isinstance(tap := message.stream, Tap):  # passed through live, and kept
+        body = bytes(tap.kept[:max_body] if max_body else tap.kept)
+        if tap.truncated or len(body) < len(tap.kept):
+            truncated[side] = tap.passed if tap.ended else None
+        return body
     if message.stream:  # streamed through: mitmproxy never held the body
         length = message.headers.get("content-length", "")
         truncated[side] = int(length) if length.isdigit() else None
@@ -153,3 +165,17 @@ def conversation_doc(flow: http.HTTPFlow, cut: bool, max_body: int = 0) -> dict:
     if dropped:
         doc["dropped"] = dropped
     return doc
+
+
+def _stream(message: Any, body: bytes,
+            cut: bool) -> tuple[list[tuple[int, int]], bool] | None:
+    """A tapped stream's parts over the `body` kept (`max_body` may keep less)."""
+    if not isinstance(tap := message.stream, Tap):
+        return None
+    parts, room = [], len(body)
+    for offset, size in tap.parts:
+        if room <= 0:
+            break
+        parts.append((offset, min(size, room)))
+        room -= size
+    return parts, tap.stream(cut).cut

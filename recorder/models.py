@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from recorder.conversation import Conversation
+from recorder.streams import Stream
 
 # Header names and values are kept as text that round-trips to the exact bytes
 # sent on the wire: UTF-8 where it decodes, surrogate escapes where it does not.
@@ -84,6 +85,8 @@ class HttpResponse:
     headers: list[Header] = field(default_factory=list)
     body: bytes | None = b""
     body_size: int = 0
+    # A body that came in parts (recorder/streams.py): where each ended and when.
+    stream: Stream | None = None
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -304,6 +307,12 @@ class ExampleResponse:
     body: bytes = b""
     # A WebSocket's: the 101 above, then this conversation (recorder/conversation.py).
     conversation: Conversation | None = None
+    # Answered as a stream, part by part at its offset (recorder/streams.py).
+    stream: Stream | None = None
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
 
 
 @dataclass

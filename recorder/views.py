@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from recorder.models import (
     Collection,
     Example,
+    Header,
     HistoryEntry,
     HttpRequest,
     HttpResponse,
@@ -18,6 +19,7 @@ from recorder.models import (
     counted,
 )
 from recorder.store.files import body_doc
+from recorder.streams import Stream
 
 if TYPE_CHECKING:
     from recorder.promote.entries import PromoteResult
@@ -49,10 +51,20 @@ def body_json(body: bytes | None) -> dict[str, Any]:
 
 
 def _message_json(message: HttpRequest | HttpResponse) -> dict[str, Any]:
-    data = {k: v for k, v in vars(message).items() if k not in ("body", "body_size")}
+    data = {k: v for k, v in vars(message).items() if k not in ("body", "body_size", "stream")}
     data["headers"] = [list(h) for h in message.headers]
     data["body"] = body_json(message.body)
+    if isinstance(message, HttpResponse) and message.stream is not None:
+        data["stream"] = stream_json(message.stream, message.body or b"", message.headers)
     return data
+
+
+def stream_json(stream: Stream, body: bytes, headers: list[Header]) -> dict[str, Any]:
+    """The stream as stored (parts as [offset_ms, size]), and the events a person reads
+    it as (SSE events, NDJSON lines, else the parts) with their offsets."""
+    kind = next((v for k, v in headers if k.lower() == "content-type"), "")
+    events = Stream.of_pieces(stream.events(body, kind))[1].pieces_doc(body)["parts"]
+    return {**stream.doc(), "events": events}
 
 
 def entry_detail(entry: HistoryEntry) -> dict[str, Any]:

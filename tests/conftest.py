@@ -319,6 +319,90 @@ def wait_for_entries(store: HistoryStore, count: int, timeout: float = 5.0) -> l
         time.sleep(0.05)
 
 
+# -- a streaming upstream: SSE, NDJSON, chunks without a type, a feed that never ends ----
+
+STREAMS = {  # path -> (content type, event maker)
+    "/sse": ("text/event-stream", lambda i: b'data: {"i": %d, "token": "t%d"}\n\n' % (i, i)),
+    "/ndjson": ("application/x-ndjson", lambda i: b'{"i": %d}\n' % i),
+    "/chunks": ("application/octet-stream", lambda i: bytes([i]) * 7),
+}
+
+
+class StreamingUpstream(BaseHTTPRequestHandler):
+    """`/sse`, `/ndjson`, `/chunks` send `n` parts `gap` ms apart, chunked (`?n=5&gap=300`);
+    `/feed` sends an SSE event every `gap` ms until the client hangs up. Each part's send
+    time (time.monotonic) goes into the server's `sent[path]` list."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query))
+        n, gap = int(query.get("n", "5")), float(query.get("gap", "300")) / 1000
+        kind, make = STREAMS.get(url.path, STREAMS["/sse"])
+        endless = url.path == "/feed"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        sent = self.server.sent.setdefault(url.path + "?" + url.query, [])
+        i = 0
+        try:
+            while endless or i < n:
+                if i:
+                    time.sleep(gap)
+                part = make(i)
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+                sent.append(time.monotonic())
+                i += 1
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    do_POST = do_GET
+
+
+class StreamingServer(UpstreamServer):
+    def __init__(self, tls_context: ssl.SSLContext | None = None) -> None:
+        self.server = QuietHTTPServer(("127.0.0.1", 0), StreamingUpstream)
+        if tls_context:
+            self.server.socket = tls_context.wrap_socket(self.server.socket, server_side=True)
+        self.server.sent = {}
+        self.port = self.server.server_address[1]
+        self.scheme = "https" if tls_context else "http"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def sent(self) -> dict[str, list[float]]:
+        return self.server.sent
+
+
+@pytest.fixture(scope="session")
+def stream_upstream() -> Iterator[StreamingServer]:
+    server = StreamingServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def tls_stream_upstream(tmp_path_factory) -> Iterator[StreamingServer]:
+    cert, key = self_signed(tmp_path_factory.mktemp("tls-streams"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = StreamingServer(context)
+    yield server
+    server.close()
+
+
 # -- the command line, in-process (after httpie's `http()` test helper) ------------------
 
 class _Output(io.TextIOWrapper):

@@ -21,10 +21,26 @@ from recorder.models import (
     HistoryEntry,
     counted,
 )
+from recorder.streams import Stream
 from recorder.views import call_summary, local_time
 
 if TYPE_CHECKING:
     from recorder.store.history import HistoryStore
+
+
+def stream_lines(stream: Stream, body: bytes, headers: list[Header]) -> list[str]:
+    """`history show`: one line for each event (SSE), record (NDJSON) or part, with its
+    offset after the response head."""
+    kind = next((v for k, v in headers if k.lower() == "content-type"), "")
+    events = stream.events(body, kind)
+    last = stream.parts[-1][0] if stream.parts else 0
+    lines = [f"~ stream: {counted(len(stream.parts), 'part')}, "
+             f"{counted(len(events), 'event')} over {last} ms"
+             + (", cut (it did not end)" if stream.cut else "")]
+    for offset, data in events:
+        text = data.decode("utf-8", "replace").rstrip("\r\n").replace("\n", "\\n")
+        lines.append(f"~ {offset:>7} ms  {text[:160]}")
+    return lines
 
 
 def entry_text(entry: HistoryEntry) -> str:
@@ -40,6 +56,8 @@ def entry_text(entry: HistoryEntry) -> str:
     if response:
         lines.append(f"< {response.http_version} {response.status} {response.reason}")
         lines.extend(f"< {k}: {v}" for k, v in response.headers)
+        if response.stream is not None and response.body is not None:
+            lines.extend(stream_lines(response.stream, response.body, response.headers))
     if isinstance(conversation := entry.notes.get("websocket"), dict):
         lines.append("= the conversation (ms after the 101; > from the client, < to it)")
         lines.extend(conversation_lines(conversation))

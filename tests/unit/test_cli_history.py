@@ -247,3 +247,22 @@ def test_a_truncated_entry_is_marked_and_promote_warns(tmp_path, cli):
     assert example["name"] == "200 OK (body not recorded)"
     again = cli("promote", "1", "--collection", "big2", "--json", data_dir=tmp_path).json
     assert again["truncated"] == [2]
+
+
+def test_show_lists_a_streams_events_with_their_offsets(tmp_path, monkeypatch, cli):
+    from recorder.streams import Stream
+
+    monkeypatch.setenv("MOCKREC_DATA_DIR", str(tmp_path))
+    body = b'data: {"t": "Hel"}\n\ndata: {"t": "lo"}\n\ndata: [DONE]\n\n'
+    HistoryStore(tmp_path).append([HistoryEntry(
+        HttpRequest("POST", "http://llm.test/v1/chat/completions"), Timings(NOV_1),
+        HttpResponse(200, "OK", headers=[("Content-Type", "text/event-stream")], body=body,
+                     stream=Stream([(0, 20), (301, 19), (602, 14)], cut=True)))])
+    code, out, _ = cli("history", "show", "1")
+    assert code == 0
+    assert "~ stream: 3 parts, 3 events over 602 ms, cut (it did not end)" in out
+    assert '~     301 ms  data: {"t": "lo"}' in out
+    code, out, _ = cli("history", "show", "1", "--json")
+    stream = json.loads(out)["response"]["stream"]
+    assert stream["parts"] == [[0, 20], [301, 19], [602, 14]] and stream["cut"] is True
+    assert stream["events"][2] == {"offset": 602, "data": "data: [DONE]\n\n"}

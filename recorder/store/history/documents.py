@@ -12,6 +12,7 @@ from recorder import encodings
 from recorder.errors import NotFound
 from recorder.models import Header, HistoryEntry, HttpRequest, HttpResponse, Timings
 from recorder.store.files import StagedFiles, body_bytes, body_doc, ensure_private_dir
+from recorder.streams import Stream
 
 SEGMENT_SIZE = 256
 INLINE_BODY_LIMIT = 4096
@@ -100,6 +101,8 @@ def to_document(entry: HistoryEntry, bodies: Bodies,
             "headers": [list(h) for h in response.headers],
             "body": bodies.doc(entry, "response", response.body or b"", staged),
         }
+        if response.stream is not None:  # recorder/streams.py: [[offset_ms, size], ...]
+            doc["response"]["stream"] = response.stream.doc()
     return doc
 
 
@@ -120,6 +123,7 @@ def to_entry(entry_id: int | None, doc: dict[str, Any], bodies: Bodies, *,
             headers=_headers(resp["headers"]),
             body=bodies.read(resp["body"]) if with_bodies else None,
             body_size=resp["body"]["size"],
+            stream=Stream.from_doc(resp["stream"]) if "stream" in resp else None,
         ),
         error=doc.get("error"),
         timings=Timings(**doc["timings"]),

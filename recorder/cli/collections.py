@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -218,11 +219,19 @@ def example_add(
     name: Annotated[str | None, typer.Option(help="Example name.")] = None,
     sequence: Sequence = None,
     fault: Fault = None,
+    sse: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="Answer a stream of server-sent events: one event a line, "
+        "optionally led by its offset in ms ('300 data: {...}'); replaces --body.")] = None,
 ) -> None:
     """Write an example by hand, for an API that does not exist yet."""
+    if sse is not None and body:
+        raise UsageError("--sse and --body exclude each other: the events are the body")
     store = collection_store()
     with store.editing(collection, create=True) as c:
         wanted = examples.NewExample(method, path, status, name=name, sequence=sequence,
                                      fault=fault)
-        example = examples.add_example(c, store, wanted, header or [], body)
+        if sse is not None:
+            example = examples.add_sse_example(c, store, wanted, header or [], sse)
+        else:
+            example = examples.add_example(c, store, wanted, header or [], body)
     typer.echo(f"added example {example.id} ({example.name}) to {collection}")

@@ -39,6 +39,7 @@ from recorder.models import (
 )
 from recorder.promote.entries import DROPPED_RESPONSE_HEADERS
 from recorder.serve import faults
+from recorder.streams import Stream
 
 # Folder names hold slashes (Adyen's "/payments/:id/captures"), so nesting is " / ".
 FOLDER_SEPARATOR = " / "
@@ -185,6 +186,19 @@ def _response_body(example: dict, where: str) -> bytes:
     return body
 
 
+def _streamed_body(example: dict, where: str) -> tuple[bytes, Stream | None]:
+    """The body, with the stream of `_mockrec_stream` (mockrec's export) when its parts
+    joined are that body; a body edited in Postman since wins, answered whole."""
+    body = _response_body(example, where)
+    if example.get("_mockrec_stream") is None:
+        return body, None
+    try:
+        joined, stream = Stream.from_pieces_doc(example["_mockrec_stream"])
+    except ValueError as e:
+        raise PostmanError(f"{where}._mockrec_stream: {e}") from None
+    return (joined, stream) if joined == body else (body, None)
+
+
 def _sequence(value: Any, where: str) -> int | None:
     if value is None:
         return None
@@ -304,6 +318,7 @@ def _example(ex: dict, where: str, request: Request) -> Example:
         raise PostmanError(f"{where}.code: {code!r} is not an HTTP status")
     body, language = _request_body(original.get("body"), f"{where}.originalRequest.body")
     postman_id = ex.get("id")
+    answer, stream = _streamed_body(ex, where)
     return Example(
         id=0,
         name=str(ex.get("name") or f"{code} {ex.get('status') or ''}".strip()),
@@ -315,7 +330,7 @@ def _example(ex: dict, where: str, request: Request) -> Example:
         response=ExampleResponse(
             status=code, reason=str(ex.get("status") or ""),
             headers=_headers(ex.get("header"), f"{where}.header", IMPORT_DROPPED),
-            body=_response_body(ex, where),
+            body=answer, stream=stream,
             conversation=_conversation(ex.get("_mockrec_websocket"), where)),
         # kept, so that `x-mock-response-id` finds it and export writes it back
         postman_id=None if postman_id in (None, "") else str(postman_id),
@@ -395,6 +410,8 @@ def _example_doc(e: Example) -> dict[str, Any]:
         doc["_mockrec_fault"] = e.fault
     if e.response.conversation is not None:
         doc["_mockrec_websocket"] = e.response.conversation.to_doc()
+    if e.response.stream is not None:  # the parts and their offsets; the body is them joined
+        doc["_mockrec_stream"] = e.response.stream.pieces_doc(e.response.body)
     return doc
 
 

@@ -48,6 +48,7 @@ from recorder.redaction import (  # noqa: F401  (promote's rules, re-exported)
 )
 from recorder.store.collection_store import CollectionStore
 from recorder.store.history import HistoryStore
+from recorder.streams import Stream
 
 # Not worth replaying: they describe one connection or one moment. Content-Length
 # is recomputed when the example is served (its body may have been decoded).
@@ -110,23 +111,29 @@ def example_from_entry(entry: HistoryEntry, example_id: int, name: str, *,
     resp_headers = [(k, v) for k, v in response.headers
                     if k.lower() not in DROPPED_RESPONSE_HEADERS]
     body, was_decoded = encodings.decode(response.headers, response.body)
+    # A stream keeps its parts; decoded (a compressed stream), its parts are one.
+    pieces = (None if response.stream is None else
+              [(0, body)] if was_decoded else response.stream.pieces(body))
     if was_decoded:
         resp_headers = [(k, v) for k, v in resp_headers if k.lower() != "content-encoding"]
     if not keep_secrets:
         # What the API echoed of the request's secrets (httpbin's /anything, a login
         # answering with the token it was given) goes too, wherever it reappears.
-        body = redact_echoes(body, secret_values(url, req_headers), redacted)
+        secrets = secret_values(url, req_headers)
+        body = redact_echoes(body, secrets, redacted)
+        if pieces is not None:
+            pieces = [(offset, redact_echoes(data, secrets, Counter())) for offset, data in pieces]
         url = redact_url(url, redacted)
         req_headers = redact_headers(req_headers, SECRET_HEADERS, redacted)
         resp_headers = redact_headers(resp_headers, SECRET_RESPONSE_HEADERS, redacted)
+    body, stream = _streamed(body, pieces, response.stream)
     return Example(
         id=example_id,
         name=name,
         request=ExampleRequest(method=request.method, url=url, headers=req_headers,
                                body=request.body or b""),
-        response=ExampleResponse(status=response.status, reason=response.reason,
-                                 headers=resp_headers, body=body,
-                                 conversation=recorded_conversation(entry)),
+        response=ExampleResponse(response.status, response.reason, resp_headers, body,
+                                 conversation=recorded_conversation(entry), stream=stream),
         source_entry=entry.id,
     )
 
@@ -135,6 +142,13 @@ def recorded_conversation(entry: HistoryEntry) -> Conversation | None:
     """A WebSocket entry's conversation, for its example (None for the rest)."""
     doc = entry.notes.get("websocket")
     return None if doc is None else conversation_from_doc(doc, "the entry's websocket")
+
+
+def _streamed(body: bytes, pieces: list | None,
+              stream: Stream | None) -> tuple[bytes, Stream | None]:
+    if pieces is None or stream is None:
+        return body, None
+    return Stream.of_pieces(pieces, stream.cut)
 
 
 def request_url(entry: HistoryEntry, options: PromoteOptions,

@@ -37,6 +37,7 @@ from recorder.promote.entries import unique
 from recorder.serve import faults
 from recorder.store.collection_store import CollectionStore, example_doc, example_from_doc
 from recorder.store.files import body_doc
+from recorder.streams import Stream, sse_pieces
 
 METHOD = re.compile(r"[A-Z][A-Z0-9_-]{0,31}")
 
@@ -343,12 +344,13 @@ def add_example_document(store: CollectionStore, collection: str, doc: Any) -> E
         if value is not None and not isinstance(value, str):
             raise ValueError(f"{where} must be a string")
     conversation = _websocket(response.get("websocket"))
+    body, stream = _streamed_body(response)
     with store.editing(collection) as c:
         try:
             example = new_example(c, store, NewExample(
                 method.strip(), url.strip(), status,
                 _header_lines(response.get("headers"), "response.headers"),
-                _body(response.get("body"), "response.body"), doc.get("name"),
+                body, doc.get("name"),
                 reason=response.get("reason"), request_name=request.get("name"),
                 request_headers=_header_lines(original.get("headers"),
                                               "originalRequest.headers"),
@@ -356,12 +358,46 @@ def add_example_document(store: CollectionStore, collection: str, doc: Any) -> E
         except MockrecError as e:
             raise ValueError(str(e)) from None
         example.response.conversation = conversation
+        example.response.stream = stream
         return example
 
 
 def _websocket(value: Any) -> Conversation | None:
     """response.websocket: a conversation written by hand (recorder/conversation.py)."""
     return None if value is None else conversation_from_doc(value, "response.websocket")
+
+
+def _streamed_body(response: dict) -> tuple[bytes, Stream | None]:
+    """`response.body`, or the parts of `response.stream` (`{"parts": [{"offset": ms,
+    "data": text}, ...]}`) joined, with their stream; a body beside them must agree."""
+    body = _body(response.get("body"), "response.body")
+    if response.get("stream") is None:
+        return body, None
+    try:
+        joined, stream = Stream.from_pieces_doc(response["stream"])
+    except ValueError as e:
+        raise ValueError(f"response.stream: {e}") from None
+    if body and body != joined:
+        raise ValueError('response.body and response.stream differ: a streamed body is its '
+                         'parts joined; leave the body out')
+    return joined, stream
+
+
+def add_sse_example(c: Collection, store: CollectionStore, wanted: NewExample,
+                    header_lines: list[str], sse_file: Path) -> Example:
+    """`example add --sse FILE`: one event a line, optionally led by its offset in ms
+    (recorder/streams.py `sse_pieces`), as the example's stream."""
+    try:
+        body, stream = Stream.of_pieces(sse_pieces(sse_file.read_text(encoding="utf-8")))
+    except OSError as e:
+        raise MockrecError(f"cannot read the SSE file {sse_file}: {e.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UsageError(f"--sse {sse_file}: {e}") from None
+    if not any(h.lower().startswith("content-type:") for h in header_lines):
+        header_lines = [*header_lines, "Content-Type: text/event-stream"]
+    example = add_example(c, store, wanted, header_lines, body)
+    example.response.stream = stream
+    return example
 
 
 def _object(doc: dict, key: str, default: dict | None = None) -> dict:

@@ -50,6 +50,7 @@ from recorder.store.files import (
     set_aside,
 )
 from recorder.store.names import check_name, valid_name
+from recorder.streams import Stream
 
 __all__ = ["CollectionStore", "check_name"]
 
@@ -281,6 +282,8 @@ def example_doc(e: Example, request_id: int) -> dict[str, Any]:
     }
     if e.response.conversation is not None:
         doc["response"]["websocket"] = e.response.conversation.to_doc()
+    if e.response.stream is not None:  # parts with offsets (recorder/streams.py)
+        doc["response"]["stream"] = e.response.stream.pieces_doc(e.response.body)
     # Only when set, so that files without sequences or faults read as before.
     if e.sequence is not None:
         doc["sequence"] = e.sequence
@@ -297,6 +300,7 @@ def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
         raise ValueError(f"status {status!r} is not an HTTP status (100-599)")
     source = doc.get("source") or {}
     postman_id = source.get("postman")
+    body, stream = _response_body(resp)
     return Example(
         id=example_id,
         name=str(doc["name"]),
@@ -306,7 +310,7 @@ def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
                                language=str(req.get("language") or "")),
         response=ExampleResponse(status=status, reason=str(resp.get("reason", "")),
                                  headers=_pairs(resp.get("headers", [])),
-                                 body=body_bytes(resp.get("body", {})),
+                                 body=body, stream=stream,
                                  conversation=_conversation(resp.get("websocket"))),
         source_entry=source.get("history"),
         postman_id=None if postman_id is None else str(postman_id),
@@ -317,6 +321,18 @@ def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
 
 def _conversation(value: Any) -> Conversation | None:
     return None if value is None else conversation.from_doc(value, "response.websocket")
+
+def _response_body(resp: dict[str, Any]) -> tuple[bytes, Stream | None]:
+    """The body, and its stream when it has one: then the body is the parts joined, and
+    a `body` given beside them must be that (or left out)."""
+    body = body_bytes(resp.get("body") or {})
+    if resp.get("stream") is None:
+        return body, None
+    joined, stream = Stream.from_pieces_doc(resp["stream"])
+    if body and body != joined:
+        raise ValueError('response "body" and "stream" differ: a streamed body is its parts '
+                         'joined; edit the parts and leave "body" out')
+    return joined, stream
 
 
 def _position(value: Any) -> int | None:

@@ -318,3 +318,24 @@ def test_ids_and_languages_survive_the_collection_file(tmp_path):
     assert back.examples == loaded.examples
     assert back.examples[0].postman_id == "5b2e0f3a-user"
     assert back.examples[0].request.language == "graphql"
+
+
+def test_a_stream_travels_in_mockrec_stream_with_the_whole_body_as_the_body():
+    from recorder.streams import Stream
+
+    original = sample()
+    body, stream = Stream.of_pieces([(0, b"data: 1\n\n"), (300, b"data: 2\n\n")])
+    original.requests[1].examples[0].response = ExampleResponse(
+        200, "OK", [("Content-Type", "text/event-stream")], body, stream=stream)
+    exported = json.loads(json.dumps(postman.from_collection(original)))
+    shown = exported["item"][1]["response"][0]
+    assert shown["body"] == "data: 1\n\ndata: 2\n\n"
+    assert shown["_mockrec_stream"]["parts"][1] == {"offset": 300, "data": "data: 2\n\n"}
+    back, _ = postman.to_collection(exported, "s", ids_from())
+    assert back == original
+    shown["body"] = "edited in Postman"  # the edit wins, answered whole
+    edited, _ = postman.to_collection(exported, "s", ids_from())
+    assert edited.requests[1].examples[0].response.stream is None
+    shown["_mockrec_stream"] = {"parts": [{"offset": 3}]}
+    with pytest.raises(postman.PostmanError, match=r"response\[0\]\._mockrec_stream: "):
+        postman.to_collection(exported, "s", ids_from())

@@ -355,3 +355,21 @@ def test_a_promoted_example_fills_the_path_variables_of_its_inferred_template():
     match = Matcher(c).match(incoming).match
     assert match is not None and match.example is example
     assert fill(example.response.body, incoming, match.captures) == b'{"captured": "99"}'
+
+
+def test_a_streamed_entry_promotes_with_its_parts_and_their_secrets_redacted():
+    from recorder.streams import Stream
+
+    body = b'data: {"echo": "tok-42"}\n\ndata: [DONE]\n\n'
+    streamed = entry(1, req_headers=[("Authorization", "Bearer tok-42")],
+                     resp_headers=[("Content-Type", "text/event-stream"),
+                                   ("Transfer-Encoding", "chunked")], body=body)
+    streamed.response.stream = Stream([(0, 26), (310, 14)], cut=True)
+    example = example_from_entry(streamed, 1, "ok", keep_secrets=False, redacted=Counter())
+    pieces = example.response.stream.pieces(example.response.body)
+    assert [offset for offset, _ in pieces] == [0, 310]
+    assert b"tok-42" not in example.response.body and pieces[1][1] == b"data: [DONE]\n\n"
+    assert example.response.stream.cut is True
+    assert ("Transfer-Encoding", "chunked") not in example.response.headers
+    kept = example_from_entry(streamed, 1, "ok", keep_secrets=True, redacted=Counter())
+    assert (kept.response.body, kept.response.stream) == (body, streamed.response.stream)

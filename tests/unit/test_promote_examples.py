@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -111,3 +112,43 @@ def test_bad_positions_and_faults_are_one_line_and_change_nothing(tmp_path, cli)
 def test_reset_without_a_running_proxy_says_so(tmp_path, cli):
     code, _, err = cli("reset", data_dir=tmp_path / "data")
     assert code == 3 and "no running mockrec proxy" in err
+
+
+def test_streams_by_hand_sse_file_show_edit_and_the_admin_document(tmp_path, cli, store):
+    from recorder.promote.examples import add_example_document
+    from recorder.streams import Stream
+
+    data = tmp_path / "data"
+    events = tmp_path / "events.txt"
+    events.write_text('0 data: {"t": "Hi"}\n250 data: {"t": "!"}\n500 data: [DONE]\n')
+    code, out, err = cli("example", "add", "--collection", "c", "POST", "/v1/chat",
+                         "--sse", str(events), data_dir=data)
+    assert code == 0, err
+    shown = json.loads(cli("example", "show", "1", data_dir=data).stdout)
+    assert "Content-Type: text/event-stream" in shown["response"]["headers"]
+    assert shown["response"]["stream"]["parts"][1] == {"offset": 250,
+                                                        "data": 'data: {"t": "!"}\n\n'}
+    assert shown["response"]["body"]["text"].endswith("data: [DONE]\n\n")
+    # a body that disagrees with the parts is refused, one line
+    code, _, err = cli("example", "add", "--collection", "c", "GET", "/x", "--sse",
+                       str(events), "--body", "x", data_dir=data)
+    assert code == 2 and "exclude each other" in err
+    events.write_text("300 data: a\n100 data: b\n")
+    code, _, err = cli("example", "add", "--collection", "c", "GET", "/x", "--sse",
+                       str(events), data_dir=data)
+    assert code == 2 and "line 2: offset 100 ms is before" in err
+    # the admin API's document takes parts with offsets
+    store.create("api")
+    example = add_example_document(store, "api", {
+        "request": {"method": "GET", "url": "/feed"},
+        "response": {"status": 200, "headers": ["Content-Type: application/x-ndjson"],
+                     "stream": {"parts": [{"offset": 0, "data": "{}\n"},
+                                          {"offset": 40, "data": "[]\n"}]}}})
+    loaded = store.load("api").find_example(example.id)[1]
+    assert loaded.response.body == b"{}\n[]\n"
+    assert loaded.response.stream == Stream([(0, 3), (40, 3)])
+    with pytest.raises(ValueError, match="response.body and response.stream differ"):
+        add_example_document(store, "api", {
+            "request": {"method": "GET", "url": "/feed"},
+            "response": {"status": 200, "body": "other",
+                         "stream": {"parts": [{"offset": 0, "data": "{}\n"}]}}})

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import QuietHTTPServer, Upstream, wait_for_entries
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from recorder.cli import main
 from recorder.store.history import HistoryStore
@@ -216,3 +218,112 @@ def test_a_404_echoes_a_bounded_part_of_a_huge_path(data, start_proxy, path):
                                                         b"Connection: close\r\n\r\n", timeout=30)
     assert status_of(answer) in (404, 414, 431), answer[:300]
     assert len(answer) < 64 * 1024, len(answer)
+
+
+# -- fuzzing: the admin API on both replay paths, framing to record and spy ---------------
+
+JSON_LEAF = st.one_of(
+    st.sampled_from([b"1e999", b"-1e999", b"NaN", b"Infinity", b"1" + b"0" * 5000, b"-1",
+                     b"0", b"1.5", b"true", b"null", b'"spy"', b'"../../x"', b'"\\ud800"',
+                     b'"a\\r\\nSet-Cookie: x=1"', b'"200"', b'"2xx"', b"[]", b"{}"]),
+    st.integers(-2**70, 2**70).map(lambda n: str(n).encode()))
+
+
+def nested(depth: int, leaf: bytes) -> bytes:
+    return b"[" * depth + leaf + b"]" * depth
+
+
+JSON_VALUE = st.one_of(JSON_LEAF, JSON_LEAF,
+                       st.tuples(st.sampled_from([2, 100, 1000, 5000, 100_000]), JSON_LEAF)
+                       .map(lambda t: nested(*t)))
+FIELDS = st.sampled_from([b"limit", b"status", b"matched", b"method", b"path", b"explain",
+                          b"headers", b"body_contains", b"mode", b"collection", b"request",
+                          b"response", b"name"])
+ADMIN_BODY = st.one_of(
+    JSON_VALUE,
+    st.dictionaries(FIELDS, JSON_VALUE, max_size=4).map(
+        lambda d: b"{" + b", ".join(b'"' + k + b'": ' + v for k, v in d.items()) + b"}"),
+    st.builds(lambda status, headers: b'{"request": {"method": "GET", "url": "/f"}, '
+              b'"response": {"status": ' + status + b', "headers": ' + headers + b"}}",
+              JSON_LEAF, JSON_VALUE),
+    st.binary(max_size=60))
+ADMIN_TARGET = st.sampled_from([(b"POST", b"calls/count"), (b"PUT", b"mode"),
+                                (b"POST", b"examples"), (b"POST", b"reset"),
+                                (b"DELETE", b"calls"), (b"DELETE", b"examples/1"),
+                                (b"GET", b"calls?limit=1e999"), (b"GET", b"status")])
+KINDS = st.sampled_from([b"application/json", b"application/json", b"text/plain", b""])
+
+
+def raw_request(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]],
+                body: bytes, version: bytes = b"HTTP/1.1") -> bytes:
+    lines = [method + b" " + target + b" " + version, b"Host: api.test", b"Connection: close",
+             *(k + b": " + v for k, v in headers)]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_fuzzed_admin_requests_get_a_4xx_or_2xx_never_a_500(data, start_proxy, path):
+    proxy = replay(start_proxy, data, path)
+    seen: dict[int | None, int] = {}
+
+    @settings(max_examples=80, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(ADMIN_TARGET, KINDS, ADMIN_BODY)
+    def check(target, kind, body):
+        method, where = target
+        headers = [(b"Content-Length", str(len(body)).encode())]
+        if kind:
+            headers.append((b"Content-Type", kind))
+        target = b"http://mockrec.admin/__mockrec/" + where  # a forward proxy
+        answer, _ = exchange(proxy.url, raw_request(method, target, headers,
+                                                    body), timeout=10)
+        status = status_of(answer)
+        seen[status] = seen.get(status, 0) + 1
+        assert status is not None and status < 500, answer[:500]
+        assert b"mockServerError" not in answer and b'"path": "/__mockrec' not in answer
+
+    check()
+    assert proxy.process.poll() is None
+    assert "Traceback" not in proxy.log.read_text(errors="replace")
+    assert {400, 415} <= set(seen), seen  # the fuzzing reached the checks
+
+
+FRAMING_HEADER = st.sampled_from([
+    (b"Content-Length", b"0"), (b"Content-Length", b"3"), (b"Content-Length", b"-1"),
+    (b"Content-Length", b"3, 3"), (b"Content-Length", b"0x3"), (b"Content-Length", b" 3"),
+    (b"Transfer-Encoding", b"chunked"), (b"Transfer-Encoding", b"identity"),
+    (b"Transfer-Encoding", b"gzip, chunked"), (b"Transfer-Encoding", b"chunked, gzip"),
+    (b"Transfer-Encoding", b"xchunked"), (b"X-\xff", b"1"), (b"X Y", b"1"),
+    (b"Expect", b"nothing-known"), (b"Host", b"other.test")])
+FRAMING_BODY = st.sampled_from([b"", b"abc", b"3\r\nabc\r\n0\r\n\r\n", b"zz\r\n\r\n",
+                                b"0\r\n\r\n"])
+VERSIONS = st.sampled_from([b"HTTP/1.1", b"HTTP/1.1", b"HTTP/1.0", b"HTTP/9.9", b"HTTP/1.2",
+                            b"HTTP/2.0", b"http/1.1"])
+
+
+@pytest.mark.parametrize("kind", ["record", "spy-fast", "spy-usual"])
+def test_fuzzed_framing_to_record_and_spy_is_never_forwarded_as_an_upstream_error(
+        data, start_proxy, counting_upstream, kind):
+    command, *args = PROXIES[kind]
+    proxy = start_proxy("--upstream", counting_upstream.url, *args, data_dir=data,
+                        command=command)
+    seen: dict[int | None, int] = {}
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(FRAMING_HEADER, min_size=1, max_size=3), FRAMING_BODY, VERSIONS)
+    def check(headers, body, version):
+        answer, _ = exchange(proxy.url, raw_request(b"POST", b"/echo", headers, body, version),
+                             timeout=4)
+        status = status_of(answer)
+        seen[status] = seen.get(status, 0) + 1
+        assert b"://:0" not in answer and b"mockServerError" not in answer, answer[:500]
+        assert status != 500, answer[:500]
+
+    check()
+    stored = wait_for_entries(HistoryStore(data), 1000, timeout=1)
+    assert not [e for e in stored if "://:0" in e.request.url or not e.request.host], [
+        (e.request.url, e.error) for e in stored]
+    assert proxy.process.poll() is None
+    assert "Traceback" not in proxy.log.read_text(errors="replace")
+    assert 400 in seen and len(seen) > 1, seen  # refused some, let others through

@@ -1,9 +1,11 @@
 """Asking the live API: a few requests at a time, each with its own deadline.
 
-httpx's async client does the HTTP (connection reuse, TLS checked against certifi's CAs
-or $SSL_CERT_FILE, proxies from the environment); asyncio bounds how many run at once and how long
-each may take in all, which httpx's per-read timeouts alone do not. The answer is
-kept byte-exact, as the history keeps it: the comparison and `--update` decode it.
+httpx's async client does the HTTP (connection reuse, TLS checked against certifi's
+CAs or $SSL_CERT_FILE, proxies from the environment); asyncio bounds how many run at
+once and how long each may take in all, which httpx's per-read timeouts alone do not.
+The answer is kept byte-exact, as the history keeps it, and a stream with the moment
+of each part, as recording keeps it (so `--update` keeps it a stream); the comparison
+and `--update` decode it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from recorder.drift.plan import Outgoing
 from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings, wire_text
+from recorder.streams import Tap, is_stream
 
 if TYPE_CHECKING:
     import httpx
@@ -85,11 +88,19 @@ async def _fetch(client: httpx.AsyncClient, request: Outgoing,
     async with client.stream(request.method, request.url, headers=request.headers,
                              content=request.body or None) as answer:
         entry.timings.response_start = time.time()
-        body = b"".join([chunk async for chunk in answer.aiter_raw()])
+        tap = Tap()  # each part's moment, as recording keeps a stream's
+        async for chunk in answer.aiter_raw():
+            tap(chunk)
+        tap(b"")
+    body = bytes(tap.kept)
+    headers = answer.headers
+    streamed = is_stream(headers.get("content-type", ""), headers.get("content-length"),
+                         "chunked" in headers.get("transfer-encoding", "").lower())
     return HttpResponse(status=answer.status_code, reason=answer.reason_phrase,
                         http_version=answer.http_version,
-                        headers=[(wire_text(k), wire_text(v)) for k, v in answer.headers.raw],
-                        body=body, body_size=len(body))
+                        headers=[(wire_text(k), wire_text(v)) for k, v in headers.raw],
+                        body=body, body_size=len(body),
+                        stream=tap.stream(cut=False) if streamed and body else None)
 
 
 def describe(error: Exception) -> str:

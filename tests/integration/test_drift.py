@@ -379,3 +379,13 @@ def test_a_stream_is_compared_by_the_shape_of_its_events(api, cli, tmp_path):
     assert tools["result"] == "drifted" and tools["changes"] == [
         {"path": "events[].delta.tool_calls", "kind": "added", "was": None, "now": "array"}]
     assert result.exit_code == 1
+    # --update keeps the live answer a stream: its events at the moments they came
+    assert cli("drift", "chat", "--update", "--yes", data_dir=data_dir).exit_code == 1
+    _, example = CollectionStore(data_dir).load("chat").find_example(tools["id"])
+    events = chat_events(2, tools=True)
+    assert example.response.body == b"".join(events)
+    stream = example.response.stream
+    assert stream is not None and not stream.cut and len(stream.parts) > 1
+    assert [offset for offset, _ in stream.parts] == sorted(o for o, _ in stream.parts)
+    assert stream.parts[-1][0] >= 40  # five events 20 ms apart
+    assert cli("drift", "chat", data_dir=data_dir).exit_code == 0

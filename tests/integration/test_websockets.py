@@ -68,27 +68,43 @@ def chat_server():
     server.stop()
 
 
-def talk(url: str, *, proxy: str | None = None, ssl_context=None) -> dict:
-    """The client's side: what it got, when, and how the socket closed."""
+def talk(url: str, *, proxy: str | None = None, ssl_context=None,
+         script=('{"text": "hi"}', "binary", "bye")) -> dict:
+    """The client's side: what it got, when (and when it sent), how the socket closed."""
 
     async def run() -> dict:
-        got: list[tuple[float, object]] = []
+        events: list[tuple[float, str, object]] = []
         start = time.monotonic()
+
+        async def receive(ws) -> None:
+            events.append((time.monotonic() - start, "recv", await ws.recv()))
+
         async with connect(url, proxy=proxy, ssl=ssl_context, ping_interval=None,
                            open_timeout=10) as ws:
-            got.append((time.monotonic() - start, await ws.recv()))
-            for message in ('{"text": "hi"}', "binary", "bye"):
+            await receive(ws)
+            for message in script:
                 await ws.send(message)
+                events.append((time.monotonic() - start, "send", message))
                 try:
-                    got.append((time.monotonic() - start, await ws.recv()))
+                    await receive(ws)
                 except ConnectionClosed:
                     break
             with pytest.raises(ConnectionClosed):
                 await asyncio.wait_for(ws.recv(), 5)
-            return {"messages": [m for _, m in got], "times": [t for t, _ in got],
-                    "close": (ws.close_code, ws.close_reason)}
+            return {"messages": [m for _, kind, m in events if kind == "recv"],
+                    "gaps": gaps(events), "close": (ws.close_code, ws.close_reason)}
 
     return asyncio.run(run())
+
+
+def gaps(events: list[tuple[float, str, object]]) -> list[float]:
+    """Each received message's wait after what the client saw or did just before it."""
+    out, before = [], 0.0
+    for at, kind, _ in events:
+        if kind == "recv":
+            out.append(at - before)
+        before = at
+    return out
 
 
 EXPECTED = ["welcome", '{"echo": {"text": "hi"}}', b"\x00\x01\x02"]
@@ -179,3 +195,76 @@ def test_history_lists_and_shows_the_conversation(start_proxy, chat_server, cli)
     assert "closed by the server: 4000 done" in shown.stdout
     as_json = cli("history", "show", str(entry.id), "--json", data_dir=proxy.data_dir).json
     assert as_json["notes"]["websocket"]["close"]["code"] == 4000
+
+
+# -- replay: the recorded conversation, with the server gone ----------------------------
+
+@pytest.fixture
+def recorded_chat(start_proxy, chat_server, cli):
+    """A chat recorded through a reverse proxy, promoted into `chat`; the server then
+    stopped. Gives the data dir and what the client saw while recording."""
+    proxy = start_proxy("--upstream", f"http://127.0.0.1:{chat_server.port}")
+    seen = talk(proxy.url.replace("http://", "ws://") + "/chat")
+    wait_for_entries(proxy.store, 1)
+    assert proxy.stop() == 0
+    assert cli("promote", "--collection", "chat", data_dir=proxy.data_dir).exit_code == 0
+    chat_server.stop()
+    return proxy.data_dir, seen
+
+
+def test_replayed_offline_the_client_gets_the_same_conversation_in_time(
+        start_proxy, recorded_chat):
+    data, recorded = recorded_chat
+    replay = start_proxy("chat", data_dir=data, command="replay")
+    replayed = talk(replay.url.replace("http://", "ws://") + "/chat")
+    assert replayed["messages"] == recorded["messages"] == EXPECTED
+    assert replayed["close"] == (4000, "done")
+    for was, now in zip(recorded["gaps"], replayed["gaps"], strict=True):
+        assert abs(now - was) <= 0.05, (recorded["gaps"], replayed["gaps"])
+
+
+def test_a_message_the_recording_does_not_expect_gets_1008_under_match_body(
+        start_proxy, recorded_chat):
+    data, _ = recorded_chat
+    replay = start_proxy("chat", "--match-body", data_dir=data, command="replay")
+    got = talk(replay.url.replace("http://", "ws://") + "/chat",
+               script=('{"text": "something else"}',))
+    assert got["messages"] == ["welcome"]
+    assert got["close"][0] == 1008 and 'expected {"text": "hi"}' in got["close"][1]
+    # JSON is compared as parsed: other spacing is the same message
+    same = talk(replay.url.replace("http://", "ws://") + "/chat",
+                script=('{ "text" :  "hi" }', "binary", "bye"))
+    assert same["messages"] == EXPECTED and same["close"] == (4000, "done")
+
+
+def test_stream_speed_zero_and_a_cut_fault(start_proxy, recorded_chat, cli):
+    data, _ = recorded_chat
+    fast = start_proxy("chat", "--stream-speed", "0", data_dir=data, command="replay")
+    replayed = talk(fast.url.replace("http://", "ws://") + "/chat")
+    assert replayed["messages"] == EXPECTED
+    assert all(gap < 0.05 for gap in replayed["gaps"]), replayed["gaps"]
+    [example] = cli("example", "list", "--collection", "chat", "--json", data_dir=data).json
+    assert cli("example", "edit", str(example["id"]), "--collection", "chat",
+               "--fault", "cut:2", data_dir=data).exit_code == 0
+    cut = start_proxy("chat", data_dir=data, command="replay")
+    got = talk(cut.url.replace("http://", "ws://") + "/chat")
+    assert got["messages"] == EXPECTED[:2]
+    assert got["close"][0] == 1006  # no close frame: the connection just ends
+
+
+def test_wss_replayed_through_the_forward_proxy_with_its_ca(
+        start_proxy, tls_chat_server, confdir, cli):
+    recorder = start_proxy("--set", "ssl_insecure=true")
+    trust = ssl.create_default_context(cafile=str(confdir / "mitmproxy-ca-cert.pem"))
+    url = f"wss://127.0.0.1:{tls_chat_server.port}/chat"
+    recorded = talk(url, proxy=recorder.url, ssl_context=trust)
+    wait_for_entries(recorder.store, 1)
+    assert recorder.stop() == 0
+    assert cli("promote", "--collection", "tls", data_dir=recorder.data_dir).exit_code == 0
+    tls_chat_server.stop()
+    replay = start_proxy("tls", data_dir=recorder.data_dir, command="replay")
+    replayed = talk(url, proxy=replay.url, ssl_context=trust)
+    assert replayed["messages"] == recorded["messages"] == EXPECTED
+    assert replayed["close"] == (4000, "done")
+    for was, now in zip(recorded["gaps"], replayed["gaps"], strict=True):
+        assert abs(now - was) <= 0.05, (recorded["gaps"], replayed["gaps"])

@@ -27,6 +27,7 @@ from addons.fastpath import selector
 from addons.fastpath.layer import FastReplayLayer, wants
 from addons.record import Record
 from addons.upstream import UpstreamErrors, install_error_answers
+from addons.websockets import Conversations, Play, play_for
 from recorder.errors import MockrecError, NotFound
 from recorder.match.matcher import host_key
 from recorder.models import Collection, wire_text
@@ -52,6 +53,7 @@ class Replay:
         self.examples: Examples | None = None
         self._refreshed_in: int | None = None  # the loop's poll round of the last look
         self.call_log = CallLog()
+        self.websockets = Conversations()
         self.admin = Admin(self)
         self.control = ControlSocket(self.admin)
         self.settings = ReplaySettings()  # as given; the responder's config is compiled
@@ -185,6 +187,7 @@ class Replay:
 
     async def done(self) -> None:
         await self.control.stop()
+        await self.websockets.close()
         self.call_log.close()
 
     def _save_url(self) -> None:
@@ -206,10 +209,19 @@ class Replay:
             nextlayer.layer = FastReplayLayer(nextlayer.context, self, nextlayer.layer)
 
     def response(self, flow: http.HTTPFlow) -> None:
+        self.websockets.settle(flow)
+        if flow.websocket is not None:
+            return  # logged with its conversation once it ends
         if flow.metadata.get(metadata.CALL):
             self.call_log.log(flow)
         elif not flow.metadata.get(metadata.REPLAYED):
             self.call_log.remember(flow)  # record, passthrough: for the admin API only
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        if flow.metadata.get(metadata.CALL):
+            self.call_log.log(flow)
+        elif not flow.metadata.get(metadata.REPLAYED):
+            self.call_log.remember(flow)
 
     def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
         """`response` is the answer, to go out after its delay."""
@@ -244,6 +256,8 @@ class Replay:
         if later is not None:
             if type(later) is faults.Faulted:
                 return faults.carry_out(flow, later, self.fault_done)
+            if type(later) is Play:
+                return self.websockets.play(flow, later, self.responder.config)
             return self._answer_later(flow, *later)
 
     def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | faults.Faulted | None:
@@ -257,7 +271,7 @@ class Replay:
         return self._answer_safely(flow)
 
     def _answer_safely(self, flow: http.HTTPFlow
-                       ) -> tuple[http.Response, float] | faults.Faulted | None:
+                       ) -> tuple[http.Response, float] | faults.Faulted | Play | None:
         try:
             return self._answer(flow)
         except Exception as e:  # a bug of ours: say so, rather than pass it upstream
@@ -273,7 +287,7 @@ class Replay:
             return None
 
     def _answer(self, flow: http.HTTPFlow
-                ) -> tuple[http.Response, float] | faults.Faulted | None:
+                ) -> tuple[http.Response, float] | faults.Faulted | Play | None:
         responder = self.responder
         if not responder.config.mode.answers():
             return None
@@ -292,9 +306,10 @@ class Replay:
 
     @staticmethod
     def _carry_out(flow: http.HTTPFlow, call: Call, decision: Decision
-                   ) -> tuple[http.Response, float] | faults.Faulted | None:
-        """The decision as the flow's response, now or later, or as a fault; None with
-        no response: forward it."""
+                   ) -> tuple[http.Response, float] | faults.Faulted | Play | None:
+        """The decision as the flow's response, now or later, or as a fault, or as a
+        WebSocket conversation to play (addons/websockets.py); None with no response:
+        forward it."""
         meta = flow.metadata
         if (outcome := decision.outcome()) is not None:
             meta[metadata.OUTCOME] = outcome
@@ -313,6 +328,8 @@ class Replay:
         # The delay counts from the request's arrival, so time spent queued behind
         # other requests is part of it rather than added to it.
         remaining = decision.delay - (time.time() - call.arrived) if decision.delay else 0.0
+        if (play := play_for(flow, decision, remaining)) is not None:
+            return play
         if (fault := decision.fault) is not None:
             meta[metadata.FAULT] = str(fault)
             if not fault.answers or fault.kind == "slow-body":

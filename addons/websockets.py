@@ -12,13 +12,17 @@ record addon does, once it ends.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from mitmproxy import http
 
 from addons import metadata
 from recorder.conversation import Conversation
-from recorder.serve.websocket import Booking, PlayServer, PlaySettings, TOKEN_HEADER
+from recorder.serve.config import ServeConfig
+from recorder.serve.faults import Fault
+from recorder.serve.responder import Decision
+from recorder.serve.websocket import TOKEN_HEADER, Booking, PlayServer, PlaySettings
 
 # Where the upgrade request was going, put back once the 101 came (the call log's URL).
 _TARGET = "mockrec_websocket_target"
@@ -33,22 +37,43 @@ def is_upgrade(flow: http.HTTPFlow) -> bool:
 @dataclass
 class Play:
     """A decision to play `conversation` for this upgrade, answered with these header
-    fields, after `delay` seconds."""
+    fields, after `delay` seconds; `cut_after`: the fault cut:N."""
 
     conversation: Conversation
     headers: list[tuple[str, str]]
-    settings: PlaySettings
     delay: float = 0.0
+    cut_after: int | None = None
+
+
+def play_for(flow: http.HTTPFlow, decision: Decision, delay: float) -> Play | None:
+    """The decision as a conversation to play, when its example has one and the request
+    is a WebSocket upgrade; None for the rest (a fault other than cut spoils the 101 as
+    it spoils any answer)."""
+    example, answer, fault = decision.example, decision.answer, decision.fault
+    if example is None or answer is None or example.response.conversation is None \
+            or not is_upgrade(flow) or (fault is not None and fault.kind != "cut"):
+        return None
+    headers = [(k.decode("latin-1"), v.decode("utf-8", "surrogateescape"))
+               for k, v in answer.headers]
+    return Play(example.response.conversation, headers, max(0.0, delay), _cut(fault))
+
+
+def _cut(fault: Fault | None) -> int | None:
+    return fault.ms if fault is not None and fault.kind == "cut" else None
 
 
 class Conversations:
     def __init__(self) -> None:
         self.server = PlayServer()
 
-    async def play(self, flow: http.HTTPFlow, play: Play) -> None:
-        """Point the upgrade request at the PlayServer, with its booking's token."""
+    async def play(self, flow: http.HTTPFlow, play: Play, config: ServeConfig) -> None:
+        """Point the upgrade request at the PlayServer, with its booking's token, once
+        its delay is over (other requests go on meanwhile)."""
+        if play.delay:
+            await asyncio.sleep(play.delay)
         port = await self.server.start()
-        token = self.server.book(Booking(play.conversation, play.settings, play.headers,
+        settings = PlaySettings(match_body=config.match.match_body, cut_after=play.cut_after)
+        token = self.server.book(Booking(play.conversation, settings, play.headers,
                                          lambda played: None))
         req = flow.request
         flow.metadata[_TARGET] = (req.data.scheme, req.data.host, req.data.port)

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.net.http import http1
 from mitmproxy.net.http.validate import validate_headers
+from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers.http import _http1
+from mitmproxy.proxy.layers.http._base import ReceiveHttp
+from mitmproxy.proxy.layers.http._events import RequestProtocolError, ResponseProtocolError
 
 from addons import metadata
 
@@ -73,8 +76,55 @@ def _error_response(status_code: int, message: str = "") -> bytes:
 
 
 def install_error_answers() -> None:
-    """mockrec's JSON instead of mitmproxy's HTML error pages (HTTP/1)."""
+    """mockrec's JSON instead of mitmproxy's HTML error pages (HTTP/1), and an answer
+    where mitmproxy's HTTP/1 server would close without one (`_read_body`, `_send`)."""
     _http1.make_error_response = _error_response
+    _http1.Http1Server.read_body = _read_body
+    _http1.Http1Server.send = _send
+
+
+def uninstall_error_answers() -> None:
+    _http1.make_error_response = _mitmproxy_error_response
+    _http1.Http1Server.read_body = _mitmproxy_read_body
+    _http1.Http1Server.send = _mitmproxy_send
+
+
+_mitmproxy_read_body = _http1.Http1Server.read_body
+_mitmproxy_send = _http1.Http1Server.send
+
+
+def _read_body(self: _http1.Http1Server, event):
+    """mitmproxy's request body reader, with a 400 before it closes the connection on a
+    body it cannot read (a bad chunk size, a chunk shorter than it said), and on chunk
+    trailers, which it does not take (it raised, and the client got nothing)."""
+    reader = _mitmproxy_read_body(self, event)
+    try:
+        command = next(reader)
+        while True:
+            if (isinstance(command, commands.CloseConnection) and command.connection is self.conn
+                    and not getattr(self, "mockrec_refused", False)):
+                self.mockrec_refused = True  # once: the close is said again at its EOF
+                yield commands.SendData(self.conn, _error_response(
+                    400, "the chunked request body cannot be read"))
+            command = reader.send((yield command))
+    except StopIteration:
+        return
+    except NotImplementedError:  # HTTP/1 request trailers
+        self.state = self.done  # nothing more is read from this connection
+        yield commands.SendData(self.conn, _error_response(
+            400, "request trailers (fields after the last chunk) are not supported"))
+        yield commands.CloseConnection(self.conn)
+        yield ReceiveHttp(RequestProtocolError(self.stream_id, "request trailers"))
+
+
+def _send(self: _http1.Http1Server, event):
+    """mitmproxy's HTTP/1 answer writer, which takes a `100 Continue` it sent for the
+    answer already begun, and so closes without the error that follows (a body over the
+    limit after curl's `Expect: 100-continue`): an interim answer is not the answer."""
+    if (isinstance(event, ResponseProtocolError) and self.response is not None
+            and self.response.status_code < 200):
+        self.response = None
+    yield from _mitmproxy_send(self, event)
 
 
 KNOWN_VERSIONS = frozenset({"HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3"})
@@ -119,7 +169,7 @@ class UpstreamErrors:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     def done(self) -> None:
-        _http1.make_error_response = _mitmproxy_error_response
+        uninstall_error_answers()
         if self._sweeper:
             self._sweeper.cancel()
 

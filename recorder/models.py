@@ -327,6 +327,8 @@ class Example:
     # `sequence_key` and a position answer in that order, one per matching request.
     sequence: int | None = None
     fault: str = ""  # answer with this fault instead (recorder/serve/faults.py)
+    # What its Postman file had that mockrec does not model (recorder/interop/kept.py)
+    postman: list[dict[str, Any]] | None = None
 
     @property
     def sequence_key(self) -> tuple[str, str, bytes]:
@@ -344,6 +346,7 @@ class Request:
     url: str  # may hold {{variables}} and :name path parameters
     folder: str = ""
     examples: list[Example] = field(default_factory=list)
+    postman: list[dict[str, Any]] | None = None  # as Example.postman, for the item
 
 
 @dataclass
@@ -358,6 +361,9 @@ class Collection:
     requests: list[Request] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     tags: list[Tag] = field(default_factory=list)
+    # What its Postman file had that mockrec does not model: "top" (the operations
+    # for the file's top level) and "folders" ({folder: {"at": position, "ops": ...}})
+    postman: dict[str, Any] = field(default_factory=dict)
 
     @property
     def examples(self) -> list[Example]:

@@ -64,24 +64,41 @@ def import_openapi(
         "(by default only refs inside the document; never URLs).")] = None,
     merge: Merge = False,
     replace: Replace = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="List each response skipped and each example cut, not only "
+        "how many.")] = False,
 ) -> None:
     """One request per operation, one example per documented response."""
-    from recorder.interop import openapi
+    from recorder.interop import limits, openapi
 
     doc = openapi.load(file, allow_refs)
     name = collection or postman_name(str((doc.get("info") or {}).get("title") or file.stem))
     skipped: list[str] = []
+    cut: list[str] = []
     made: list[Collection] = []
 
     def convert(new_ids, track):
         made.append(openapi.to_collection(doc, name, new_ids, source=f"{file}: ", track=track,
-                                          skipped=skipped))
+                                          skipped=skipped, cut=cut))
         return made[0]
 
     done = _import_collection(name, convert, merge, replace)
     typer.echo(f"imported {file} {done}: {counted(len(made[0].requests), 'request')}, "
-               f"{counted(len(made[0].examples), 'example')}"
-               + "".join(f"\nskipped {s}" for s in skipped))
+               f"{counted(len(made[0].examples), 'example')}")
+    share = limits.MAX_EXAMPLE_VALUES.value()
+    for items, what in ((skipped, "response") , (cut, "generated example")):
+        if not items:
+            continue
+        if verbose:
+            verb = "skipped" if items is skipped else "cut to its required fields:"
+            typer.echo("".join(f"{verb} {item}\n" for item in items), nl=False)
+        elif items is skipped:
+            typer.echo(f"skipped {counted(len(items), what)} with no HTTP status to serve "
+                       "('default' and the like); --verbose lists them")
+        else:
+            typer.echo(f"cut {counted(len(items), what)} to their required fields (each over "
+                       f"MOCKREC_IMPORT_MAX_EXAMPLE_VALUES={share} values); --verbose lists "
+                       "them")
 
 
 def _import_collection(name: str, convert, merge: bool, replace: bool) -> str:
@@ -106,6 +123,7 @@ def _import_collection(name: str, convert, merge: bool, replace: bool) -> str:
             else:
                 imported = convert(lambda n: store.new_example_ids(c, n), track)
                 c.requests, c.variables = imported.requests, imported.variables
+                c.postman = imported.postman  # what the file has that mockrec keeps
                 done = f"as collection {name}" + (" (replaced)" if exists else "")
     except OSError as e:  # a full disk, say: the collection file is written whole or not
         raise MockrecError(f"cannot write collection {name}: {e.strerror or e}; nothing "

@@ -42,8 +42,12 @@ MAX_MB = Limit("MOCKREC_IMPORT_MAX_MB", 256, "MB in a file to import", 2**20)
 MAX_ITEMS = Limit("MOCKREC_IMPORT_MAX_ITEMS", 100_000,
                   "items (requests, folders, examples, operations or entries)")
 MAX_VALUES = Limit("MOCKREC_IMPORT_MAX_VALUES", 10_000_000,
-                   "values once YAML aliases and $refs are expanded (a 'billion laughs' "
-                   "document?)")
+                   "values written (YAML aliases expanded, examples copied or generated: a "
+                   "'billion laughs' document?)")
+# A generated example past this is cut to its smallest valid form; past twice this even
+# so, the import is refused (recorder/interop/samples.py).
+MAX_EXAMPLE_VALUES = Limit("MOCKREC_IMPORT_MAX_EXAMPLE_VALUES", 20_000,
+                           "values in one generated example")
 
 
 def read_bytes(path: Path) -> bytes:
@@ -95,32 +99,3 @@ def lone_surrogate(doc: object) -> str | None:
         elif isinstance(value, list):
             stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(value))))
     return None
-
-
-def expanded_size(value: object, where: str, limit: int | None = None) -> int:
-    """How many values `value` holds once shared parts (YAML aliases, resolved $refs) are
-    counted each time they appear; a cycle counts once. Refuses past MAX_VALUES, in time
-    linear in the distinct values, whatever the expansion."""
-    limit = MAX_VALUES.value() if limit is None else limit
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(v: object) -> int:
-        if not isinstance(v, dict | list):
-            return 1
-        key = id(v)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            return 1  # a recursive schema: samples cut it at a fixed depth
-        active.add(key)
-        total = 1
-        for child in v.values() if isinstance(v, dict) else v:
-            total += size(child)
-            if total > limit:
-                raise MAX_VALUES.refuse(where)
-        active.discard(key)
-        sizes[key] = total
-        return total
-
-    return size(value)

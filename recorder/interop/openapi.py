@@ -1,15 +1,20 @@
 """OpenAPI 3.0/3.1 import: Postman's "Generate from API schema".
 
 One request per operation, one example per documented response: each named
-example (`examples`), else the `example`, else one generated from the schema
-(types, formats, enums, required fields; `example` and `default` win). Path
-parameters become `:name` wildcards, the first server becomes `{{baseUrl}}`.
-YAML is read by PyYAML, `$ref`s are resolved by jsonref.
+example (`examples`), else the `example`, else one generated from the schema so
+that it validates against it (recorder/interop/samples.py). A JSON answer is JSON
+(a string schema gives a JSON string). Path parameters become `:name` wildcards,
+the first server becomes `{{baseUrl}}`. YAML is read by PyYAML, `$ref`s are
+resolved by jsonref into shared objects (not copies).
 
 The document is untrusted: `$ref`s are followed inside it only, or with
-`--allow-refs DIR` to local files under DIR, never to the network; YAML aliases
-and `$ref`s may not expand past MOCKREC_IMPORT_MAX_VALUES values (a "billion
-laughs" is refused at once rather than expanded).
+`--allow-refs DIR` to local files under DIR, never to the network. What is bounded
+is what the import writes, as it writes it: YAML aliases may not expand past
+MOCKREC_IMPORT_MAX_VALUES values, nor the examples copied or generated in all; a
+generated example is cut to its smallest valid form past
+MOCKREC_IMPORT_MAX_EXAMPLE_VALUES (samples.Budget). So a "billion laughs" or a
+recursive schema with fan-out is refused or cut in one line, and a big spec whose
+`$ref`s are shared (Stripe's) imports without being copied out.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import jsonref
 import yaml
 
 from recorder.errors import MockrecError
-from recorder.interop import limits
+from recorder.interop import forms, limits, samples
 from recorder.models import (
     Collection,
     Example,
@@ -35,7 +40,6 @@ from recorder.models import (
 )
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-MAX_DEPTH = 8
 
 
 class OpenAPIError(MockrecError):
@@ -68,7 +72,8 @@ def load(path: Path, allow_refs: Path | None = None) -> dict:
         raise OpenAPIError(f"{path}: bad $ref {ref!r}") from None
     except RecursionError:
         raise OpenAPIError(f"{path}: $refs nested too deeply to resolve") from None
-    limits.expanded_size(resolved, f"{path}: $refs")
+    # Shared `$ref`s stay shared (Stripe's 4 MB spec is billions of values copied out):
+    # what the import writes is counted instead, as it is written (samples.Budget).
     return resolved
 
 
@@ -152,58 +157,28 @@ def _check_aliases(root: yaml.Node, where: str) -> None:
     size(root)
 
 
-def sample(schema: Any, depth: int = 0) -> Any:
+def sample(schema: Any) -> Any:
     """A value that fits `schema`, preferring its own example or default."""
-    if not isinstance(schema, dict) or depth > MAX_DEPTH:
-        return None
-    for key in ("example", "default"):
-        if key in schema:
-            return schema[key]
-    if isinstance(schema.get("examples"), list) and schema["examples"]:
-        return schema["examples"][0]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    for combiner in ("oneOf", "anyOf"):
-        if schema.get(combiner):
-            return sample(schema[combiner][0], depth + 1)
-    if schema.get("allOf"):
-        merged: dict[str, Any] = {}
-        for part in schema["allOf"]:
-            value = sample(part, depth + 1)
-            if isinstance(value, dict):
-                merged.update(value)
-        return merged
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object" or "properties" in schema:
-        props = schema.get("properties") or {}
-        return {name: sample(sub, depth + 1) for name, sub in props.items()}
-    if kind == "array":
-        item = sample(schema.get("items") or {}, depth + 1)
-        return [] if item is None else [item]
-    if kind == "integer":
-        return int(schema.get("minimum", 0))
-    if kind == "number":
-        return float(schema.get("minimum", 0))
-    if kind == "boolean":
-        return True
-    if kind == "string":
-        return {"date-time": "2026-01-01T00:00:00Z", "date": "2026-01-01",
-                "uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "email": "user@example.com",
-                "uri": "https://example.com", "ipv4": "192.0.2.1"}.get(
-                    schema.get("format", ""), "string")
-    return None
+    return samples.sample(schema)
 
 
-def _body(value: Any) -> bytes:
-    if value is None:
-        return b""
-    if isinstance(value, str):
-        return value.encode()
-    return json.dumps(value, indent=2).encode()
+def _body(value: Any, media_type: str) -> bytes:
+    """The value as the media type's bytes: JSON for a JSON type (a string is a JSON
+    string, unless it is the JSON text of an object or array, as authors write them)."""
+    if "x-www-form-urlencoded" in media_type.lower() and isinstance(value, dict):
+        return forms.urlencoded([(str(k), v if isinstance(v, str) else json.dumps(v))
+                                 for k, v in value.items()])
+    if "json" not in media_type.lower():
+        if value is None:
+            return b""
+        return value.encode() if isinstance(value, str) else json.dumps(value, indent=2).encode()
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            json.loads(value)
+            return value.encode()
+        except ValueError:
+            pass
+    return json.dumps(value, indent=2, ensure_ascii=False).encode()
 
 
 def _status(code: str) -> int | None:
@@ -225,70 +200,78 @@ def _media(content: Any) -> tuple[str, dict]:
     return media, content[media] or {}
 
 
-def _examples(media: dict) -> list[tuple[str, Any]]:
+def _examples(media: dict, generator: samples.Generator, where: str) -> list[tuple[str, Any]]:
     named = media.get("examples")
     if isinstance(named, dict) and named:
-        return [(name, (ex or {}).get("value")) for name, ex in named.items()]
+        return [(name, generator.given((ex or {}).get("value"), where))
+                for name, ex in named.items()]
     if "example" in media:
-        return [("", media["example"])]
+        return [("", generator.given(media["example"], where))]
     schema = media.get("schema")
-    return [("", sample(schema))] if schema else [("", None)]
+    return [("", generator.example(schema, where))] if schema else [("", None)]
 
 
 def to_collection(doc: dict, name: str, new_ids: Callable[[int], list[int]],
                   source: str = "", track: Callable = lambda items: items,
-                  skipped: list[str] | None = None) -> Collection:
-    """The collection; what is left out is added to `skipped`, with the reason."""
+                  skipped: list[str] | None = None, cut: list[str] | None = None) -> Collection:
+    """The collection; what is left out is added to `skipped`, with the reason, and the
+    generated examples cut to their smallest form to `cut`."""
     skipped = [] if skipped is None else skipped
     collection = Collection(name=name)
     servers = doc.get("servers") or []
     if servers and isinstance(servers[0], dict) and servers[0].get("url"):
         collection.variables["baseUrl"] = str(servers[0]["url"]).rstrip("/")
+    generator = samples.Generator(source=source)
     for path, item in track(list(doc["paths"].items())):
         if not isinstance(item, dict):
             raise OpenAPIError(f"{source}paths.{path}: expected an object")
-        template = "/".join(f":{s[1:-1]}" if s.startswith("{") and s.endswith("}") else s
-                            for s in str(path).split("/"))
-        url = "{{baseUrl}}" + template
         for method in METHODS:
             op = item.get(method)
             if op is None:
                 continue
-            where = f"{source}paths.{path}.{method}"
             if not isinstance(op, dict):
-                raise OpenAPIError(f"{where}: expected an object")
-            request = Request(id=len(collection.requests) + 1,
-                              name=str(op.get("summary") or op.get("operationId")
-                                       or f"{method.upper()} {path}"),
-                              method=method.upper(), url=url,
-                              folder=str((op.get("tags") or [""])[0]))
-            body_media, body = _media((op.get("requestBody") or {}).get("content"))
-            request_body = _body(_examples(body)[0][1]) if body_media else b""
-            request_headers = [("Content-Type", body_media)] if body_media else []
-            responses = op.get("responses") or {}
-            if not isinstance(responses, dict):
-                raise OpenAPIError(f"{where}.responses: expected an object")
-            for code, response in responses.items():
-                status = _status(code)
-                if status is None or not isinstance(response, dict):
-                    skipped.append(f"{method.upper()} {path} response {code!r}: no HTTP status "
-                                   "to serve")
-                    continue
-                media_type, media = _media(response.get("content"))
-                for example_name, value in _examples(media):
-                    reason = reason_phrase(status)
-                    label = example_name or str(response.get("description") or reason)
-                    request.examples.append(Example(
-                        id=0, name=f"{status} {label}".strip()[:200],
-                        request=ExampleRequest(method.upper(), url, request_headers,
-                                               request_body),
-                        response=ExampleResponse(
-                            status, reason,
-                            [("Content-Type", media_type)] if media_type else [],
-                            _body(value) if media_type else b""),
-                    ))
+                raise OpenAPIError(f"{source}paths.{path}.{method}: expected an object")
+            request = _operation(str(path), method, op, generator, skipped)
+            request.id = len(collection.requests) + 1
             collection.requests.append(request)
     for example, example_id in zip(collection.examples, new_ids(len(collection.examples)),
                                    strict=True):
         example.id = example_id
+    if cut is not None:
+        cut += [w.removeprefix(source) for w in generator.budget.cut_examples]
     return collection
+
+
+def _operation(path: str, method: str, op: dict, generator: samples.Generator,
+               skipped: list[str]) -> Request:
+    """One operation's request, with an example per documented response."""
+    where = f"{method.upper()} {path}"
+    template = "/".join(f":{s[1:-1]}" if s.startswith("{") and s.endswith("}") else s
+                        for s in path.split("/"))
+    url = "{{baseUrl}}" + template
+    request = Request(id=0, name=str(op.get("summary") or op.get("operationId") or where),
+                      method=method.upper(), url=url, folder=str((op.get("tags") or [""])[0]))
+    body_media, body = _media((op.get("requestBody") or {}).get("content"))
+    request_body = (_body(_examples(body, generator, f"{where} request")[0][1], body_media)
+                    if body_media else b"")
+    request_headers = [("Content-Type", body_media)] if body_media else []
+    responses = op.get("responses") or {}
+    if not isinstance(responses, dict):
+        raise OpenAPIError(f"paths.{path}.{method}.responses: expected an object")
+    for code, response in responses.items():
+        status = _status(code)
+        if status is None or not isinstance(response, dict):
+            skipped.append(f"{where} response {code!r}: no HTTP status to serve")
+            continue
+        media_type, media = _media(response.get("content"))
+        for example_name, value in _examples(media, generator, f"{where} response {code}"):
+            reason = reason_phrase(status)
+            label = example_name or str(response.get("description") or reason)
+            request.examples.append(Example(
+                id=0, name=f"{status} {label}".strip()[:200],
+                request=ExampleRequest(method.upper(), url, request_headers, request_body),
+                response=ExampleResponse(
+                    status, reason, [("Content-Type", media_type)] if media_type else [],
+                    _body(value, media_type) if media_type else b""),
+            ))
+    return request

@@ -1,8 +1,12 @@
 """Postman Collection v2.1 (and v2.0) in and out: folders, requests, saved examples, variables.
 
-Import keeps what mockrec models (folder, name, method, URL, headers, body and how
-Postman saved it, status, reason, variables, the examples' ids) and counts what it
-leaves out; export writes v2.1 that Postman and newman read. A body that is not
+Import models the folder, name, method, URL, headers, body and how Postman saved it,
+status, reason, variables and the examples' ids, and keeps everything else the file
+has (scripts, auth, descriptions, options, unknown fields: recorder/interop/kept.py);
+export writes it all back, so that `export(import(X)) == X` apart from what was
+edited in mockrec. Path variables (`url.variable`) are resolved into the URLs as
+Postman resolves them; form bodies (`urlencoded`, `formdata`) are kept as the bytes
+Postman sends, with their Content-Type (recorder/interop/forms.py). A body that is not
 UTF-8 travels base64 in `_mockrec_body_base64`, a field Postman ignores, so export
 then import is exact; so do an example's position in a sequence (`_mockrec_sequence`)
 and its fault (`_mockrec_fault`), and a WebSocket example's conversation
@@ -17,16 +21,17 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from recorder.conversation import Conversation, ConversationError
 from recorder.conversation import from_doc as conversation_from_doc
 from recorder.errors import BadFile
-from recorder.interop import limits
+from recorder.interop import forms, kept, limits
 from recorder.models import (
     Collection,
     Example,
@@ -62,13 +67,13 @@ class ImportSummary:
     requests: int = 0
     examples: int = 0
     folders: int = 0
-    ignored: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)  # kept, not modelled
 
     def text(self) -> str:
         lines = [f"{counted(self.requests, 'request')}, {counted(self.examples, 'example')}, "
                  f"{counted(self.folders, 'folder')}"]
         if self.ignored:
-            lines.append("ignored (not modelled by mockrec): " + ", ".join(
+            lines.append("kept for export, not used by mockrec: " + ", ".join(
                 f"{key} x{count}" for key, count in sorted(self.ignored.items())))
         return "\n".join(lines)
 
@@ -81,7 +86,45 @@ def _expect(value: Any, kind: type | tuple, where: str) -> Any:
 
 
 def url_text(url: Any, where: str) -> str:
-    """A Postman URL (string, or object with raw or host/path/query) as one string."""
+    """A Postman URL (string, or object with raw or host/path/query) as one string, its
+    path variables resolved as Postman resolves them (`path_values`)."""
+    text = _joined_url(url, where)
+    values = path_values(url)
+    return with_path_values(text, values) if values else text
+
+
+def path_values(url: Any) -> dict[str, str]:
+    """The values saved for a URL's `:name` segments (`url.variable`) that Postman would
+    put in their place: a value as given, or a `{{variable}}` (resolved later like any
+    other). A segment with no value, an empty one, or a type placeholder such as
+    `<string>` (what openapi-to-postman writes for "a value of this type") stays
+    `:name`, a wildcard."""
+    rows = url.get("variable") if isinstance(url, dict) else None
+    if not isinstance(rows, list):
+        return {}
+    return {str(r["key"]): str(r["value"]) for r in rows
+            if isinstance(r, dict) and r.get("key") is not None and not r.get("disabled")
+            and isinstance(r.get("value"), str | int | float) and str(r["value"]) != ""
+            and not PLACEHOLDER.fullmatch(str(r["value"]))}
+
+
+def with_path_values(text: str, values: dict[str, str]) -> str:
+    """`{{base}}/products/:id?x=1` with `:id` replaced by values["id"]."""
+    head, path = "", text
+    if "://" in text:
+        scheme, _, rest = text.partition("://")
+        cut = rest.find("/")
+        head, path = (text, "") if cut < 0 else (f"{scheme}://{rest[:cut]}", rest[cut:])
+    elif text.startswith("{{") and "}}" in text:
+        cut = text.index("}}") + 2
+        head, path = text[:cut], text[cut:]
+    path, mark, query = path.partition("?")
+    path = "/".join(values.get(seg[1:], seg) if seg.startswith(":") else seg
+                    for seg in path.split("/"))
+    return head + path + mark + query
+
+
+def _joined_url(url: Any, where: str) -> str:
     if url is None:
         return ""
     if isinstance(url, str):
@@ -148,7 +191,8 @@ def graphql_parts(body: bytes) -> tuple[str, str] | None:
 
 
 def _request_body(body: Any, where: str) -> tuple[bytes, str]:
-    """The body's bytes, and how Postman saved it (the language: json, graphql, ...)."""
+    """The body's bytes, and how Postman saved it (the language: json, graphql, ... or
+    the form's mode, urlencoded or formdata)."""
     if not body:
         return b"", ""
     _expect(body, dict, where)
@@ -166,13 +210,46 @@ def _request_body(body: Any, where: str) -> tuple[bytes, str]:
         if not isinstance(variables, str):  # some exporters write the object itself
             variables = json.dumps(variables)
         return graphql_body(str(graphql.get("query") or ""), variables), "graphql"
-    pairs = body.get(mode) if mode in ("urlencoded", "formdata") else None
-    if isinstance(pairs, list):
-        fields = [p for p in pairs if isinstance(p, dict) and not p.get("disabled")
-                  and p.get("type", "text") == "text"]
-        return "&".join(f"{quote(str(p.get('key', '')))}={quote(str(p.get('value', '')))}"
-                        for p in fields).encode(), ""
+    if mode in ("urlencoded", "formdata") and isinstance(body.get(mode), list):
+        return _form_body(mode, body[mode])
     return b"", ""
+
+
+def _form_body(mode: str, rows: list) -> tuple[bytes, str]:
+    """A form as the bytes Postman sends for it (its Content-Type is `form_type`)."""
+    fields = [r for r in rows if isinstance(r, dict) and not r.get("disabled")
+              and r.get("key") is not None]
+    if mode == "urlencoded":
+        return forms.urlencoded([(str(r["key"]), _text(r.get("value"))) for r in fields]), mode
+    return forms.multipart([(str(r["key"]), _text(r.get("value")), _file_name(r))
+                            for r in fields]), mode
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _file_name(row: dict) -> str | None:
+    if row.get("type") != "file":
+        return None
+    src = row.get("src")
+    src = src[0] if isinstance(src, list) and src else src
+    return str(src or "").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+FORM_TYPES = {"urlencoded": forms.URLENCODED, "formdata": forms.MULTIPART}
+
+
+def with_form_type(headers: list[Header], language: str) -> list[Header]:
+    """The headers Postman sends with a form: its Content-Type added (a multipart one
+    without the body's boundary replaced), as Postman adds it."""
+    form_type = FORM_TYPES.get(language)
+    if form_type is None:
+        return headers
+    given = next((v for k, v in headers if k.lower() == "content-type"), None)
+    if given is not None and (language == "urlencoded" or "boundary=" in given):
+        return headers
+    return [*(h for h in headers if h[0].lower() != "content-type"), ("Content-Type", form_type)]
 
 
 def _response_body(example: dict, where: str) -> bytes:
@@ -225,8 +302,15 @@ def _fault(value: Any, where: str) -> str:
         raise PostmanError(f"{where}._mockrec_fault: {e}") from None
 
 
+PLACEHOLDER = re.compile(r"<[A-Za-z][\w-]*>")
+ITEMS_HINT = ("Postman names that list `item` (Collection v2.1: a top-level `info` "
+              "object and an `item` list of requests and folders); rename it to import")
+
+
 def load(path: Path) -> dict:
     doc = _expect(limits.read_json_file(path), dict, str(path))
+    if isinstance(doc.get("items"), list) and "item" not in doc:
+        raise PostmanError(f"{path}: the file lists its requests under `items`; {ITEMS_HINT}")
     if not isinstance(doc.get("info"), dict) or not isinstance(doc.get("item"), list):
         raise PostmanError(f"{path}: not a Postman collection (no info and item list)")
     if where := limits.lone_surrogate(doc):
@@ -235,39 +319,14 @@ def load(path: Path) -> dict:
     return doc
 
 
-def to_collection(doc: dict, name: str, new_ids, source: str = "",
-                  track=lambda items: items) -> tuple[Collection, ImportSummary]:
-    """Build a collection from a parsed Postman document; `new_ids(n)` gives example ids."""
-    summary = ImportSummary()
-    collection = Collection(name=name)
-    for i, var in enumerate(doc.get("variable") or []):
-        _expect(var, dict, f"{source}variable[{i}]")
-        if var.get("key") is not None and not var.get("disabled"):
-            collection.variables[str(var["key"])] = "" if var.get("value") is None else str(
-                var["value"])
-    items = _Items(summary, source)
-    items.walk(doc["item"], [], f"{source}item", 0)
-    for request, examples in track(items.pending):
-        for where, ex in examples:
-            request.examples.append(_example(ex, where, request))
-        collection.requests.append(request)
-    # Only a file that read whole takes ids: a refused import leaves the data dir as it was.
-    for example, example_id in zip(collection.examples, new_ids(len(collection.examples)),
-                                   strict=True):
-        example.id = example_id
-    summary.requests = len(collection.requests)
-    summary.examples = len(collection.examples)
-    return collection, summary
+class _Reader:
+    """One Postman document read into a collection, with what it keeps for export."""
 
-
-class _Items:
-    """A walk of a collection's item tree: its requests, each with its examples still
-    unread, and how many items were met (refused past MOCKREC_IMPORT_MAX_ITEMS before
-    anything more is built from the file)."""
-
-    def __init__(self, summary: ImportSummary, source: str) -> None:
-        self.summary, self.source = summary, source
-        self.pending: list[tuple[Request, list[tuple[str, dict]]]] = []
+    def __init__(self, name: str, source: str) -> None:
+        self.source = source
+        self.summary = ImportSummary()
+        self.collection = Collection(name=name)
+        self.pending: list[tuple[Request, dict, list[tuple[str, dict]]]] = []
         self.limit = limits.MAX_ITEMS.value()
         self.counted = 0
 
@@ -275,6 +334,12 @@ class _Items:
         self.counted += n
         if self.counted > self.limit:  # before anything more is built from the file
             raise limits.MAX_ITEMS.refuse(self.source.removesuffix(": ") or "collection")
+
+    def variables(self, doc: dict) -> None:
+        for i, var in enumerate(doc.get("variable") or []):
+            _expect(var, dict, f"{self.source}variable[{i}]")
+            if var.get("key") is not None and not var.get("disabled"):
+                self.collection.variables[str(var["key"])] = _text(var.get("value"))
 
     def walk(self, items: list, folder: list[str], where: str, depth: int) -> None:
         if depth > 64:
@@ -285,30 +350,55 @@ class _Items:
             _expect(item, dict, here)
             self.summary.ignored.update(k for k in item if k not in ITEM_KEYS)
             item_name = str(item.get("name") or f"item {i}")
+            if "items" in item and "item" not in item and "request" not in item:
+                raise PostmanError(f"{here}: a folder lists its requests under `items`; "
+                                   f"{ITEMS_HINT}")
             if "item" in item:
-                self.summary.folders += 1
-                self.walk(_expect(item["item"], list, f"{here}.item"), [*folder, item_name],
-                          f"{here}.item", depth + 1)
-            else:
-                self._request(item, here, FOLDER_SEPARATOR.join(folder), item_name)
+                path = self.folder(item, folder, item_name, i)
+                self.walk(_expect(item["item"], list, f"{here}.item"), path, f"{here}.item",
+                          depth + 1)
+                continue
+            self.request(item, item_name, folder, here)
 
-    def _request(self, item: dict, here: str, folder: str, item_name: str) -> None:
+    def folder(self, item: dict, parent: list[str], name: str, position: int) -> list[str]:
+        """The folder's path; two folders of one name side by side (Adyen has them) are
+        told apart as `name (2)`, and export gives the second its name back."""
+        self.summary.folders += 1
+        folders = self.collection.postman.setdefault("folders", {})
+        unique, n = name, 1
+        while FOLDER_SEPARATOR.join([*parent, unique]) in folders:
+            n += 1
+            unique = f"{name} ({n})"
+        shell = {k: [] if k == "item" else v for k, v in item.items()}
+        folders[FOLDER_SEPARATOR.join([*parent, unique])] = {
+            "at": position, "ops": kept.diff(_folder_doc(unique), shell)}
+        return [*parent, unique]
+
+    def request(self, item: dict, item_name: str, folder: list[str], here: str) -> None:
         req = _expect(item.get("request"), (dict, str), f"{here}.request")
         if isinstance(req, str):
             req = {"url": req, "method": "GET"}
         request = Request(id=len(self.pending) + 1, name=item_name,
                           method=str(req.get("method") or "GET").upper(),
                           url=url_text(req.get("url"), f"{here}.request.url"),
-                          folder=folder)
+                          folder=FOLDER_SEPARATOR.join(folder))
         responses = _expect(item.get("response") or [], list, f"{here}.response")
         self.count(len(responses))
         examples = [(f"{here}.response[{j}]", _expect(r, dict, f"{here}.response[{j}]"))
                     for j, r in enumerate(responses)]
-        self.pending.append((request, examples))
+        self.pending.append((request, item, examples))
+
+    def finish(self, request: Request, item: dict, examples: list[tuple[str, dict]]) -> None:
+        for where, ex in examples:
+            example = _example(ex, request, where)
+            example.postman = kept.diff(_example_doc(example), ex) or None
+            request.examples.append(example)
+        shell = {k: [] if k == "response" else v for k, v in item.items()}
+        request.postman = kept.diff(_item_doc(request), shell) or None
+        self.collection.requests.append(request)
 
 
-def _example(ex: dict, where: str, request: Request) -> Example:
-    """One of a request's examples (its id is given once the whole file has been read)."""
+def _example(ex: dict, request: Request, where: str) -> Example:
     original = ex.get("originalRequest") or {}
     if isinstance(original, str):
         original = {"url": original}
@@ -317,15 +407,16 @@ def _example(ex: dict, where: str, request: Request) -> Example:
     if not isinstance(code, int) or not 100 <= code <= 599:
         raise PostmanError(f"{where}.code: {code!r} is not an HTTP status")
     body, language = _request_body(original.get("body"), f"{where}.originalRequest.body")
+    headers = _headers(original.get("header"), f"{where}.originalRequest.header")
     postman_id = ex.get("id")
     answer, stream = _streamed_body(ex, where)
     return Example(
-        id=0,
+        id=0,  # given once the whole file has been read
         name=str(ex.get("name") or f"{code} {ex.get('status') or ''}".strip()),
         request=ExampleRequest(
             method=str(original.get("method") or request.method).upper(),
             url=url_text(original.get("url"), f"{where}.originalRequest.url") or request.url,
-            headers=_headers(original.get("header"), f"{where}.originalRequest.header"),
+            headers=with_form_type(headers, language) if body else headers,
             body=body, language=language),
         response=ExampleResponse(
             status=code, reason=str(ex.get("status") or ""),
@@ -337,6 +428,26 @@ def _example(ex: dict, where: str, request: Request) -> Example:
         sequence=_sequence(ex.get("_mockrec_sequence"), where),
         fault=_fault(ex.get("_mockrec_fault"), where),
     )
+
+
+def to_collection(doc: dict, name: str, new_ids, source: str = "",
+                  track=lambda items: items) -> tuple[Collection, ImportSummary]:
+    """Build a collection from a parsed Postman document; `new_ids(n)` gives example ids."""
+    reader = _Reader(name, source)
+    reader.variables(doc)
+    reader.walk(doc["item"], [], f"{source}item", 0)
+    for request, item, examples in track(reader.pending):
+        reader.finish(request, item, examples)
+    collection, summary = reader.collection, reader.summary
+    top = {k: [] if k == "item" else v for k, v in doc.items()}
+    collection.postman["top"] = kept.diff(_top_doc(collection), top)
+    # Only a file that read whole takes ids: a refused import leaves the data dir as it was.
+    for example, example_id in zip(collection.examples, new_ids(len(collection.examples)),
+                                   strict=True):
+        example.id = example_id
+    summary.requests = len(collection.requests)
+    summary.examples = len(collection.examples)
+    return collection, summary
 
 
 # -- export ------------------------------------------------------------------------------
@@ -369,24 +480,44 @@ def _header_rows(headers: list[Header]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in headers]
 
 
+def _form_doc(language: str, body: bytes, headers: list[Header]) -> dict[str, Any] | None:
+    """A form body in its Postman mode, or None if the body is not a form of that kind."""
+    if language == "urlencoded":
+        return {"mode": "urlencoded", "urlencoded": [
+            {"key": k, "value": v} for k, v in forms.urlencoded_fields(body)]}
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    fields = forms.multipart_fields(body, content_type) if language == "formdata" else None
+    if fields is None:
+        return None
+    return {"mode": "formdata", "formdata": [
+        {"key": k, "type": "file", "src": f} if f is not None else
+        {"key": k, "value": v, "type": "text"} for k, v, f in fields]}
+
+
+def _body_doc(body: bytes, language: str, headers: list[Header]) -> dict[str, Any]:
+    parts = graphql_parts(body) if language == "graphql" else None
+    if parts is not None:
+        return {"mode": "graphql", "graphql": {"query": parts[0], "variables": parts[1]}}
+    form = _form_doc(language, body, headers) if language in FORM_TYPES else None
+    if form is not None:
+        return form
+    doc: dict[str, Any] = {"mode": "raw", "raw": body.decode("utf-8", "replace")}
+    if language and language not in FORM_TYPES:
+        doc["options"] = {"raw": {"language": "json" if language == "graphql" else language}}
+    return doc
+
+
 def _request_doc(method: str, url: str, headers: list[Header], body: bytes,
                  language: str = "") -> dict[str, Any]:
     doc: dict[str, Any] = {"method": method, "header": _header_rows(headers),
                            "url": url_object(url)}
     if body:
-        parts = graphql_parts(body) if language == "graphql" else None
-        if parts is not None:
-            doc["body"] = {"mode": "graphql",
-                           "graphql": {"query": parts[0], "variables": parts[1]}}
-        else:
-            doc["body"] = {"mode": "raw", "raw": body.decode("utf-8", "replace")}
-            if language:
-                doc["body"]["options"] = {"raw": {"language": "json" if language == "graphql"
-                                                  else language}}
+        doc["body"] = _body_doc(body, language, headers)
     return doc
 
 
 def _example_doc(e: Example) -> dict[str, Any]:
+    """The example as mockrec writes it, before what its file kept is put back."""
     doc: dict[str, Any] = {"id": e.postman_id} if e.postman_id is not None else {}
     doc |= {
         "name": e.name,
@@ -415,29 +546,62 @@ def _example_doc(e: Example) -> dict[str, Any]:
     return doc
 
 
-def from_collection(c: Collection) -> dict[str, Any]:
-    root: list[dict] = []
-    folders: dict[str, list[dict]] = {"": root}
+def _item_doc(r: Request) -> dict[str, Any]:
+    """The item as mockrec writes it, its examples and what its file kept left out."""
+    first = r.examples[0] if r.examples else None
+    return {"name": r.name, "request": _request_doc(
+        r.method, r.url, first.request.headers if first else [],
+        first.request.body if first else b"", first.request.language if first else ""),
+        "response": []}
 
-    def folder_items(path: str) -> list[dict]:
-        if path not in folders:
+
+def _folder_doc(name: str) -> dict[str, Any]:
+    return {"name": name, "item": []}
+
+
+def _top_doc(c: Collection) -> dict[str, Any]:
+    # sorted: the collection file may keep variables in another order than the file's
+    return {"info": {"name": c.name, "schema": SCHEMA_21}, "item": [],
+            "variable": [{"key": k, "value": v} for k, v in sorted(c.variables.items())]}
+
+
+class _Tree:
+    """The item tree export writes: folders made on first use, or where the file had
+    them (an empty folder too), each with what its file kept."""
+
+    def __init__(self, c: Collection) -> None:
+        self.root: list[dict] = []
+        self.folders: dict[str, list[dict]] = {"": self.root}
+        self.kept: dict[str, dict] = c.postman.get("folders") or {}
+
+    def items(self, path: str) -> list[dict]:
+        if path not in self.folders:
             parent, _, name = path.rpartition(FOLDER_SEPARATOR)
-            node = {"name": name, "item": []}
-            folder_items(parent).append(node)
-            folders[path] = node["item"]
-        return folders[path]
+            node = kept.apply(_folder_doc(name), (self.kept.get(path) or {}).get("ops"))
+            self.items(parent).append(node)
+            self.folders[path] = node["item"]
+        return self.folders[path]
 
+    def empty_folders(self) -> None:
+        """The file's folders that hold no request now, back where they stood."""
+        for path, kept_folder in self.kept.items():
+            if path in self.folders:
+                continue
+            parent, _, name = path.rpartition(FOLDER_SEPARATOR)
+            node = kept.apply(_folder_doc(name), kept_folder.get("ops"))
+            siblings = self.items(parent)
+            at = kept_folder.get("at")
+            siblings.insert(at if isinstance(at, int) else len(siblings), node)
+            self.folders[path] = node["item"]
+
+
+def from_collection(c: Collection) -> dict[str, Any]:
+    tree = _Tree(c)
     for r in c.requests:
-        first = r.examples[0] if r.examples else None
-        folder_items(r.folder).append({
-            "name": r.name,
-            "request": _request_doc(r.method, r.url, first.request.headers if first else [],
-                                    first.request.body if first else b"",
-                                    first.request.language if first else ""),
-            "response": [_example_doc(e) for e in r.examples],
-        })
-    return {
-        "info": {"name": c.name, "schema": SCHEMA_21},
-        "item": root,
-        "variable": [{"key": k, "value": v} for k, v in c.variables.items()],
-    }
+        item = kept.apply(_item_doc(r), r.postman)
+        item["response"] = [kept.apply(_example_doc(e), e.postman) for e in r.examples]
+        tree.items(r.folder).append(item)
+    tree.empty_folders()
+    doc = kept.apply(_top_doc(c), c.postman.get("top"))
+    doc["item"] = tree.root
+    return doc

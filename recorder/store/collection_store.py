@@ -28,6 +28,7 @@ from recorder import conversation
 from recorder.collector import collector_paused
 from recorder.conversation import Conversation
 from recorder.errors import MockrecError, NotFound, StoreCorrupt
+from recorder.interop import kept
 from recorder.models import (
     Collection,
     Example,
@@ -252,14 +253,23 @@ def _headers_doc(headers: list[Header]) -> list[str]:
 
 
 def collection_doc(c: Collection) -> dict[str, dict[str, Any]]:
+    meta: dict[str, Any] = {"name": c.name, "variables": c.variables, "format": "mockrec/1"}
+    if c.postman:  # what its Postman file had that mockrec does not model
+        meta["postman"] = c.postman
     return {
-        "collection": {"1": {"name": c.name, "variables": c.variables, "format": "mockrec/1"}},
-        "requests": {str(r.id): {"name": r.name, "method": r.method, "url": r.url,
-                                 "folder": r.folder} for r in c.requests},
+        "collection": {"1": meta},
+        "requests": {str(r.id): _request_doc(r) for r in c.requests},
         "examples": {str(e.id): example_doc(e, r.id) for r in c.requests for e in r.examples},
         "tags": {str(i): {"name": t.name, "created": t.created}
                  for i, t in enumerate(c.tags, start=1)},
     }
+
+
+def _request_doc(r: Request) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": r.name, "method": r.method, "url": r.url, "folder": r.folder}
+    if r.postman:
+        doc["postman"] = r.postman
+    return doc
 
 
 def example_doc(e: Example, request_id: int) -> dict[str, Any]:
@@ -289,6 +299,8 @@ def example_doc(e: Example, request_id: int) -> dict[str, Any]:
         doc["sequence"] = e.sequence
     if e.fault:
         doc["fault"] = e.fault
+    if e.postman:  # what its Postman file had that mockrec does not model
+        doc["postman"] = e.postman
     return doc
 
 
@@ -316,6 +328,7 @@ def example_from_doc(example_id: int, doc: dict[str, Any]) -> Example:
         postman_id=None if postman_id is None else str(postman_id),
         sequence=_position(doc.get("sequence")),
         fault=_fault(doc.get("fault")),
+        postman=kept.check(doc.get("postman"), "postman"),
     )
 
 
@@ -364,7 +377,8 @@ def _pairs(rows: list) -> list[Header]:
 def collection_from_doc(name: str, doc: dict[str, Any]) -> Collection:
     meta = next(iter(doc.get("collection", {}).values()), {})
     requests = {int(i): Request(id=int(i), name=r["name"], method=r["method"], url=r["url"],
-                                folder=r.get("folder", ""))
+                                folder=r.get("folder", ""),
+                                postman=kept.check(r.get("postman"), f"request {i}"))
                 for i, r in doc.get("requests", {}).items()}
     for example_id, e in sorted(doc.get("examples", {}).items(), key=lambda kv: int(kv[0])):
         request = requests.get(e.get("request"))
@@ -380,6 +394,7 @@ def collection_from_doc(name: str, doc: dict[str, Any]) -> Collection:
         name=name,
         requests=[requests[i] for i in sorted(requests)],
         variables=dict(meta.get("variables", {})),
+        postman=dict(meta.get("postman") or {}),
         tags=[Tag(name=t["name"], created=t["created"]) for _, t in
               sorted(doc.get("tags", {}).items(), key=lambda kv: int(kv[0]))],
     )

@@ -65,8 +65,12 @@ def test_default_responses_are_skipped_with_the_reason(tmp_path, capsys):
                    "        default: {description: error}\n")
     assert main(["--data-dir", str(tmp_path / "data"), "import", "openapi", str(doc)]) == 0
     out = capsys.readouterr().out
-    assert "as collection d: 1 request, 1 example\n" in out
-    assert "skipped GET /a response 'default': no HTTP status to serve" in out
+    assert out.endswith("as collection d: 1 request, 1 example\nskipped 1 response with no "
+                        "HTTP status to serve ('default' and the like); --verbose lists them\n")
+    assert main(["--data-dir", str(tmp_path / "data"), "import", "openapi", str(doc),
+                 "--replace", "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped GET /a response 'default': no HTTP status to serve\n" in out
 
 
 def test_a_ref_cycle_is_bounded(tmp_path):
@@ -207,4 +211,6 @@ def test_a_ref_explosion_is_refused(tmp_path, monkeypatch, capsys):
     spec = tmp_path / "refs.json"
     spec.write_text(json.dumps(doc))
     code, text = import_spec(capsys, spec)
-    assert code != 0 and "MOCKREC_IMPORT_MAX_VALUES" in text, text
+    assert code != 0 and text.count("\n") == 1, text
+    assert "an example the document gives" in text and "MOCKREC_IMPORT_MAX_EXAMPLE_VALUES" \
+        in text, text

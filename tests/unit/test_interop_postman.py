@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 
@@ -82,12 +83,23 @@ def sample() -> Collection:
     return c
 
 
+def modelled(c: Collection) -> Collection:
+    """`c` without what its Postman file kept for export (recorder/interop/kept.py)."""
+    c = copy.deepcopy(c)
+    c.postman = {}
+    for r in c.requests:
+        r.postman = None
+        for e in r.examples:
+            e.postman = None
+    return c
+
+
 def test_export_then_import_is_lossless_for_what_mockrec_models():
     original = sample()
     exported = postman.from_collection(original)
     assert exported["info"]["schema"].endswith("v2.1.0/collection.json")
     back, _ = postman.to_collection(json.loads(json.dumps(exported)), "s", ids_from())
-    assert back == original
+    assert modelled(back) == original
     # positions and faults travel in fields Postman ignores
     first = exported["item"][0]["item"][0]["item"][0]["response"]
     assert [e["_mockrec_sequence"] for e in first] == [1, 2]

@@ -59,9 +59,12 @@ class Banner:
                                   f"{url}, from others {others}")
             if isinstance(spec, ReverseMode):
                 origin = f" ({self.config.upstream_from})" if self.config.upstream_from else ""
-                how = f"reverse proxy to {spec.data}{origin}; point your client at {url}"
+                target = self.config.upstream if n == 0 and self.config.upstream else spec.data
+                how = f"reverse proxy to {target}{origin}; point your client at {url}"
             elif isinstance(spec, RegularMode):
-                how = f"forward proxy; export HTTP_PROXY={url} HTTPS_PROXY={url}"
+                why = f" ({self.config.upstream_from})" if self.config.upstream_from else ""
+                how = (f"forward proxy{why}; export HTTP_PROXY={url} HTTPS_PROXY={url}; or "
+                       f"send requests to {url} itself, the mock URL")
             else:
                 how = f"{spec.type_name} mode"
             print(f"mockrec {mode} {'also on' if n else 'on'} {url} ({how})", flush=True)

@@ -34,6 +34,7 @@ from recorder.models import Collection, wire_text
 from recorder.modes import Mode, choices
 from recorder.serve.config import ServeConfig
 from recorder.serve.examples import Examples
+from recorder.serve.hosts import addressed_to_proxy
 from recorder.serve.responder import Call, Decision, Responder, error, with_cors
 from recorder.settings import ReplaySettings
 from recorder.store.mocks import EnvironmentStore, local_url
@@ -297,6 +298,7 @@ class Replay:
         call = Call.from_target(
             req.method, req.path, [(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
             req.raw_content or b"", self._host(flow), req.timestamp_start or time.time())
+        call.to_itself = self._to_itself(flow)
         decision = responder.respond(call)
         if responder.delay_asked and self.fast and not self._stamping:
             # From now on, delays count from the requests' arrival (this one's counts
@@ -341,12 +343,20 @@ class Replay:
 
     @staticmethod
     def _host(flow: http.HTTPFlow) -> str | None:
-        """The host a forward proxy's request is for; None for the mock URL (reverse
-        proxy), where examples' hosts are not compared."""
-        if isinstance(flow.client_conn.proxy_mode, ReverseMode):
+        """The host a forward proxy's request is for; None for the mock URL (a reverse
+        proxy, or a request addressed to the proxy itself), where examples' hosts are
+        not compared (recorder/serve/hosts.py)."""
+        if isinstance(flow.client_conn.proxy_mode, ReverseMode) or Replay._to_itself(flow):
             return None
         req = flow.request
         return host_key(req.scheme, req.host, req.port)
+
+    @staticmethod
+    def _to_itself(flow: http.HTTPFlow) -> bool:
+        """A forward proxy's request addressed to the proxy itself: the mock URL."""
+        req = flow.request
+        return (not isinstance(flow.client_conn.proxy_mode, ReverseMode)
+                and addressed_to_proxy(req.host, req.port, flow.client_conn.sockname))
 
     async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
                             seconds: float) -> None:

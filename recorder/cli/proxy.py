@@ -140,14 +140,16 @@ def _run(asked: Serving, data_dir: Path | None) -> None:
     if replay.collection and asked.mode.answers():
         store.require(replay.collection, replay.tag or None)
     variables = EnvironmentStore(current_data_dir()).get(replay.env) if replay.env else {}
-    upstream_from = ""
+    why = "--upstream" if upstream else "--forward" if forward else "no --upstream"
     if upstream is None and not forward and replay.collection:
         upstream = remembered_upstream(
             {**store.variables(replay.collection, replay.tag or None), **variables})
-        upstream_from = f"the baseUrl of {replay.collection}; --forward for a forward proxy"
+        why = (f"the baseUrl of {replay.collection}; --forward for a forward proxy" if upstream
+               else f"{replay.collection} has no http(s) baseUrl; --upstream URL makes a "
+               "reverse proxy")
     _serve(dict(mode=asked.mode, upstream=upstream, listen_host=asked.listen_host,
                 port=asked.port, verbose=asked.verbose, settings=asked.settings, replay=replay,
-                upstream_from=upstream_from if upstream else ""), data_dir)
+                upstream_from=why), data_dir)
 
 
 @with_settings()

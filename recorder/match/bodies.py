@@ -8,6 +8,8 @@ An example's body is read once, when the collection is indexed, into a `BodyPatt
   `{"query", "variables"}` JSON Postman sends; the query compares with its
   whitespace collapsed, other keys of the request (`operationName`) are ignored;
 - forms (`application/x-www-form-urlencoded`) as pairs, in any order;
+- multipart forms (`multipart/form-data`, Postman's `formdata`) as their parts by
+  name, whatever the boundary: a text part by its value, a file part by its name;
 - anything else byte for byte.
 
 An unresolved `{{...}}` (a variable no environment sets, or a dynamic one such as
@@ -24,6 +26,8 @@ import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl
+
+from recorder.interop import forms
 
 TEMPLATE = re.compile(r"\{\{[^{}]+\}\}")
 QUOTE_OR_ESCAPE = re.compile(r'["\\]')
@@ -131,12 +135,14 @@ def graphql_query(query: Any) -> Any:
 class RequestBody:
     """A live request's body, parsed lazily for what the examples compare."""
 
-    __slots__ = ("raw", "_json", "_form")
+    __slots__ = ("raw", "content_type", "_json", "_form", "_parts")
 
-    def __init__(self, raw: bytes):
+    def __init__(self, raw: bytes, content_type: str = ""):
         self.raw = raw
+        self.content_type = content_type
         self._json: Any = None
         self._form: list[tuple[str, str]] | None = None
+        self._parts: list[tuple[str, str, str | None]] | None = None
 
     @property
     def json(self) -> Any:
@@ -152,6 +158,16 @@ class RequestBody:
         if self._form is None:
             self._form = parse_qsl(self.raw.decode("utf-8", "replace"), keep_blank_values=True)
         return self._form
+
+    @property
+    def parts(self) -> list[tuple[str, str, str | None]]:
+        """A multipart body's (name, text, file name) parts; [] when it is not one."""
+        if self._parts is None:
+            try:
+                self._parts = forms.multipart_fields(self.raw, self.content_type) or []
+            except (ValueError, LookupError):  # a malformed body fits no example
+                self._parts = []
+        return self._parts
 
 
 class BodyPattern:
@@ -181,6 +197,8 @@ class BodyPattern:
                 return False
             return (fits(self.value["query"], graphql_query(sent.get("query")))
                     and fits(self.value["variables"], sent.get("variables") or {}))
+        if kind == "multipart":
+            return _parts_fit(self.value, body.parts)
         # a form: pairs, whatever their order
         sent = body.form
         if len(sent) != len(self.value):
@@ -189,6 +207,19 @@ class BodyPattern:
             return sorted(sent) == self.value
         return all(k == key and fits(v, value) for (k, v), (key, value) in zip(
             self.value, sorted(sent, key=lambda pair: pair[0]), strict=True))
+
+
+def _parts_fit(expected: list[tuple[str, Any, str | None]],
+               sent: list[tuple[str, str, str | None]]) -> bool:
+    """Parts by name: a text part's value must fit, a file part is there (its content is
+    not in a Postman collection, only its file's name)."""
+    if len(sent) != len(expected):
+        return False
+    for (name, value, filename), (got, text, _) in zip(
+            expected, sorted(sent, key=lambda p: p[0]), strict=True):
+        if name != got or (filename is None and not fits(value, text)):
+            return False
+    return True
 
 
 EMPTY = BodyPattern("empty", b"")
@@ -217,6 +248,12 @@ def example_body(body: bytes, content_type: str = "", language: str = "") -> Bod
             return BodyPattern("json", doc, wild)
         except (ValueError, RecursionError):
             pass
+    if "multipart/form-data" in content_type:
+        parts = forms.multipart_fields(body, content_type)
+        if parts is not None:
+            return BodyPattern("multipart", [
+                (name, Wild(value) if TEMPLATE.search(value) else value, filename)
+                for name, value, filename in sorted(parts, key=lambda p: p[0])], True)
     if "x-www-form-urlencoded" in content_type:
         pairs = parse_qsl(text, keep_blank_values=True)
         if any(TEMPLATE.search(v) for _, v in pairs):

@@ -41,16 +41,16 @@ example, and their match names no sequence (they pick directly).
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from recorder.collector import collector_paused
+from recorder.interop import forms
 from recorder.match import templates as paths
 from recorder.match.bodies import BodyPattern, RequestBody, example_body
 from recorder.match.similar import SimilarPaths, fits_similar
@@ -159,7 +159,9 @@ def _wildcards(template: list[str], path: list[str]) -> dict[str, str] | None:
     captures = {}
     for expected, actual in zip(template, path, strict=True):
         name = paths.wildcard_name(expected)
-        if name is not None and actual:
+        # An empty segment (`/stores//settings`, `/stores/`) is what Postman sends for a
+        # `:name` path variable whose value is empty; `{{name}}` wants a value.
+        if name is not None and (actual or expected.startswith(":")):
             captures[name] = actual
         elif expected != actual:
             return None
@@ -290,8 +292,8 @@ class Asked:
 
     def __post_init__(self) -> None:
         incoming, settings = self.incoming, self.settings
-        self.segments = paths.split(incoming.path)
-        self.body = RequestBody(incoming.body)
+        self.segments = decoded_segments(incoming.path)
+        self.body = RequestBody(incoming.body, incoming.header("content-type") or "")
         # The request's headers win over the mock's settings (Postman's precedence).
         match_body = _switch(incoming.header("x-mock-match-request-body"))
         self.match_body = settings.match_body if match_body is None else match_body
@@ -375,6 +377,13 @@ class Indexed:
     id_key: tuple[str, ...] = ()  # the path, trailing slash off, ID-like segments blanked
 
 
+def decoded_segments(path: str) -> list[str]:
+    """The path's segments, percent-decoded: `/pets/%3Cstring%3E` (what a client sends
+    for `/pets/<string>`) is the same path as the example's."""
+    segments = paths.split(path)
+    return [unquote(s) for s in segments] if "%" in path else segments
+
+
 def postman_order(example: Example) -> tuple:
     """Ties go to the first example by id, as Postman sorts them: Postman's own ids
     for imported examples (as text), then mockrec's ids for the others."""
@@ -384,6 +393,20 @@ def postman_order(example: Example) -> tuple:
 def resolve(text: str, variables: dict[str, str]) -> str:
     """Fill `{{name}}` from `variables`; unknown ones stay (they are wildcards)."""
     return VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), text)
+
+
+def resolve_body(body: bytes, content_type: str, variables: dict[str, str]) -> bytes:
+    """An example's request body with its variables filled in; in a urlencoded form each
+    field's value is filled, then encoded (a value may hold `&` or `=`)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    if "x-www-form-urlencoded" not in content_type.lower():
+        return resolve(text, variables).encode("utf-8")
+    fields = forms.urlencoded_fields(body)
+    return urlencode([(resolve(k, variables), resolve(v, variables)) for k, v in fields],
+                     safe="{}$").encode()
 
 
 def example_path_and_query(url: str) -> tuple[str, list[tuple[str, str]]]:
@@ -576,7 +599,7 @@ class Matcher:
         if "{{" not in request.url and "/:" not in request.url:
             return
         path, _ = example_path_and_query(resolve(request.url, self.variables))
-        segments = paths.split(path)
+        segments = decoded_segments(path)
         if any(paths.wildcard_name(s) is not None for s in segments):
             self._templates[request.id] = segments
 
@@ -596,10 +619,9 @@ class Matcher:
         headers = {k.lower(): resolve(v, self.variables) for k, v in example.request.headers}
         body = example.request.body
         if b"{{" in body:  # what a Postman user sends has its variables filled in
-            with contextlib.suppress(UnicodeDecodeError):
-                body = resolve(body.decode("utf-8"), self.variables).encode("utf-8")
+            body = resolve_body(body, headers.get("content-type", ""), self.variables)
         pattern = example_body(body, headers.get("content-type", ""), example.request.language)
-        segments = paths.split(path)
+        segments = decoded_segments(path)
         kinds = self._kinds
         for segment in segments:
             if segment not in kinds:
@@ -666,7 +688,7 @@ class Matcher:
         if outcome is None:
             outcome = self._scan(Asked(incoming, method, code, settings))
         if outcome.match is not None and outcome.match.request.id in self._templates:
-            self._add_template_captures(outcome.match, paths.split(incoming.path))
+            self._add_template_captures(outcome.match, decoded_segments(incoming.path))
         return outcome
 
     def _pick(self, incoming: Incoming, method: str, code: str | None) -> Outcome | None:

@@ -26,14 +26,16 @@ class ProxyConfig:
     settings: list[str] = field(default_factory=list)  # mitmproxy `--set` KEY=VALUE
     grace: float = 3.0  # seconds in-flight exchanges get to finish when the proxy stops
     replay: ReplaySettings = field(default_factory=ReplaySettings)
-    upstream_from: str = ""  # where `upstream` came from when not --upstream, for the banner
+    upstream_from: str = ""  # why it is this kind of proxy (--upstream, a baseUrl ...): the banner
 
     def __post_init__(self) -> None:
         self.mode = Mode(self.mode)
 
     @property
     def proxy_mode(self) -> str:
-        return f"reverse:{self.upstream}" if self.upstream else "regular"
+        # mitmproxy's reverse mode takes an origin; a base path (`/v71`) is already in
+        # the paths clients send to the mock URL, and in the examples' paths.
+        return f"reverse:{upstream_origin(self.upstream)}" if self.upstream else "regular"
 
     def addon_options(self) -> dict[str, object]:
         return {"mockrec_data_dir": str(self.data_dir), "mockrec_mode": str(self.mode),
@@ -41,27 +43,39 @@ class ProxyConfig:
 
 
 def check_upstream(url: str) -> str:
-    """`http://host:port[/base]` or https; the reverse proxy's target."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--upstream {url!r} is not an http(s) URL like http://localhost:3000")
+    """`http://host:port[/base]` or https; the reverse proxy's target. A base path
+    (`https://checkout-test.adyen.com/v71`) is part of what clients send."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--upstream {url!r} is not an http(s) URL like "
+                           "http://localhost:3000 or https://api.example.com/v1")
+    if parts.query or parts.fragment or parts.username is not None:
+        raise UsageError(f"--upstream {url!r}: a base URL has no query, fragment or user "
+                           "(like https://api.example.com/v1)")
     return url.rstrip("/")
 
 
+def upstream_origin(url: str) -> str:
+    """`https://host:port` of a base URL (its path left out)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def remembered_upstream(variables: dict[str, str]) -> str | None:
-    """The upstream a collection remembers: its `baseUrl` when that is an http(s)
-    origin (what promote sets from the reverse proxy the entries came through)."""
+    """The upstream a collection remembers: its `baseUrl` when that is an http(s) URL,
+    with or without a base path (promote sets an origin; vendors' collections have
+    `https://checkout-test.adyen.com/v71`)."""
     base = str(variables.get("baseUrl") or "").strip().rstrip("/")
-    try:  # a malformed one (`http://[::1`, a bad port) is no upstream
-        parts = urlsplit(base)
-        parts.port  # noqa: B018 (raises on a bad port)
-    except ValueError:
+    if "{{" in base:
         return None
-    if (parts.scheme in ("http", "https") and parts.hostname and "{{" not in base
-            and not parts.path and not parts.query and not parts.fragment
-            and not parts.username):
-        return base
-    return None
+    try:  # a malformed one (`http://[::1`, a bad port) is no upstream
+        return check_upstream(base)
+    except MockrecError:
+        return None
 
 
 def check_port_free(host: str, port: int, data_dir: Path | None = None) -> None:

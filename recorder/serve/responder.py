@@ -65,6 +65,9 @@ class Call(Incoming):
     """A request to the mock as it arrived: what matching looks at, and when it came."""
 
     arrived: float = 0.0  # time.time() of its arrival: a delay counts from it
+    # A forward proxy's request addressed to the proxy itself (recorder/serve/hosts.py):
+    # the mock URL, with no upstream to send a miss to (it would come back here).
+    to_itself: bool = False
 
     @classmethod
     def from_target(cls, method: str, target: str, headers: list[tuple[str, str]],
@@ -320,7 +323,7 @@ class Responder:
                    else NO_COLLECTION)
         match = outcome.match
         if match is None:
-            if config.mode.forwards_miss(config.on_miss):
+            if config.mode.forwards_miss(config.on_miss) and not call.to_itself:
                 # A private mock's own key is not the upstream's.
                 return Decision(Kind.FORWARD, None, outcome.message,
                                 drop=("x-api-key",) if config.key_sha256 else ())

@@ -112,6 +112,9 @@ def test_response_code_header_keeps_that_status():
 def test_wildcard_captures_survive_a_trailing_slash():
     assert path_score(split("/users/{{userId}}"), split("/users/7/"))[2] == {"userId": "7"}
     assert path_score(split("/users/{{userId}}"), split("/users//")) is None
+    # Postman sends an empty segment for a `:name` whose value is empty
+    assert path_score(split("/stores/:id/settings"), split("/stores//settings"))[2] == \
+        {"id": ""}
 
 
 def test_response_id_and_name_pick_at_once():

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run
 @pytest.mark.parametrize("base, upstream", [
     ("http://localhost:3000", "http://localhost:3000"),
     ("https://api.example.com/", "https://api.example.com"),
-    ("https://api.example.com/v2", None),  # a base path: mitmproxy's reverse mode has none
+    # a base path (Adyen's, Petstore's): it is in the paths clients send to the mock URL
+    ("https://api.example.com/v2", "https://api.example.com/v2"),
+    ("https://api.example.com/v2?x=1", None),
     ("{{host}}", None), ("https://{{host}}", None), ("/v1", None), ("ftp://x.test", None),
     ("http://x.test:99999", None), ("", None), ("http://[::1", None), (8080, None),
 ])

@@ -292,6 +292,17 @@ class LeanAddonManager(addonmanager.AddonManager):
             await self.trigger_event(hooks.UpdateHook([event.args()[0]]))
 
 
+def lean_addon(module: str, name: str):
+    """mitmproxy's addon `name` from `module`; DisableH2C answering HTTP/2 with prior
+    knowledge rather than closing on it without a word (addons/upstream.py)."""
+    addon = getattr(mitmproxy_addon(module), name)
+    if module == "disable_h2c":
+        from addons.upstream import answering_h2c
+
+        addon = answering_h2c(addon)
+    return addon()
+
+
 def build_master(config: ProxyConfig) -> Master:
     mitmproxy_addon("termlog")  # the lean package first: mitmproxy.master imports it
     from mitmproxy.master import Master
@@ -309,8 +320,7 @@ def build_master(config: ProxyConfig) -> Master:
     chosen = {module: name for module, name in LEAN_ADDONS.items()
               if module != "onboarding" or not config.proxy_mode.startswith("reverse:")
               or "mode" in wanted}
-    proxy.addons.add(*(getattr(mitmproxy_addon(module), name)()
-                       for module, name in chosen.items()))
+    proxy.addons.add(*(lean_addon(module, name) for module, name in chosen.items()))
     if config.verbose:
         proxy.addons.add(mitmproxy_addon("dumper").Dumper())
     proxy.addons.add(mitmproxy_addon("errorcheck").ErrorCheck())

@@ -130,6 +130,27 @@ def _send(self: _http1.Http1Server, event):
 KNOWN_VERSIONS = frozenset({"HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/3"})
 
 
+def answering_h2c(disable_h2c: type) -> type:
+    """mitmproxy's DisableH2C (its class, given), answering HTTP/2 with prior knowledge
+    (`PRI * HTTP/2.0`, which it kills without a word) with a 505 that says what to use."""
+
+    class AnsweringH2C(disable_h2c):
+        def process_flow(self, f: http.HTTPFlow) -> None:
+            req = f.request
+            if (req.method, req.path, req.http_version) != ("PRI", "*", "HTTP/2.0"):
+                return super().process_flow(f)
+            f.metadata[metadata.REPLAYED] = True  # made up here: never recorded
+            f.metadata[metadata.CLIENT_ERROR] = "HTTP/2 with prior knowledge"
+            f.response = http.Response.make(505, json.dumps({"error": {
+                "name": "httpVersionNotSupportedError",
+                "message": "HTTP/2 without TLS (prior knowledge) is not spoken here: use "
+                           "HTTP/1.1, or HTTPS, where HTTP/2 is offered (ALPN)",
+            }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"})
+            return None
+
+    return AnsweringH2C
+
+
 def client_fault(flow: http.HTTPFlow) -> str | None:
     """Why mitmproxy refused the client's request itself, before anything went upstream
     (Content-Length with Transfer-Encoding, two of them, a body length it cannot read),

@@ -52,6 +52,7 @@ from mitmproxy.net.http.validate import validate_headers
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
+from mitmproxy.utils import human
 from mitmproxy.utils.strutils import always_bytes
 
 from addons import faults
@@ -146,6 +147,10 @@ class FastReplayLayer(layer.Layer):
         # Read once a connection: each option read costs a deep copy of its value.
         opts = context.options
         self.keep_host_header = opts.keep_host_header
+        # A body over --body-limit (mitmproxy's body_size_limit) is mitmproxy's to refuse
+        # with its 413, as on its own path.
+        limit = human.parse_size(opts.body_size_limit)
+        self.max_body = MAX_BODY if limit is None else min(MAX_BODY, limit)
         # mitm.it, where a forward proxy's clients get the CA certificate (its addon is
         # loaded for forward proxies only).
         self.onboarding_host = (opts.onboarding_host if "onboarding" in opts
@@ -343,7 +348,7 @@ class FastReplayLayer(layer.Layer):
         if self.forward and lines[0].startswith(b"CONNECT "):
             return self._connect_request(lines, body_start)
         head = wire.read_head(lines, absolute=self.forward)
-        if head is None or head.body_size > MAX_BODY:
+        if head is None or head.body_size > self.max_body:
             return HAND_OFF
         size = head.body_size
         if len(buffer) < body_start + size:

@@ -125,7 +125,10 @@ def test_malformed_framing_is_a_400_never_forwarded_nor_stored(data, start_proxy
 # -- limits on the fast path, and requests that got no answer at all ---------------------
 
 def replay(start_proxy, data, path, *args):
-    return start_proxy("c", *PATHS[path], *args, data_dir=data, command="replay")
+    """A replay proxy on a mock URL (a reverse proxy: the fast path's usual case; it never
+    asks the upstream, which is not there)."""
+    return start_proxy("c", "--upstream", "http://127.0.0.1:9", *PATHS[path], *args,
+                       data_dir=data, command="replay")
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -201,11 +204,11 @@ def test_bad_chunks_and_http2_prior_knowledge_get_a_prompt_answer(data, start_pr
         assert answer.count(b"HTTP/1.1 ") == 1, (name, answer)  # one answer, no more
         assert took < 2, (name, took)
     # HTTP/2 with prior knowledge (no TLS, no Upgrade): answered in HTTP/2, or refused
-    # with a GOAWAY frame or an HTTP/1 400; never a silent close
+    # with a GOAWAY frame or an HTTP/1 400 or 505; never a silent close
     preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
     answer, took = exchange(proxy.url, preface, timeout=5)
     goaway_or_settings = len(answer) >= 9 and answer[3] in (0x04, 0x07)
-    assert status_of(answer) == 400 or goaway_or_settings, answer[:300]
+    assert status_of(answer) in (400, 505) or goaway_or_settings, answer[:300]
     assert took < 5
 
 
@@ -273,7 +276,7 @@ def test_fuzzed_admin_requests_get_a_4xx_or_2xx_never_a_500(data, start_proxy, p
         headers = [(b"Content-Length", str(len(body)).encode())]
         if kind:
             headers.append((b"Content-Type", kind))
-        target = b"http://mockrec.admin/__mockrec/" + where  # a forward proxy
+        target = b"/__mockrec/" + where
         answer, _ = exchange(proxy.url, raw_request(method, target, headers,
                                                     body), timeout=10)
         status = status_of(answer)

@@ -112,6 +112,7 @@ class Admin:
         addrs = ctx.master.addons.get("proxyserver").listen_addrs()
         return {
             "mode": opts.mockrec_mode,
+            "mock": opts.mockrec_mock or None,
             "collection": opts.mockrec_collection or None,
             "tag": opts.mockrec_tag or None,
             "env": opts.mockrec_env or None,
@@ -163,7 +164,7 @@ class Admin:
     def calls(self, query: dict[str, list[str]], body: Any) -> list[dict[str, Any]]:
         given = _single(query)
         limit = _limit(given.pop("limit", None))
-        wanted = _call_query({k: v for k, v in given.items() if v != ""})
+        wanted = _call_query({k: v for k, v in given.items() if v != ""}, ("limit",))
         fitting = [e for e in self.replay.call_log.run.entries() if not wanted.differences(e)]
         if limit is not None:  # the newest `limit`, still oldest first
             fitting = fitting[len(fitting) - limit:] if limit else []
@@ -178,7 +179,7 @@ class Admin:
         if isinstance(limit, str):  # text is for the query string; JSON has numbers
             raise bad_request(f"limit {limit!r} is not a whole number >= 0")
         limit = _limit(limit)
-        wanted = _call_query(doc)
+        wanted = _call_query(doc, ("explain", "limit"))
         return verify(wanted, self.replay.call_log.run.entries(), explain,
                       10 if limit is None else limit)
 
@@ -450,9 +451,9 @@ def _limit(value: Any) -> int | None:
     return limit
 
 
-def _call_query(given: dict[str, Any]) -> CallQuery:
+def _call_query(given: dict[str, Any], also: tuple[str, ...]) -> CallQuery:
     try:
-        return CallQuery.parse(given)
+        return CallQuery.parse(given, also)
     except ValueError as e:
         raise bad_request(str(e)) from None
 

@@ -24,7 +24,13 @@ from addons.fastpath import outbox as fastpath
 from addons.fastpath.selector import stamping_event_loop
 from recorder.capture import STOPPING
 from recorder.errors import MockrecError
-from recorder.proxy.config import ProxyConfig, check_port_free, check_upstream, client_urls
+from recorder.proxy.config import (
+    NO_UPSTREAM,
+    ProxyConfig,
+    check_port_free,
+    check_upstream,
+    client_urls,
+)
 
 if TYPE_CHECKING:
     from mitmproxy.master import Master
@@ -60,7 +66,9 @@ class Banner:
             if isinstance(spec, ReverseMode):
                 origin = f" ({self.config.upstream_from})" if self.config.upstream_from else ""
                 target = self.config.upstream if n == 0 and self.config.upstream else spec.data
-                how = f"reverse proxy to {target}{origin}; point your client at {url}"
+                to = (", no upstream: a miss forwarded gets a 502" if target == NO_UPSTREAM
+                      else f" to {target}{origin}")
+                how = f"reverse proxy{to}; point your client at {url}"
             elif isinstance(spec, RegularMode):
                 why = f" ({self.config.upstream_from})" if self.config.upstream_from else ""
                 how = (f"forward proxy{why}; export HTTP_PROXY={url} HTTPS_PROXY={url}; or "
@@ -70,14 +78,22 @@ class Banner:
             print(f"mockrec {mode} {'also on' if n else 'on'} {url} ({how})", flush=True)
         for line in everywhere:
             print(line, flush=True)
-        name = ctx.options.mockrec_collection
-        replay = ctx.master.addons.get("mockrec_replay")
-        missing = " (it does not exist yet)" if replay and replay.collection is None else ""
-        serving = f"; serving collection {name}{missing}" if name else ""
-        print(f"data in {self.config.data_dir}{serving}; `mockrec mode MODE` switches; "
+        print(f"data in {self.config.data_dir}{serving_what()}; `mockrec mode MODE` switches; "
               "`mockrec ui` shows it in a browser; Ctrl-C stops", flush=True)
         # Every addon costs a lookup on every event; this one has said its piece.
         ctx.master.addons.remove(self)
+
+
+def serving_what() -> str:
+    """The banner's "; serving mock M, collection C at tag T", or nothing."""
+    opts = ctx.options
+    name, tag, mock = opts.mockrec_collection, opts.mockrec_tag, opts.mockrec_mock
+    if not name:
+        return ""
+    replay = ctx.master.addons.get("mockrec_replay")
+    missing = " (it does not exist yet)" if replay and replay.collection is None else ""
+    return (f"; serving {f'mock {mock}, ' if mock and mock != name else ''}collection "
+            f"{name}{f' at tag {tag}' if tag else ''}{missing}")
 
 
 class Stopper:

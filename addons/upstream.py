@@ -50,29 +50,33 @@ _answer: contextvars.ContextVar[ErrorAnswer | None] = contextvars.ContextVar(
 _mitmproxy_error_response = _http1.make_error_response
 
 
+def _closing_json(status: int, body: bytes) -> bytes:
+    """A JSON error as bytes, closing the connection; its length Title-Case like the
+    others (mitmproxy's Response.make would add a lower-case one)."""
+    return http1.assemble_response(http.Response.make(status, body, {
+        "Content-Type": "application/json", "Connection": "close",
+        "Content-Length": str(len(body))}))
+
+
 def _error_response(status_code: int, message: str = "") -> bytes:
     answer = _answer.get()
     if status_code == 413:  # over mockrec_body_limit (mitmproxy's body_size_limit)
-        return http1.assemble_response(http.Response.make(413, json.dumps({"error": {
+        return _closing_json(413, json.dumps({"error": {
             "name": "payloadTooLargeError",
             "message": f"The request body is over this mock's limit of "
                        f"{ctx.options.body_size_limit} bytes (mockrec_body_limit).",
-        }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"}))
+        }}, indent=2).encode())
     if status_code == 400:  # a request mitmproxy cannot read or refuses (client_fault)
         _answer.set(None)
-        return http1.assemble_response(http.Response.make(400, json.dumps({"error": {
+        return _closing_json(400, json.dumps({"error": {
             "name": "badRequestError",
             "message": f"mockrec cannot take this request: {message}",
-        }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"}))
+        }}, indent=2).encode())
     if status_code not in (502, 504) and answer is None:
         return _mitmproxy_error_response(status_code, message)
     _answer.set(None)
     answer = answer or ErrorAnswer(status_code, "the upstream", message)
-    response = http.Response.make(answer.status, answer.body(), {
-        "Content-Type": "application/json",
-        "Connection": "close",
-    })
-    return http1.assemble_response(response)
+    return _closing_json(answer.status, answer.body())
 
 
 def install_error_answers() -> None:

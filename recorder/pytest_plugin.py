@@ -48,9 +48,6 @@ MODES = ("replay", "spy", "record")
 SCOPES = ("function", "class", "module", "package", "session")
 LISTENING = re.compile(r"^mockrec \w+ (?:also )?on (http://\S+) \((reverse|forward) proxy",
                        re.MULTILINE)
-# Where the mock URL forwards when no upstream is known: a port nothing listens on, so a
-# request forwarded there (spy, record) gets mockrec's JSON 502 naming it.
-NO_UPSTREAM = "http://127.0.0.1:9"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
 
@@ -114,6 +111,8 @@ class MockrecProxy:
         # --port 0) and a forward proxy. mitmproxy takes two listeners on "port 0" for
         # one address, so the second gets a port found free just before (and a retry
         # should another program take it meanwhile).
+        from recorder.proxy.config import NO_UPSTREAM  # not at import: pytest loads us
+
         command += ["--set", f"mode=reverse:{self.upstream or NO_UPSTREAM}",
                     "--set", f"mode=regular@{_free_port()}", "--set",
                     f"confdir={self.confdir}", *args]

@@ -197,7 +197,8 @@ def collection_detail(c: Collection) -> dict[str, Any]:
 
 def mock_json(m: Mock) -> dict[str, Any]:
     data = {k: v for k, v in m.to_doc().items() if k != "api_key_sha256"}
-    return {**data, "url": m.url, "private": bool(m.api_key_sha256)}
+    # port 0: a free port is picked each time it starts; `replay` prints the URL then
+    return {**data, "url": m.url if m.port else None, "private": bool(m.api_key_sha256)}
 
 
 # -- promote ---------------------------------------------------------------------------

@@ -43,6 +43,12 @@ def _save_url(m: Mock) -> None:
     typer.echo(f"saved mockUrl={m.url} in environment {m.save_url_to}")
 
 
+def shown_url(m: Mock) -> str:
+    if m.port == 0:
+        return "a free port picked each time it starts, and its URL printed then"
+    return m.url
+
+
 @mock_app.command("create")
 @with_settings(exclude=("api_key",))
 def mock_create(
@@ -70,7 +76,7 @@ def mock_create(
     if key:
         m.api_key_sha256 = hash_key(key)
     store.save(m)
-    typer.echo(f"created mock {name}: {m.url} (mockrec replay {name})")
+    typer.echo(f"created mock {name}: {shown_url(m)} (mockrec replay {name})")
     _warn_shared_port(store, m)
     if key:
         typer.echo(f"API key (shown only now, stored hashed): {key}")
@@ -115,7 +121,8 @@ def mock_list(as_json: AsJson = False) -> None:
         print_json(rows)
     else:
         print_table(("NAME", "URL", "COLLECTION", "TAG", "ENV", "DELAY", "PRIVATE"),
-                     [(r["name"], r["url"], r["collection"], r["tag"], r["env"],
+                     [(r["name"], r["url"] or "(port picked at start)", r["collection"],
+                       r["tag"], r["env"],
                        r["profile"] or r["delay"], "yes" if r["private"] else "")
                       for r in rows])
 
@@ -127,6 +134,7 @@ def mock_show(name: str, as_json: AsJson = False) -> None:
     if as_json:
         print_json(row)
     else:
+        row["url"] = row["url"] or "(port 0: a free port picked each time it starts)"
         typer.echo("\n".join(f"{k}: {v}" for k, v in row.items()))
 
 

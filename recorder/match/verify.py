@@ -33,13 +33,14 @@ class CallQuery:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, given: dict[str, Any]) -> CallQuery:
-        """From JSON (or query parameters); ValueError names the first bad criterion."""
+    def parse(cls, given: dict[str, Any], also: tuple[str, ...] = ()) -> CallQuery:
+        """From JSON (or query parameters); ValueError names the first bad criterion.
+        `also`: the other fields the caller took out of `given`, named in the error."""
         if not isinstance(given, dict):
             raise ValueError("the query must be a JSON object")
-        unknown = sorted(set(given) - set(QUERY_KEYS))
+        unknown = sorted(set(given) - set(QUERY_KEYS) - set(also))
         if unknown:
-            raise ValueError(f"unknown criteria {unknown}: use {', '.join(QUERY_KEYS)}")
+            raise ValueError(f"unknown criteria {unknown}: use {', '.join(QUERY_KEYS + also)}")
         query = cls()
         for key in ("method", "path", "body_contains"):
             value = given.get(key)

@@ -14,6 +14,11 @@ from recorder.errors import MockrecError, UsageError
 from recorder.modes import Mode
 from recorder.settings import ReplaySettings
 
+# Where a mock URL forwards when no upstream is known (the pytest plugin's mock without
+# one): a port nothing listens on, so a request forwarded there (spy, record) gets
+# mockrec's JSON 502 naming it. The banner says "no upstream" rather than this address.
+NO_UPSTREAM = "http://127.0.0.1:9"
+
 
 @dataclass
 class ProxyConfig:

@@ -162,7 +162,7 @@ def json_answer(status: int, payload: dict, headers: Fields = ()) -> Answer:
     """One of mockrec's own JSON answers (an error, mostly)."""
     body = json.dumps(payload, indent=2).encode()
     return Answer(status, [(b"Content-Type", b"application/json"), *headers,
-                           (b"content-length", str(len(body)).encode())], body)
+                           (b"Content-Length", str(len(body)).encode())], body)
 
 
 def error(status: int, name: str, message: str, **more: Any) -> Answer:
@@ -400,7 +400,7 @@ class Responder:
                    (b"Access-Control-Max-Age", b"600")]
         if asked_headers := call.header("access-control-request-headers"):
             headers.append((b"Access-Control-Allow-Headers", wire_bytes(asked_headers)))
-        return Answer(204, [*headers, (b"content-length", b"0")], b"")
+        return Answer(204, [*headers, (b"Content-Length", b"0")], b"")
 
     def _step(self, sequence: Sequence, move: bool = True) -> Example | None:
         """The member of `sequence` this call gets, the next one if `move`, else the

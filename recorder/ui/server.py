@@ -404,7 +404,7 @@ class ExamplePage(Base):
             edited = examples.validate_edit(edited_doc, example.id)
         except ValueError as e:
             self.show(name, example_id, form,
-                      f"your edit is {e}; example {example_id} is unchanged")
+                      f"your edit was refused: {e}; example {example_id} is unchanged")
             return
         examples.save_example(self.state.collections, owner.name, edited)
         self.done(f"saved example {example_id} in {owner.name}; running proxies serve it on "
@@ -451,9 +451,11 @@ def running_proxies(data_dir: Path) -> list[dict[str, Any]]:
         try:
             reply = remote.status(data_dir, port)
             found.append({"port": port, "mode": reply.get("mode", ""),
+                          "mock": reply.get("mock") or "",
                           "collection": reply.get("collection", ""), "error": ""})
         except MockrecError as e:
-            found.append({"port": port, "mode": "", "collection": "", "error": str(e)})
+            found.append({"port": port, "mode": "", "mock": "", "collection": "",
+                          "error": str(e)})
     return found
 
 

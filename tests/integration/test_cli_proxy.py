@@ -257,3 +257,34 @@ def test_listen_on_every_address_names_usable_ones(start_proxy, upstream):
     assert "http://0.0.0.0" not in banner
     assert "listening on every address (0.0.0.0): from this machine " in banner
     assert httpx.get(proxy.url + "/echo").status_code == 200
+
+
+def test_the_banner_and_status_name_the_mock_and_its_tag(tmp_path, cli, start_proxy):
+    """A tagged mock's banner names the mock and the tag; a mock URL with no upstream
+    (the pytest fixture's, forwarding to a port nothing listens on) says so rather than
+    "reverse proxy to http://127.0.0.1:9"; the admin API's status names the mock."""
+    data = tmp_path / "data"
+    cli("example", "add", "--collection", "shop", "GET", "/x", data_dir=data)
+    assert cli("collection", "tag", "shop", "v1", data_dir=data).exit_code == 0
+    created = cli("mock", "create", "shop-v1", "--collection", "shop", "--tag", "v1",
+                  "--port", "0", data_dir=data)
+    assert "http://127.0.0.1:0" not in created.stdout
+    assert "a free port picked each time it starts" in created.stdout
+    assert "(port picked at start)" in cli("mock", "list", data_dir=data).stdout
+    assert cli("mock", "show", "shop-v1", "--json", data_dir=data).json["url"] is None
+    proxy = start_proxy("shop-v1", "--upstream", "http://127.0.0.1:9", data_dir=data,
+                        command="replay")
+    banner = proxy.log.read_text()
+    assert "serving mock shop-v1, collection shop at tag v1" in banner, banner
+    assert "(reverse proxy, no upstream: a miss forwarded gets a 502; point your client at" \
+        in banner and "http://127.0.0.1:9" not in banner, banner
+    status = httpx.get(proxy.url + "/__mockrec/status").json()
+    assert (status["mock"], status["collection"], status["tag"]) == ("shop-v1", "shop", "v1")
+    # the admin API's unknown-criteria message names every field it takes
+    count = httpx.post(proxy.url + "/__mockrec/calls/count", json={"nope": 1})
+    assert count.status_code == 400
+    assert "use method, path, status, matched, body_contains, headers, explain, limit" in \
+        count.json()["error"]["message"]
+    calls = httpx.get(proxy.url + "/__mockrec/calls?nope=1")
+    assert calls.status_code == 400 and "headers, limit" in calls.json()["error"]["message"]
+    proxy.stop()

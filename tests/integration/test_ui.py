@@ -317,8 +317,8 @@ def test_edit_an_example_and_a_running_replay_serves_it(scene, browser):
     status.send_keys("abc")
     submit(browser, "#save")
     assert css(browser, "#error").text == (
-        f"your edit is status 'abc' is not an HTTP status (100-599); example {example.id} is "
-        "unchanged")
+        "your edit was refused: status 'abc' is not an HTTP status (100-599); "
+        f"example {example.id} is unchanged")
     assert CollectionStore(scene.data).path("shop").read_bytes() == file_before
     headers = css(browser, "#headers-field")
     headers.send_keys("\nbroken header line")
@@ -566,3 +566,32 @@ def test_state_changes_need_the_token_itself_and_post(bare_ui):
         assert client.post("/collections/mine/delete", data={"_token": bare_ui.token}) \
             .status_code == 303
         assert not store.exists("mine")
+
+
+def test_names_and_headers_read_as_written(scene, browser):
+    """Issue 28's UI mismatches: the proxies table names the mock each proxy serves;
+    a header name breaks at its hyphens, never mid-word; the headers mockrec adds to its
+    own answers are Title-Case like the others."""
+    from recorder.cli import main
+
+    mock_request_shop(scene, browser)
+    assert main(["--data-dir", str(scene.data), "mock", "create", "shop-ui", "--collection",
+                 "shop", "--port", "0"]) == 0
+    named = RunningProxy(scene.data, ["shop-ui"], scene.confdir, "replay")
+    scene.proxies.append(named)
+    port = int(named.url.rsplit(":", 1)[1])
+    missed = httpx.get(named.url + "/nothing/here", headers={"Origin": "http://page.test"})
+    assert missed.status_code == 404
+    wait_for_entries(HistoryStore(scene.data, "calls/shop-ui"), 1)
+    browser.get(f"{scene.ui.base}/mocks")
+    row = css(browser, f"#proxies tr[data-port='{port}']")
+    assert "shop-ui" in [td.text for td in row.find_elements("css selector", "td")]
+    # the 404's detail: mockrec's own headers, as the client got them
+    browser.get(f"{scene.ui.base}/calls/shop-ui")
+    follow(browser, css(browser, "#calls tbody td.url a"))
+    names = [th.text for th in css_all(browser, "table.headers th")]
+    assert "Content-Length" in names and "content-length" not in names, names
+    assert all(n[:1].isupper() for n in names if n.lower().startswith(("content", "vary"))), names
+    th = css_all(browser, "table.headers th")[0]
+    assert th.value_of_css_property("word-break") == "normal"
+    assert th.value_of_css_property("overflow-wrap") == "normal"

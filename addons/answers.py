@@ -9,7 +9,7 @@ from mitmproxy import http
 from mitmproxy.net.http import status_codes
 
 from addons import metadata
-from recorder.models import wire_bytes
+from recorder.models import reason_phrase, wire_bytes
 from recorder.serve.responder import Answer, json_answer
 
 
@@ -17,7 +17,9 @@ def to_response(answer: Answer, head_only: bool = False) -> http.Response:
     """`answer` as mitmproxy's response: its headers as they are; a HEAD's without the
     body (its Content-Length stays: what a GET would get)."""
     now = time.time()
-    reason = answer.reason or status_codes.RESPONSES.get(answer.status, "")
+    # mitmproxy's table has no 429 (nor 422, 425 ...): Python's has them.
+    reason = (answer.reason or status_codes.RESPONSES.get(answer.status)
+              or reason_phrase(answer.status))
     return http.Response(b"HTTP/1.1", answer.status, wire_bytes(reason),
                          http.Headers(answer.headers),
                          b"" if head_only else answer.body, None, now, now)

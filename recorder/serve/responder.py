@@ -152,9 +152,21 @@ def cors_headers(origin: str | None) -> Fields:
 
 
 def with_cors(answer: Answer, origin: str | None) -> Answer:
-    """`answer` with the CORS headers for `origin`, unless it has its own."""
-    if answer.header(b"access-control-allow-origin") is None:
-        answer.headers += cors_headers(origin)
+    """`answer` with the CORS headers for `origin`, unless it has its own. A recorded
+    `*` with credentials allowed (a pair no browser takes for a credentialed request)
+    answers a request with an Origin as the servers that send it do: that origin,
+    `Vary: Origin` (SPEC "CORS, recorded"); a specific origin is kept as it is."""
+    allowed = answer.header(b"access-control-allow-origin")
+    if allowed is None:
+        answer.headers = [*answer.headers, *cors_headers(origin)]
+    elif (origin is not None and allowed.strip() == b"*" and (answer.header(
+            b"access-control-allow-credentials") or b"").strip().lower() == b"true"):
+        answer.set_header(b"Access-Control-Allow-Origin", wire_bytes(origin))
+        vary = answer.header(b"vary")
+        if vary is None:
+            answer.headers = [*answer.headers, (b"Vary", b"Origin")]
+        elif b"origin" not in [v.strip().lower() for v in vary.split(b",")] and vary != b"*":
+            answer.set_header(b"Vary", vary + b", Origin")
     return answer
 
 
@@ -366,6 +378,8 @@ class Responder:
             body = b""
         answer = example_answer(example, wire, body,
                                 cors_headers(call.header("origin")) if config.cors else None)
+        if config.cors and wire[3]:  # its own CORS headers: a recorded `*` + credentials
+            with_cors(answer, call.header("origin"))
         decision = Decision(Kind.EXAMPLE, answer, example=example, fault=fault)
         decision.delay = self._delay(call, len(body), decision)
         if fault is not None and fault.kind == "slow-body":

@@ -227,6 +227,7 @@ def test_cors_with_credentials_quotas_and_what_the_call_log_says(start_proxy, up
         assert "access-control-allow-credentials" not in own.headers
         limited = client.get("/json", headers={**origin, **key})  # the fourth call
         assert limited.status_code == 429 and limited.json()["error"]["name"] == "usageLimitError"
+        assert limited.reason_phrase == "Too Many Requests"  # was empty: `HTTP/1.1 429 `
         assert limited.headers["access-control-allow-origin"] == "http://app.test:3000"
     logged = calls(data, "c", 6)
     assert [c["matched"] for c in logged] == [
@@ -356,6 +357,12 @@ const [mock, done] = arguments;
   out.head = {status: head.status, length: head.headers.get('content-length')};
   const missing = await fetch(mock + '/nothing', {credentials: 'include'});
   out.missing = {status: missing.status, body: await missing.json()};
+  // recorded from an API answering `*` with credentials allowed (httpbin): reflected
+  const recorded = await fetch(mock + '/recorded', {credentials: 'include'});
+  out.recorded = {status: recorded.status, body: await recorded.json()};
+  // an example naming another origin keeps it: the browser refuses, as with the API
+  out.specific = await fetch(mock + '/specific', {credentials: 'include'})
+    .then(r => 'read', e => 'refused');
   return out;
 })().then(done, e => done({error: String(e)}));
 """
@@ -373,6 +380,12 @@ def test_a_browser_page_fetches_the_mock_with_credentials(start_proxy, tmp_path)
                "--body", '{"hello": "browser"}') == 0
     assert cli(data, "example", "add", "--collection", "web", "PUT", "/items/{{id}}",
                "--body", '{"stored": "{{id}}", "name": "{{$body \'name\'}}"}') == 0
+    assert cli(data, "example", "add", "--collection", "web", "GET", "/recorded",
+               "-H", "Access-Control-Allow-Origin: *",
+               "-H", "Access-Control-Allow-Credentials: true", "--body", '{"from": "api"}') == 0
+    assert cli(data, "example", "add", "--collection", "web", "GET", "/specific",
+               "-H", "Access-Control-Allow-Origin: https://elsewhere.test",
+               "-H", "Access-Control-Allow-Credentials: true", "--body", "{}") == 0
     mock = start_proxy("web", "--upstream", DEAD, data_dir=data, command="replay")
     app = QuietHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=app.serve_forever, daemon=True).start()
@@ -395,6 +408,8 @@ def test_a_browser_page_fetches_the_mock_with_credentials(start_proxy, tmp_path)
         "put": {"status": 200, "body": {"stored": "7", "name": "seven"}},
         "head": {"status": 200, "length": str(len(b'{"hello": "browser"}'))},
         "missing": {"status": 404, "body": result["missing"]["body"]},
+        "recorded": {"status": 200, "body": {"from": "api"}},
+        "specific": "refused",
     }, result
     assert result["missing"]["body"]["error"]["name"] == "mockRequestNotFoundError"
     logged = calls(data, "web", 6)

@@ -146,7 +146,7 @@ def test_a_preflight_gets_204_with_what_it_asked():
         (b"Access-Control-Allow-Origin", b"http://app.test"),
         (b"Access-Control-Allow-Credentials", b"true"), (b"Vary", b"Origin"),
         (b"Access-Control-Allow-Methods", b"PUT"), (b"Access-Control-Max-Age", b"600"),
-        (b"Access-Control-Allow-Headers", b"x-api-key"), (b"content-length", b"0")]
+        (b"Access-Control-Allow-Headers", b"x-api-key"), (b"Content-Length", b"0")]
 
 
 def test_an_options_example_answers_its_preflight_and_cors_off_answers_none():
@@ -310,3 +310,46 @@ def test_an_answer_never_carries_a_header_with_a_line_break():
     filled = r.respond(call("/echo?q=1%0D%0ASet-Cookie:%20sid=evil")).answer.headers
     assert not any(b"\n" in k + v or b"\r" in k + v for k, v in filled), filled
     assert r.respond(call("/echo?q=fine")).answer.header(b"x-q") == b"fine"
+
+
+def cors_example(id: int, path: str, headers: list[tuple[str, str]]) -> Request:
+    return Request(id, path, "GET", "{{baseUrl}}" + path,
+                   examples=[example(id, path, b"{}", headers=headers)])
+
+
+def test_a_recorded_star_with_credentials_reflects_the_origin():
+    """SPEC "CORS, recorded": httpbin answers `*` with credentials allowed, and reflects
+    the origin it is sent; a recorded example does the same, a specific origin stays."""
+    c = Collection("cors", [
+        cors_example(1, "/star", [("Access-Control-Allow-Origin", "*"),
+                                  ("Access-Control-Allow-Credentials", "true")]),
+        cors_example(2, "/varied", [("access-control-allow-origin", "*"),
+                                    ("Access-Control-Allow-Credentials", "True"),
+                                    ("Vary", "Accept-Encoding")]),
+        cors_example(3, "/specific", [("Access-Control-Allow-Origin", "https://app.test"),
+                                      ("Access-Control-Allow-Credentials", "true")]),
+        cors_example(4, "/public", [("Access-Control-Allow-Origin", "*")]),
+    ], {"baseUrl": "http://api.test"})
+    r = Responder(ServeConfig.compile(ReplaySettings(), Mode.REPLAY))
+    r.load(Matcher(c))
+
+    def headers(path: str, **more: str) -> dict[bytes, bytes]:
+        answer = r.respond(call(path, **more)).answer
+        return {k.lower(): v for k, v in answer.headers}
+
+    star = headers("/star", origin="http://page.test")
+    assert star[b"access-control-allow-origin"] == b"http://page.test"
+    assert star[b"access-control-allow-credentials"] == b"true"
+    assert star[b"vary"] == b"Origin"
+    assert headers("/varied", origin="http://page.test")[b"vary"] == b"Accept-Encoding, Origin"
+    assert headers("/star")[b"access-control-allow-origin"] == b"*"  # no Origin: as recorded
+    assert headers("/specific", origin="http://page.test")[
+        b"access-control-allow-origin"] == b"https://app.test"  # kept
+    public = headers("/public", origin="http://page.test")  # no credentials: `*` is fine
+    assert public[b"access-control-allow-origin"] == b"*" and b"vary" not in public
+    # the example itself is untouched, and so is the next answer without an Origin
+    assert headers("/star")[b"access-control-allow-origin"] == b"*"
+    off = Responder(ServeConfig.compile(ReplaySettings(cors=False), Mode.REPLAY))
+    off.load(Matcher(c))
+    answer = off.respond(call("/star", origin="http://page.test")).answer
+    assert dict(answer.headers)[b"Access-Control-Allow-Origin"] == b"*"  # --no-cors: as is

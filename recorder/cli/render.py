@@ -176,12 +176,14 @@ def call_columns(with_mock: bool) -> tuple[str, ...]:
 
 def print_calls(entries: list[HistoryEntry], with_mock: bool) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     for column in call_columns(with_mock):
         table.add_column(column, justify="right" if column == "ID" else "left")
     for entry in entries:
-        table.add_row(*call_row(entry, with_mock))
+        # as written: rich took "[fault reset]" for markup and dropped it
+        table.add_row(*(Text(cell) for cell in call_row(entry, with_mock)))
     Console(width=None if sys.stdout.isatty() else 200, highlight=False).print(table)
 
 

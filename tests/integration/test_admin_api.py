@@ -51,7 +51,8 @@ def test_admin_api_on_the_mock_url(shop, start_proxy, path_args):
     try:
         with httpx.Client(base_url=proxy.url) as c:
             status = c.get("/__mockrec/status").json()
-            assert status == {"mode": "replay", "collection": "shop", "tag": None, "env": None,
+            assert status == {"mode": "replay", "mock": None, "collection": "shop", "tag": None,
+                              "env": None,
                               "examples": 3, "calls": 0,
                               "port": int(proxy.url.rsplit(":", 1)[1])}
             assert c.get("/users/1").json() == {"id": "1"}

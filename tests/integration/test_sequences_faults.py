@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
+import signal
 import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -310,3 +314,105 @@ def test_a_fault_leaves_the_sequence_where_it_was(recorded, start_proxy):
     with pytest.raises(httpx.TransportError):
         httpx.get(proxy.url + "/cart", headers={"x-mock-response-fault": "reset"})
     assert play(proxy.url) == live  # the retry got the answer that was due
+
+
+# -- docs/sequences-and-faults.md, as written ---------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "sequences-and-faults.md"
+SHOWN_UPSTREAM, SHOWN_PROXY = "http://127.0.0.1:5000", "localhost:8080"
+
+
+def docs_blocks() -> list[list[str]]:
+    """The page's shell blocks (indented code), continuation lines joined."""
+    blocks: list[list[str]] = []
+    lines = DOCS.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("    ") and (i == 0 or not lines[i - 1].startswith("    ")):
+            blocks.append([])
+        if line.startswith("    ") and blocks:
+            text = line[4:]
+            if blocks[-1] and blocks[-1][-1].endswith("\\"):
+                blocks[-1][-1] = blocks[-1][-1][:-1] + text.strip()
+            else:
+                blocks[-1].append(text)
+    return [b for b in blocks if b and b[0].startswith("mockrec ")]
+
+
+def said(line: str) -> tuple[str, str]:
+    """A shell line and what its comment says it prints."""
+    command, _, comment = line.partition("  # ")
+    return command.strip(), comment.strip()
+
+
+def json_prefix(text: str):
+    return json.JSONDecoder().raw_decode(text)[0]
+
+
+def test_the_pages_cart_walkthrough_runs_as_written(confdir, tmp_path, cli):
+    """Every command the page shows, with its upstream and port replaced by this test's:
+    curl's answers, promote's and `collection show`'s output, the seeded faults and what
+    `mockrec calls` says of them."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("needs curl")
+    Cart.items = []
+    server = QuietHTTPServer(("127.0.0.1", 0), Cart)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    upstream = f"http://127.0.0.1:{server.server_port}"
+    data = tmp_path / "data"
+    running: list[RunningProxy] = []
+    expected: list[str] = []  # the comment lines after a command: its output
+    last_output = ""
+
+    def check_output() -> None:
+        if not expected:
+            return
+        want = [e.replace(SHOWN_UPSTREAM, upstream) for e in expected]
+        if want[0].startswith("ID  ..."):  # `calls`: columns elided with "..."
+            got = last_output.splitlines()
+            for want_line, got_line in zip(want, got, strict=False):
+                for piece in want_line.split("..."):
+                    assert " ".join(piece.split()) in " ".join(got_line.split()), last_output
+        elif want[0].startswith("cart:"):  # `collection show`: the whole output
+            assert last_output.splitlines() == want, (want, last_output)
+        else:
+            for line in want:
+                assert line in last_output, (line, last_output)
+        expected.clear()
+
+    for block in docs_blocks():
+        for line in block:
+            if line.startswith("#"):
+                expected.append(line[2:] if line.startswith("# ") else line[1:])
+                continue
+            check_output()
+            command, comment = said(line)
+            address = running[-1].url.removeprefix("http://") if running else ""
+            if command.startswith("mockrec ") and command.endswith(" &"):
+                words = shlex.split(command[:-2])[1:]
+                words = [upstream if w == SHOWN_UPSTREAM else w for w in words]
+                if "--port" in words:  # RunningProxy picks the port
+                    at = words.index("--port")
+                    del words[at:at + 2]
+                for proxy in running:
+                    proxy.stop()
+                if words[0] == "replay":
+                    server.shutdown()  # "with the cart server stopped"
+                running.append(RunningProxy(data, words[1:], confdir, words[0]))
+            elif command == "kill %1":
+                assert running[-1].stop(signal.SIGINT) == 0
+                wait_for_entries(HistoryStore(data), 3)
+            elif command.startswith("mockrec "):
+                result = cli(*shlex.split(command)[1:], data_dir=data)
+                assert result.exit_code == 0, (command, result.stderr)
+                last_output = result.stdout
+            else:  # curl, or a shell loop of curls
+                done = subprocess.run(["bash", "-c", command.replace(SHOWN_PROXY, address)],
+                                      capture_output=True, text=True, timeout=60)
+                last_output = done.stdout
+                if comment.startswith("{"):
+                    assert json.loads(done.stdout) == json_prefix(comment), (line, done)
+        check_output()
+    for proxy in running:
+        proxy.stop()
+    server.server_close()

@@ -12,4 +12,4 @@ STOPPING = "mockrec_stopping"  # cut by the proxy's stop (engine.Stopper): "prox
 # What happened, for the call log: {"kind": one of OUTCOMES, "reason": ..., ...}
 OUTCOME = "mockrec_outcome"
 OUTCOMES = ("example", "not_found", "unauthorized", "quota", "preflight", "forwarded",
-            "fault")
+            "fault", "bad_request")

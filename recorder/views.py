@@ -139,6 +139,8 @@ def call_outcome(entry: HistoryEntry) -> str:
         return f"forwarded: the upstream failed ({outcome.get('error') or entry.error})"
     if kind == "fault":
         return f"500 mockServerError: {reason}"
+    if kind == "bad_request":
+        return f"400 {reason}"
     if kind == "not_found" and reason:
         return f"No matching requests: {reason}"
     return "No matching requests"

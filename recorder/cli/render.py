@@ -62,6 +62,9 @@ def entry_text(entry: HistoryEntry) -> str:
         lines.append("= the conversation (ms after the 101; > from the client, < to it)")
         lines.extend(conversation_lines(conversation))
     lines.extend(f"! {warning}" for warning in entry.notes.get("warnings", []))
+    if fault := entry.notes.get("fault"):  # a call of the log whose answer was spoilt
+        lines.append(f"! fault: {fault} (mockrec spoilt this answer on purpose"
+                     + (")" if entry.response else f": {entry.error})"))
     for side, size in entry.truncated.items():
         announced = f" ({size:,} bytes)" if size is not None else ""
         lines.append(f"! truncated: the {side} body{announced} was over the body limit "

@@ -113,7 +113,7 @@ class Kind(StrEnum):
     QUOTA = "quota"
     PREFLIGHT = "preflight"
     FORWARD = "forwarded"
-    BAD_REQUEST = "bad_request"  # not in the call log's outcomes
+    BAD_REQUEST = "bad_request"  # a request mockrec refuses (a bad x-mock-response-fault)
 
 
 @dataclass(slots=True)
@@ -128,9 +128,7 @@ class Decision:
     drop: tuple[str, ...] = ()  # headers a forwarded request loses (the mock's own key)
 
     def outcome(self) -> dict[str, Any] | None:
-        """For the call log: {"kind"[, "reason"]}; None for a bad request."""
-        if self.kind is Kind.BAD_REQUEST:
-            return None
+        """For the call log: {"kind"[, "reason"]}."""
         if self.kind in (Kind.EXAMPLE, Kind.PREFLIGHT):
             return {"kind": self.kind.value}
         return {"kind": self.kind.value, "reason": self.reason}

@@ -213,10 +213,25 @@ def test_an_asked_fault_spoils_the_due_answer_without_using_it_up():
     assert r.respond(call("/job")).answer.body == b"step 1"
 
 
-def test_a_bad_fault_header_is_a_400():
+def test_a_bad_fault_header_is_a_400_and_logged_as_one():
+    """It was logged as "No matching requests": the call log says what happened."""
+    from recorder.cli.render import entry_text
+    from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
+    from recorder.views import call_outcome
+
     d = responder().respond(call(x_mock_response_fault="explode"))
-    assert d.kind is Kind.BAD_REQUEST and d.answer.status == 400 and d.outcome() is None
+    assert d.kind is Kind.BAD_REQUEST and d.answer.status == 400
     assert error_name(d.answer) == "badFaultHeader"
+    outcome = d.outcome()
+    assert outcome["kind"] == "bad_request" and "explode" in outcome["reason"]
+    logged = HistoryEntry(HttpRequest("GET", "http://api.test/users"), Timings(1.0),
+                          HttpResponse(400, "Bad Request"), notes={"outcome": outcome})
+    assert call_outcome(logged).startswith("400 ") and "explode" in call_outcome(logged)
+    # and a faulted call's detail (`calls show`) says which fault spoilt it
+    faulted = HistoryEntry(HttpRequest("GET", "http://api.test/users"), Timings(1.0),
+                           error="mockrec fault: reset", notes={"fault": "reset"})
+    assert ("! fault: reset (mockrec spoilt this answer on purpose: mockrec fault: reset)"
+            in entry_text(faulted))
 
 
 def test_an_examples_own_fault_and_the_shapes_of_faults():

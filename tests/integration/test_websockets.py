@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
 websockets = pytest.importorskip("websockets")
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402

@@ -372,9 +372,10 @@ def test_a_huge_upload_is_streamed_through_record_and_marked_truncated(start_pro
 
 
 def test_the_pytest_plugin_passes_a_key_in_the_environment(data, tmp_path, confdir):
-    from recorder.pytest_plugin import MockrecProxy
+    from recorder.pytest_plugin import MockrecProxy, ProxySpec
 
-    proxy = MockrecProxy("c", data, "replay", None, {"api_key": KEY}, confdir, [], tmp_path)
+    proxy = MockrecProxy(ProxySpec("c", data, "replay", None, {"api_key": KEY}, confdir),
+                         tmp_path)
     try:
         assert not any(KEY.encode() in line for line in command_lines(proxy.pid))
         assert status_of(exchange(proxy.url, request(b"GET", b"/echo"))) == 401

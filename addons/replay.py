@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, hooks, http
+from mitmproxy.net.http import http1
 from mitmproxy.proxy.mode_specs import ReverseMode
 
 from addons import faults, metadata, options
@@ -26,6 +27,7 @@ from addons.control_socket import ControlSocket
 from addons.fastpath import selector
 from addons.fastpath.layer import FastReplayLayer, wants
 from addons.record import Record
+from addons.streamer import Streamed, Streamer
 from addons.upstream import UpstreamErrors, install_error_answers
 from addons.websockets import Conversations, Play, play_for
 from recorder.errors import MockrecError, NotFound
@@ -38,8 +40,13 @@ from recorder.serve.hosts import addressed_to_proxy
 from recorder.serve.responder import Call, Decision, Responder, error, with_cors
 from recorder.settings import ReplaySettings
 from recorder.store.mocks import EnvironmentStore, local_url
+from recorder.streams import Tap
 
 log = logging.getLogger(__name__)
+
+# What answering gives: a response and how long it waits, a fault to carry out, a
+# WebSocket conversation to play, a stream to pace; None: answered now, or not ours.
+Later = tuple[http.Response, float] | faults.Faulted | Play | Streamed | None
 
 
 class Replay:
@@ -57,6 +64,7 @@ class Replay:
         self.websockets = Conversations()
         self.admin = Admin(self)
         self.control = ControlSocket(self.admin)
+        self.streamer = Streamer()  # streamed answers on mitmproxy's path
         self.settings = ReplaySettings()  # as given; the responder's config is compiled
         self._running = False
         self.fast = False  # the fast path serves this proxy's connections
@@ -177,6 +185,7 @@ class Replay:
         self._running = True
         install_error_answers()  # JSON 413s for bodies over mockrec_body_limit
         await self.control.start(options.data_dir())
+        await self.streamer.start()
         self._save_url()
         if self.mode.answers():
             self.call_log.start()  # now, rather than on the first call
@@ -189,6 +198,7 @@ class Replay:
     async def done(self) -> None:
         await self.control.stop()
         await self.websockets.close()
+        await self.streamer.stop()
         self.call_log.close()
 
     def _save_url(self) -> None:
@@ -208,6 +218,10 @@ class Replay:
     def next_layer(self, nextlayer) -> None:
         if self.fast and wants(nextlayer):
             nextlayer.layer = FastReplayLayer(nextlayer.context, self, nextlayer.layer)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if Streamer.restore(flow):  # a streamed answer's head, back from the streamer
+            flow.response.stream = Tap()  # passed on part by part; the call log keeps it
 
     def response(self, flow: http.HTTPFlow) -> None:
         self.websockets.settle(flow)
@@ -229,10 +243,13 @@ class Replay:
         mark_answered(flow, response)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if flow.response:
+        Streamer.restore(flow)
+        # A stream cut on the way (`cut:N`, or a client that hung up) is logged as served.
+        streamed = flow.response is not None and isinstance(flow.response.stream, Tap)
+        if flow.response and not streamed:
             return
         if flow.metadata.get(metadata.CALL):
-            if metadata.FAULT not in flow.metadata:  # a fault logs itself: fault_done
+            if streamed or metadata.FAULT not in flow.metadata:  # a fault logs itself
                 self.call_log.log(flow)
         elif not flow.metadata.get(metadata.REPLAYED):
             self.call_log.remember(flow)
@@ -259,9 +276,12 @@ class Replay:
                 return faults.carry_out(flow, later, self.fault_done)
             if type(later) is Play:
                 return self.websockets.play(flow, later, self.responder.config)
+            if type(later) is Streamed:
+                return self._stream(flow, later)
             return self._answer_later(flow, *later)
 
-    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | faults.Faulted | None:
+    def answer(self, flow: http.HTTPFlow
+               ) -> Later:
         """Answer `flow` now (flow.response), or say with what after how many seconds,
         or with which fault (a `Faulted`); None with no response: it goes upstream
         (spy, --on-miss, other modes), or to mitmproxy's path (the fast path's caller
@@ -272,7 +292,7 @@ class Replay:
         return self._answer_safely(flow)
 
     def _answer_safely(self, flow: http.HTTPFlow
-                       ) -> tuple[http.Response, float] | faults.Faulted | Play | None:
+                       ) -> Later:
         try:
             return self._answer(flow)
         except Exception as e:  # a bug of ours: say so, rather than pass it upstream
@@ -288,7 +308,7 @@ class Replay:
             return None
 
     def _answer(self, flow: http.HTTPFlow
-                ) -> tuple[http.Response, float] | faults.Faulted | Play | None:
+                ) -> Later:
         responder = self.responder
         if not responder.config.mode.answers():
             return None
@@ -308,10 +328,10 @@ class Replay:
 
     @staticmethod
     def _carry_out(flow: http.HTTPFlow, call: Call, decision: Decision
-                   ) -> tuple[http.Response, float] | faults.Faulted | Play | None:
+                   ) -> Later:
         """The decision as the flow's response, now or later, or as a fault, or as a
-        WebSocket conversation to play (addons/websockets.py); None with no response:
-        forward it."""
+        WebSocket conversation to play (addons/websockets.py), or a stream to pace
+        (addons/streamer.py, the fast path); None with no response: forward it."""
         meta = flow.metadata
         if (outcome := decision.outcome()) is not None:
             meta[metadata.OUTCOME] = outcome
@@ -336,10 +356,23 @@ class Replay:
             meta[metadata.FAULT] = str(fault)
             if not fault.answers or fault.kind == "slow-body":
                 return faults.Faulted(fault, response, max(0.0, remaining))
+        if decision.answer.stream is not None:
+            return Streamed(response, decision.answer.stream, max(0.0, remaining))
         if remaining > 0:
             return response, remaining
         mark_answered(flow, response)
         return None
+
+    def _stream(self, flow: http.HTTPFlow, streamed: Streamed) -> None:
+        """A streamed answer on mitmproxy's path: played by the streamer, which mitmproxy
+        passes on part by part (chunks, or DATA frames on HTTP/2)."""
+        if self.streamer.port == 0:  # not running (a unit test's addon): whole, at once
+            mark_answered(flow, streamed.response)
+            return
+        flow.metadata[metadata.REPLAYED] = True
+        due = asyncio.get_running_loop().time() + streamed.seconds
+        self.streamer.route(flow, http1.assemble_response_head(streamed.response),
+                            streamed.paced, due)
 
     @staticmethod
     def _host(flow: http.HTTPFlow) -> str | None:

@@ -222,7 +222,7 @@ class UpstreamErrors:
             }}, indent=2).encode(), {"Content-Type": "application/json", "Connection": "close"})
             return
         timeout_ms = ctx.options.mockrec_upstream_timeout
-        if not timeout_ms:
+        if not timeout_ms or flow.metadata.get(metadata.REPLAYED):  # replay's streamer
             return
         self._waiting[flow.id] = (time.monotonic() + timeout_ms / 1000, flow)
 

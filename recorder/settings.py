@@ -22,7 +22,7 @@ from typing import Any, TypedDict, Unpack
 
 from recorder.errors import UsageError
 from recorder.modes import OnMiss
-from recorder.serve import delays, faults
+from recorder.serve import delays, faults, pacing
 
 OPTION_PREFIX = "mockrec_"
 
@@ -149,12 +149,16 @@ class ReplaySettings:
         "order): answer the last again, start over (cycle), or answer 404.",
         choices=SequenceEnd)
     fault: str = setting(
-        "", "Answer matched requests with a fault: reset, close, empty, garbage or "
-        "slow-body:MS; a share of them with --fault-rate.", check=faults.check_fault,
-        metavar="KIND")
+        "", "Answer matched requests with a fault: reset, close, empty, garbage, "
+        "slow-body:MS or cut:N (a stream ends after N parts); a share of them with "
+        "--fault-rate.", check=faults.check_fault, metavar="KIND")
     fault_rate: str = setting(
         "100", "Percent of matched answers that get --fault.", check=faults.parse_rate,
         metavar="P")
+    stream_speed: str = setting(
+        "1", "Streamed answers (SSE, NDJSON): each part goes at its recorded offset divided "
+        "by this; 1 as recorded, 2 twice as fast, 0 everything at once.",
+        check=pacing.parse_speed, metavar="F")
     seed: str = setting(
         "", "Seed of the random source of --fault-rate and of {{$random...}} values, for "
         "runs that repeat; empty: a new one each run.", check=faults.parse_seed,

@@ -59,8 +59,10 @@ from addons import faults
 from addons.fastpath import wire
 from addons.fastpath.outbox import Pending, outbox
 from addons.fastpath.selector import arrival_time
+from addons.streamer import Streamed
 from recorder.modes import Mode
 from recorder.serve.faults import GARBAGE, slow_pieces
+from recorder.serve.pacing import LAST_CHUNK, chunk
 
 MAX_HEAD = 64 * 1024  # longer heads go to mitmproxy, which answers them properly
 MAX_BODY = 1024 * 1024  # bigger bodies too: mitmproxy streams and limits them
@@ -101,7 +103,8 @@ class Answerer(Protocol):
     mode: Mode
     on_miss: str
 
-    def answer(self, flow: http.HTTPFlow) -> tuple[http.Response, float] | faults.Faulted | None:
+    def answer(self, flow: http.HTTPFlow
+               ) -> tuple[http.Response, float] | faults.Faulted | Streamed | None:
         """Answer now (flow.response), or with what after how many seconds, or with a
         fault (the layer carries it out); None: the request is not mockrec's to answer
         (hand it to mitmproxy)."""
@@ -195,8 +198,14 @@ class FastReplayLayer(layer.Layer):
                     yield from self._act_after(pending)  # woken for one before it
                     return
                 if pending is not None:
-                    if not pending.sent:
+                    if pending.steps and pending.boxed:
+                        yield from self._act_after(pending)  # the outbox plays the stream
+                        return
+                    while not pending.sent and pending.due <= time.monotonic():
                         yield commands.SendData(client, pending.take())
+                    if not pending.sent:  # a stream's next part
+                        yield from self._act_after(pending)
+                        return
                     pending.finish()
                     if pending.close:
                         yield from self._close()
@@ -253,6 +262,9 @@ class FastReplayLayer(layer.Layer):
             if type(later) is faults.Faulted:
                 yield from self._fault(flow, later)
                 return
+            if type(later) is Streamed:
+                yield from self._stream(flow, later, request_close)
+                continue
             if later is not None:
                 replay.settle(flow, later[0])
             response = flow.response
@@ -273,6 +285,26 @@ class FastReplayLayer(layer.Layer):
                 yield from self._act_after(pending)  # mitmproxy sends it
             else:
                 outbox().add(pending, transport)
+
+    def _stream(self, flow: http.HTTPFlow, streamed: Streamed,
+                request_close: bool) -> layer.CommandGenerator[None]:
+        """A streamed answer: the head after its delay, then each part at its moment,
+        chunked (recorder/serve/pacing.py), on the outbox's timers."""
+        self.replay.settle(flow, streamed.response)
+        response = streamed.response
+        start = time.monotonic() + streamed.seconds
+        steps = [(start + at, chunk(part), part) for at, part in streamed.paced.parts if part]
+        if not streamed.paced.cut:
+            steps.append((steps[-1][0] if steps else start, LAST_CHUNK, b""))
+        close = (streamed.paced.cut or self.client_closed and not self.buffer or request_close
+                 or http1.connection_close(response.http_version, response.headers))
+        pending = self.waiting = Pending(self, flow, http1.assemble_response_head(response),
+                                         close, start, steps)
+        transport = None if self.context.client.tls else self.transport()
+        if transport is None or close or self.buffer:
+            yield from self._act_after(pending)  # the layer sends each step
+        else:
+            outbox().add(pending, transport)
 
     def _fault(self, flow: http.HTTPFlow, faulted: faults.Faulted
                ) -> layer.CommandGenerator[None]:

@@ -12,9 +12,12 @@ import itertools
 import logging
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Protocol
 
 from mitmproxy import http
+
+from recorder.streams import Tap
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +31,48 @@ class Owner(Protocol):
         """The answer went out: log the call."""
 
 
-class Pending:
-    """An answer waiting out its delay."""
+# A stream's steps after its head: (due, bytes as sent, the part; b"": the end).
+Steps = Iterable[tuple[float, bytes, bytes]]
 
-    __slots__ = ("flow", "data", "close", "due", "sent", "finished", "owner", "__weakref__")
+
+class Pending:
+    """An answer waiting out its delay; a streamed one (`steps`) goes in steps: the
+    head, then each part at its own moment (`sent` once the last is out)."""
+
+    __slots__ = ("flow", "data", "close", "due", "sent", "finished", "owner", "steps",
+                 "part", "tap", "boxed", "__weakref__")
 
     def __init__(self, owner: Owner, flow: http.HTTPFlow, data: bytes, close: bool,
-                 due: float) -> None:
+                 due: float, steps: Steps = ()) -> None:
         self.owner, self.flow, self.data, self.close, self.due = owner, flow, data, close, due
         self.sent = self.finished = False
+        self.steps = collections.deque(steps)
+        self.part: bytes | None = None  # what `data` carries of the stream (None: the head)
+        self.tap: Tap | None = None  # a stream as served, for the call log
+        self.boxed = False  # the outbox writes it
         waiting.add(self)
 
     def take(self) -> bytes:
-        """The answer's bytes, as they go out now."""
-        self.sent = True
+        """The answer's next bytes, as they go out now."""
         response = self.flow.response
-        response.timestamp_start = response.timestamp_end = time.time()
-        return self.data
+        data, part = self.data, self.part
+        if part is None:  # the head (or the whole answer)
+            response.timestamp_start = time.time()
+            if self.steps:
+                response.stream = self.tap = Tap()
+                # A head that goes late (a busy loop) takes its parts along: each keeps
+                # its offset after the head, as recorded.
+                if (late := time.monotonic() - self.due) > 0.001:
+                    self.steps = collections.deque((due + late, data, piece)
+                                                   for due, data, piece in self.steps)
+        elif self.tap is not None:
+            self.tap(part)  # b"": the stream ended as it should
+        if self.steps:
+            self.due, self.data, self.part = self.steps.popleft()
+        else:
+            self.sent = True
+            response.timestamp_end = time.time()
+        return data
 
     def write(self, transport: asyncio.BaseTransport) -> None:
         data = self.take()
@@ -78,6 +106,7 @@ class Outbox:
         self.written: collections.deque[Pending] = collections.deque()
 
     def add(self, pending: Pending, transport: asyncio.BaseTransport) -> None:
+        pending.boxed = True
         heapq.heappush(self.queue, (pending.due, next(self.order), pending, transport))
         if self.timer is None or pending.due < self.timer.when():
             if self.timer is not None:
@@ -93,8 +122,12 @@ class Outbox:
                 while queue and queue[0][0] <= now:
                     _, _, pending, transport = heapq.heappop(queue)
                     if not pending.sent:  # else the layer sent it itself
-                        written.append(pending)
                         pending.write(transport)
+                        if pending.sent:
+                            written.append(pending)
+                        else:  # a stream: its next part, at its moment
+                            heapq.heappush(queue, (pending.due, next(self.order), pending,
+                                                   transport))
                 if not written:
                     break
                 written.popleft().finish()

@@ -150,7 +150,7 @@ Sequence = Annotated[int | None, typer.Option(
     "with positions answer in turn, 1, 2, 3 ...")]
 Fault = Annotated[str | None, typer.Option(
     "--fault", metavar="KIND", help="Answer with a fault instead: reset, close, empty, "
-    "garbage or slow-body:MS ('' for none).")]
+    "garbage, slow-body:MS or cut:N ('' for none).")]
 
 
 @example_app.command("edit")

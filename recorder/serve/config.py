@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from recorder.match.matcher import MatchSettings
 from recorder.modes import Mode
-from recorder.serve import delays, faults
+from recorder.serve import delays, faults, pacing
 from recorder.settings import ReplaySettings, SequenceEnd
 from recorder.store.mocks import hash_key
 
@@ -33,6 +33,7 @@ class ServeConfig:
     seed: int | None = None  # of the random sources (fault rate, {{$random...}}, jitter)
     max_calls: int = 0
     rate_limit: int = 0  # calls a minute
+    stream_speed: float = 1.0  # a streamed answer's offsets are divided by it; 0: at once
 
     @classmethod
     def compile(cls, settings: ReplaySettings, mode: Mode = Mode.REPLAY) -> ServeConfig:
@@ -49,7 +50,7 @@ class ServeConfig:
             profile=delays.parse_profile(s.profile),
             fault=faults.parse_fault(s.fault) if s.fault else None,
             fault_rate=faults.parse_rate(s.fault_rate),
-            seed=faults.parse_seed(s.seed),
+            seed=faults.parse_seed(s.seed), stream_speed=pacing.parse_speed(s.stream_speed),
             max_calls=s.max_calls, rate_limit=s.rate_limit)
 
     @property

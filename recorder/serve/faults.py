@@ -7,6 +7,7 @@
 | `empty`        | the example's status and headers with an empty body (Content-Length 0) |
 | `garbage`      | bytes that are not HTTP, then the connection closes                   |
 | `slow-body:MS` | the head at once, the body in timed pieces over MS ms, then it closes |
+| `cut:N`        | a stream ends after N parts, mid-body (a whole body is one part)      |
 
 A fault comes from the request (`x-mock-response-fault: KIND`), from the example
 (`example add/edit --fault KIND`), or for a share of matched answers (`--fault KIND
@@ -19,25 +20,27 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-KINDS = ("reset", "close", "empty", "garbage", "slow-body:MS")
+KINDS = ("reset", "close", "empty", "garbage", "slow-body:MS", "cut:N")
 HEADER = "x-mock-response-fault"
 MAX_SLOW_MS = 180_000
+MAX_CUT_PARTS = 1_000_000
 PIECE_MS = 50  # slow-body sends a piece about this often
 # What `garbage` sends: no status line, nothing an HTTP client can read.
 GARBAGE = b"\x16\x03\x01\x00\xa5 mockrec fault: garbage, not HTTP \xde\xad\xbe\xef\x00\r\n\r\n"
 
 
 class Fault(NamedTuple):
-    kind: str  # reset, close, empty, garbage, slow-body
-    ms: int = 0  # slow-body only
+    kind: str  # reset, close, empty, garbage, slow-body, cut
+    ms: int = 0  # slow-body: over how long; cut: after how many parts
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.ms}" if self.kind == "slow-body" else self.kind
+        return f"{self.kind}:{self.ms}" if self.kind in ("slow-body", "cut") else self.kind
 
     @property
     def answers(self) -> bool:
-        """The client gets an HTTP response (empty, slow-body), not a broken connection."""
-        return self.kind in ("empty", "slow-body")
+        """The client gets an HTTP response (empty, slow-body, cut), not a broken
+        connection."""
+        return self.kind in ("empty", "slow-body", "cut")
 
 
 def parse_fault(text: str) -> Fault:
@@ -48,8 +51,10 @@ def parse_fault(text: str) -> Fault:
     kind, sep, ms = value.partition(":")
     if kind == "slow-body" and sep and ms.isdigit() and 1 <= int(ms) <= MAX_SLOW_MS:
         return Fault(kind, int(ms))
+    if kind == "cut" and sep and ms.isdigit() and int(ms) <= MAX_CUT_PARTS:
+        return Fault(kind, int(ms))
     raise ValueError(f"{text!r} is not a fault: use " + ", ".join(KINDS)
-                     + f" (MS 1-{MAX_SLOW_MS})")
+                     + f" (MS 1-{MAX_SLOW_MS}, N 0-{MAX_CUT_PARTS})")
 
 
 def check_fault(text: str) -> None:

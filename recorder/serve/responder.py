@@ -47,13 +47,15 @@ from typing import Any
 
 from recorder.match.matcher import Incoming, Match, Matcher, Outcome, Sequence
 from recorder.models import Example, wire_bytes
-from recorder.serve import delays, templating
+from recorder.serve import delays, pacing, templating
 from recorder.serve.config import ServeConfig
 from recorder.serve.faults import HEADER as FAULT_HEADER
 from recorder.serve.faults import Fault, parse_fault
+from recorder.serve.pacing import Paced
 from recorder.serve.quota import Quota
 from recorder.settings import SequenceEnd
 from recorder.store.mocks import hash_key
+from recorder.streams import Stream
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,9 @@ class Answer:
     headers: Fields
     body: bytes
     reason: str = ""  # "": the status's usual phrase
+    # A streamed answer: its parts and when each goes (the body is them joined; the
+    # headers say chunked, no length).
+    stream: Paced | None = None
 
     def header(self, name: bytes) -> bytes | None:
         name = name.lower()
@@ -364,25 +369,47 @@ class Responder:
         wire = self._wire.get(example.id)
         if wire is None:
             wire = self._wire[example.id] = wire_headers(example)
-        body = example.response.body
+        body, filler = example.response.body, None
         if wire[2] or templating.has_templates(body):  # dynamic: fill it for this call
             filler = templating.Filler(call, {**self.matcher.variables, **match.captures},
                                        self.rng)
-            body = filler.body(body, next((v for k, v in example.response.headers
-                                           if k.lower() == "content-type"), ""))
+            body = filler.body(body, example.response.header("content-type") or "")
             if wire[2]:  # a value filled from the request may hold a line break
                 wire = (sendable(filler.headers(wire[0]), example), wire[1], False, wire[3])
         if fault is not None and fault.kind == "empty":
             body = b""
+        paced = self._paced(call, example, filler, fault)
+        if paced is not None:  # chunked: no length
+            body, wire = paced.body, (wire[0], False, wire[2], wire[3])
         answer = example_answer(example, wire, body,
                                 cors_headers(call.header("origin")) if config.cors else None)
         if config.cors and wire[3]:  # its own CORS headers: a recorded `*` + credentials
             with_cors(answer, call.header("origin"))
+        if paced is not None:
+            answer.stream = paced
+            if answer.header(b"transfer-encoding") is None:
+                answer.headers.append((b"Transfer-Encoding", b"chunked"))
         decision = Decision(Kind.EXAMPLE, answer, example=example, fault=fault)
         decision.delay = self._delay(call, len(body), decision)
         if fault is not None and fault.kind == "slow-body":
             answer.set_header(b"Connection", b"close")  # it closes after the body
         return decision
+
+    def _paced(self, call: Call, example: Example, filler: templating.Filler | None,
+               fault: Fault | None) -> Paced | None:
+        """A streamed example's parts (templates filled inside each), paced by
+        --stream-speed; `cut:N` keeps N of them, also of a whole body (one part). None:
+        answered whole (not streamed, a HEAD, or spoilt by another fault)."""
+        response = example.response
+        cut = fault is not None and fault.kind == "cut"
+        if (call.method == "HEAD" or fault is not None and not cut
+                or response.stream is None and not cut or response.conversation is not None):
+            return None  # (a WebSocket's cut ends its conversation: addons/websockets.py)
+        stream = response.stream or Stream([(0, len(response.body))])
+        kind = response.header("content-type") or ""
+        fill = None if filler is None else (lambda data: filler.body(data, kind))
+        return pacing.pace(pacing.filled(response.body, stream, fill),
+                           self.config.stream_speed, fault.ms if cut else None)
 
     def _refuse(self, call: Call, kind: Kind, reason: str, answer: Answer) -> Decision:
         """One of mockrec's own answers, with CORS headers when they are on."""

@@ -566,6 +566,10 @@ def _entry_values(entry: HistoryEntry) -> dict[str, Any]:
     return {"request_view": bodies.present(entry.request.headers, entry.request.body),
             "response_view": bodies.present(response.headers, response.body)
             if response else None,
+            # A streamed answer's events (SSE) or records (NDJSON), with their offsets.
+            "stream": views.stream_json(response.stream, response.body, response.headers)
+            if response and response.stream is not None and response.body is not None
+            else None,
             "summary": views.entry_summary(entry)}
 
 

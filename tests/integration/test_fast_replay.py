@@ -1037,3 +1037,19 @@ def test_a_forward_proxy_serves_the_ca_certificate_page(data, start_proxy):
         cert = client.get("http://mitm.it/cert/pem")
     assert page.status_code == 200 and "mitmproxy" in page.text
     assert cert.status_code == 200 and b"BEGIN CERTIFICATE" in cert.content
+
+
+def test_streamed_answers_are_the_same_bytes_from_both_paths(tmp_path, start_proxy):
+    """Streams (tests/integration/test_streams_replay.py): the head, each chunk's bytes,
+    and how the stream ended (its last chunk, or cut) are the same on both paths."""
+    from test_streams_replay import ask, make_streams, read_stream
+
+    data = make_streams(tmp_path / "streams")
+    fast = start_proxy("live", "--upstream", DEAD, data_dir=data, command="replay")
+    usual = start_proxy("live", "--upstream", DEAD, "--set", "mockrec_fast_replay=false",
+                        data_dir=data, command="replay")
+    for raw in (ask("/sse?who=Bo"), ask("/ndjson"), ask("/sse", b"Origin: http://app.test\r\n"),
+                ask("/plain", b"x-mock-response-fault: cut:0\r\n")):
+        ours, theirs = read_stream(fast.url, raw), read_stream(usual.url, raw)
+        assert (ours[0], [p for _, p in ours[1]], ours[2]) == (
+            theirs[0], [p for _, p in theirs[1]], theirs[2]), raw

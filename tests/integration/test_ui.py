@@ -595,3 +595,25 @@ def test_names_and_headers_read_as_written(scene, browser):
     th = css_all(browser, "table.headers th")[0]
     assert th.value_of_css_property("word-break") == "normal"
     assert th.value_of_css_property("overflow-wrap") == "normal"
+
+
+def test_a_streamed_entry_shows_its_events_with_their_offsets(tmp_path):
+    from recorder.models import HistoryEntry, HttpRequest, HttpResponse, Timings
+    from recorder.store.history import HistoryStore
+    from recorder.streams import Stream
+
+    data = tmp_path / "data"
+    body, stream = Stream.of_pieces([(0, b'data: {"t": "Hel"}\n\n'), (310, b"data: [DONE]\n\n")],
+                                    cut=True)
+    HistoryStore(data).append([HistoryEntry(
+        HttpRequest("POST", "http://llm.test/v1/chat"), Timings(time.time()),
+        HttpResponse(200, "OK", headers=[("Content-Type", "text/event-stream")], body=body,
+                     stream=stream))])
+    ui = RunningUi(data)
+    try:
+        with ui.client() as client:
+            page = client.get("/history/1").text
+    finally:
+        ui.stop()
+    assert "Streamed: 2 parts, cut (it did not end)" in page
+    assert re.search(r'<td class="num">310</td><td class="mono">data: \[DONE\]', page), page

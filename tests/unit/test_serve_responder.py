@@ -368,3 +368,45 @@ def test_a_recorded_star_with_credentials_reflects_the_origin():
     off.load(Matcher(c))
     answer = off.respond(call("/star", origin="http://page.test")).answer
     assert dict(answer.headers)[b"Access-Control-Allow-Origin"] == b"*"  # --no-cors: as is
+
+
+# -- streams (recorder/serve/pacing.py) ----------------------------------------------------
+
+def streaming_responder(**settings) -> Responder:
+    from recorder.streams import Stream
+
+    body, stream = Stream.of_pieces([(0, b"data: hi {{$queryParams 'who'}}\n\n"),
+                                     (300, b"data: [DONE]\n\n")])
+    c = collection()
+    streamed = example(50, "/chat", body, headers=[("Content-Type", "text/event-stream")])
+    streamed.response.stream = stream
+    c.requests.append(Request(6, "chat", "GET", "{{baseUrl}}/chat", examples=[streamed]))
+    r = Responder(ServeConfig.compile(ReplaySettings(**settings)))
+    r.load(Matcher(c))
+    return r
+
+
+def test_a_streamed_example_is_answered_chunked_part_by_part_with_templates_filled():
+    d = streaming_responder().respond(call("/chat?who=Ada"))
+    assert d.answer.stream.parts == [(0.0, b"data: hi Ada\n\n"), (0.3, b"data: [DONE]\n\n")]
+    assert d.answer.body == b"data: hi Ada\n\ndata: [DONE]\n\n"
+    assert d.answer.header(b"transfer-encoding") == b"chunked"
+    assert d.answer.header(b"content-length") is None
+
+
+def test_stream_speed_divides_the_offsets_and_cut_keeps_n_parts():
+    fast = streaming_responder(stream_speed="2").respond(call("/chat"))
+    assert [at for at, _ in fast.answer.stream.parts] == [0.0, 0.15]
+    at_once = streaming_responder(stream_speed="0").respond(call("/chat"))
+    assert [at for at, _ in at_once.answer.stream.parts] == [0.0, 0.0]
+    cut = streaming_responder().respond(call("/chat", x_mock_response_fault="cut:1"))
+    assert cut.answer.stream.cut and len(cut.answer.stream.parts) == 1
+    whole = streaming_responder().respond(call("/users", x_mock_response_fault="cut:0"))
+    assert whole.answer.stream.parts == [] and whole.answer.stream.cut  # head, then closed
+
+
+def test_a_head_or_another_fault_answers_a_streamed_example_whole():
+    r = streaming_responder()
+    assert r.respond(call("/chat", method="HEAD")).answer.stream is None
+    slow = r.respond(call("/chat", x_mock_response_fault="slow-body:100"))
+    assert slow.answer.stream is None and slow.fault == Fault("slow-body", 100)

@@ -199,8 +199,24 @@ def _closeness(a: str, b: str) -> float:
 
 
 PathStep = tuple[str, int, Callable[[list[str], list[str]], dict[str, str] | bool | None]]
+def _empty_values(template: list[str], path: list[str]) -> dict[str, str] | None:
+    """The path Postman sends for the example when its `:name` values are empty (an
+    empty segment in their place): that example's own path, as exact as `exact`."""
+    if len(template) != len(path) or "" not in path:
+        return None
+    captures = {}
+    for expected, actual in zip(template, path, strict=True):
+        if expected.startswith(":") and actual == "" and paths.wildcard_name(expected):
+            captures[paths.wildcard_name(expected)] = ""
+        elif expected != actual:
+            return None
+    return captures or None
+
+
 PATH_STEPS: list[PathStep] = [
     ("exact", 0, lambda t, p: t == p),
+    # Not in Postman's table: an empty value resolves to "" (SPEC: as Postman's do)
+    ("empty path variables", 0, _empty_values),
     ("trailing slash", 5, lambda t, p: _strip_slash(t) == _strip_slash(p)),
     ("case", 10, lambda t, p: [s.lower() for s in t] == [s.lower() for s in p]),
     ("trailing slash and case", 15,
@@ -728,7 +744,9 @@ class Matcher:
         norm = _strip_slash(segments)
         for shelf in shelves:  # exact, trailing slash, case: up to 100 + 15
             scan.consider(shelf.exact.get((method, tuple(s.lower() for s in norm)), ()))
-        if scan.best is None or scan.best.score <= 95:  # wildcards, ID-like: up to 80 + 15
+        # wildcards, ID-like: up to 80 + 15; an empty segment may be an empty `:name`
+        # value, up to 100 + 15
+        if scan.best is None or scan.best.score <= 95 or "" in segments:
             id_key = _id_key(norm)
             for shelf in shelves:
                 scan.consider(shelf.wildcard_candidates(method, segments))

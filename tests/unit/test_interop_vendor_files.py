@@ -199,3 +199,22 @@ def test_a_form_made_in_mockrec_exports_in_its_mode():
                                                          {"key": "b", "value": "{x}"}]}
     back, _ = postman.to_collection(exported, "f", ids)
     assert back.examples[0].request.body == b"a=1&b=%7Bx%7D"
+
+
+def test_an_empty_id_beside_the_list_gets_its_own_example():
+    """Adyen Management's list and item pairs: `GET /stores` and `GET /stores/:storeId`
+    saved with an empty value, whose request Postman sends as `/stores/`."""
+    def example(example_id: int, url: str, body: bytes) -> Example:
+        return Example(example_id, "OK", ExampleRequest("GET", url),
+                       ExampleResponse(200, "OK", [], body))
+    c = Collection("m", requests=[
+        Request(1, "list", "GET", "/v3/stores", examples=[example(1, "/v3/stores", b"list")]),
+        Request(2, "one", "GET", "/v3/stores/:storeId",
+                examples=[example(2, "/v3/stores/:storeId", b"one")])])
+    matcher = Matcher(c)
+
+    def body(target: str) -> bytes | None:
+        outcome = matcher.match(Incoming.from_target("GET", target, [], b""))
+        return outcome.match.example.response.body if outcome.match else None
+    assert [body("/v3/stores/"), body("/v3/stores"), body("/v3/stores/ST1")] == [
+        b"one", b"list", b"one"]

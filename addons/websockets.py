@@ -72,7 +72,8 @@ class Conversations:
         if play.delay:
             await asyncio.sleep(play.delay)
         port = await self.server.start()
-        settings = PlaySettings(match_body=config.match.match_body, cut_after=play.cut_after)
+        settings = PlaySettings(speed=config.stream_speed, match_body=config.match.match_body,
+                                cut_after=play.cut_after)
         token = self.server.book(Booking(play.conversation, settings, play.headers,
                                          lambda played: None))
         req = flow.request

@@ -247,6 +247,22 @@ def test_a_message_the_recording_does_not_expect_gets_1008_under_match_body(
     assert same["messages"] == EXPECTED and same["close"] == (4000, "done")
 
 
+def test_stream_speed_zero_and_a_cut_fault(start_proxy, recorded_chat, cli):
+    data, _ = recorded_chat
+    fast = start_proxy("chat", "--stream-speed", "0", data_dir=data, command="replay")
+    replayed = talk(fast.url.replace("http://", "ws://") + "/chat")
+    assert replayed["messages"] == EXPECTED
+    assert all(gap < 0.05 for gap in replayed["gaps"]), replayed["gaps"]
+    [example] = cli("example", "list", "--collection", "chat", "--json", data_dir=data).json
+    assert cli("example", "edit", str(example["id"]), "--collection", "chat",
+               "--fault", "cut:2", data_dir=data).exit_code == 0
+    cut = start_proxy("chat", data_dir=data, command="replay")
+    got = talk(cut.url.replace("http://", "ws://") + "/chat")
+    assert got["messages"] == EXPECTED[:2]
+    # not the recorded close: the player hangs up and mitmproxy ends the client's side
+    assert got["close"] != (4000, "done")
+
+
 def test_wss_replayed_through_the_forward_proxy_with_its_ca(
         start_proxy, tls_chat_server, confdir, cli):
     recorder = start_proxy("--set", "ssl_insecure=true")

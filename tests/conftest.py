@@ -191,6 +191,20 @@ def tls_upstream(tmp_path_factory) -> Iterator[UpstreamServer]:
     server.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any worker of `pytest -n` starts: a few integration tests start a proxy
+    without a confdir of their own, so mitmproxy makes its CA in ~/.mitmproxy on first
+    use; two workers doing that at once could each read the other's half-written file.
+    Made here, once, by the process that starts the workers."""
+    if hasattr(config, "workerinput"):
+        return
+    home = Path.home() / ".mitmproxy"
+    if not (home / "mitmproxy-ca.pem").exists():
+        from mitmproxy import certs
+
+        certs.CertStore.from_store(home, "mitmproxy", 2048)
+
+
 # -- the unit tests' one rule: they start no process and listen on no socket ---------------
 
 class StartsAProcessOrServer(AssertionError):

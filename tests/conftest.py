@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import functools
 import gzip
 import io
@@ -16,6 +17,7 @@ import ssl
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zlib
@@ -203,6 +205,32 @@ def pytest_configure(config: pytest.Config) -> None:
         from mitmproxy import certs
 
         certs.CertStore.from_store(home, "mitmproxy", 2048)
+
+
+# -- wall-clock tests run alone under `pytest -n` ------------------------------------------
+
+def _run_lock() -> Path | None:
+    """One lock file for all the workers of this run (xdist names the run)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    return Path(tempfile.gettempdir()) / f"mockrec-tests-{run}.lock" if run else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test marked wall_clock (it measures a delay or a deadline) takes the run's lock
+    alone; every other test shares it. So under `pytest -n` no other worker's test eats
+    the cores while one measures time, and the rest still run side by side."""
+    path = _run_lock()
+    if path is None:
+        yield
+        return
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if item.get_closest_marker("wall_clock")
+                    else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # -- the unit tests' one rule: they start no process and listen on no socket ---------------

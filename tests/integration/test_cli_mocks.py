@@ -135,6 +135,7 @@ def test_call_log_search_show_clear(data, cli, start_proxy):
     assert cli("calls", "clear").stdout.strip() == "deleted 3 calls"
 
 
+@pytest.mark.wall_clock
 def test_calls_follow_prints_a_new_call_within_a_second(data, cli, start_proxy):
     proxy = start_proxy("users", data_dir=data, command="replay")
     httpx.get(proxy.url + "/version")

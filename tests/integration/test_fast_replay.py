@@ -233,6 +233,7 @@ def tls_exchange(url: str, raw: bytes, answers: int = 1, connect: bool = False) 
             return read_answers(tls, answers, head_only=raw.startswith(b"HEAD"))
 
 
+@pytest.mark.wall_clock
 @pytest.mark.parametrize("kind", ["reverse", "forward"])
 def test_over_tls_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, start_proxy,
                                                                          kind):
@@ -268,6 +269,7 @@ def test_over_tls_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, s
     assert time.monotonic() - started >= 0.1
 
 
+@pytest.mark.wall_clock
 def test_pipelined_requests_each_wait_their_delay_from_arrival(data, start_proxy):
     proxy = mock(start_proxy, data, "--delay", "200")
     started = time.monotonic()

@@ -206,6 +206,7 @@ def test_reset_upstream_gives_json_502(reverse, upstream):
     assert entry.response is None and entry.error
 
 
+@pytest.mark.wall_clock
 def test_silent_upstream_gives_json_504(start_proxy, upstream):
     proxy = start_proxy("--upstream", upstream.url, "--set", "mockrec_upstream_timeout=400")
     started = time.monotonic()
@@ -245,6 +246,7 @@ def test_fifty_clients_twenty_requests_each_make_exactly_1000_entries(reverse):
     assert len(queries) == 1000
 
 
+@pytest.mark.wall_clock
 def test_entries_are_on_disk_within_a_second(reverse):
     httpx.get(reverse.url + "/echo?fresh=1")
     done = time.monotonic()
@@ -267,6 +269,7 @@ def test_sigint_flushes_everything(reverse):
     assert reverse.store.count() == 1
 
 
+@pytest.mark.wall_clock
 @pytest.mark.slow
 def test_kill_9_under_load_loses_nothing_older_than_a_second(reverse):
     finished: list[tuple[float, str]] = []

@@ -312,6 +312,7 @@ def test_a_signal_to_the_process_group_keeps_every_answered_request(
     print(f"{len(answered)} answered, all stored")
 
 
+@pytest.mark.wall_clock
 @pytest.mark.slow
 @pytest.mark.parametrize("run", ["writer", "all-children"])
 def test_kill_9_of_the_writer_under_load_loses_nothing(proxies, upstream, tmp_path, run):
@@ -380,6 +381,7 @@ class SlowUpstream:
         self.server.server_close()
 
 
+@pytest.mark.wall_clock
 def test_stopping_gives_exchanges_in_flight_a_grace_then_records_the_cut_ones(
         proxies, tmp_path):
     slow = SlowUpstream()
@@ -457,6 +459,7 @@ def limit_file_size(limit: int):
     return preexec
 
 
+@pytest.mark.wall_clock
 @pytest.mark.slow
 def test_disk_full_then_freed_stores_everything_answered_meanwhile(
         proxies, upstream, tmp_path, small_disk):

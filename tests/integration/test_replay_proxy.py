@@ -114,6 +114,7 @@ def test_mistyped_path_gets_404_with_details(replaying):
     assert "GET /userz/1/profile" in error["message"]
 
 
+@pytest.mark.wall_clock
 def test_delays(replaying):
     proxy = replaying("--delay", "3g")
     started = time.monotonic()
@@ -124,6 +125,7 @@ def test_delays(replaying):
     assert time.monotonic() - started >= 0.4
 
 
+@pytest.mark.wall_clock
 def test_delays_do_not_block_each_other(replaying):
     proxy = replaying("--delay", "300")
 
@@ -355,6 +357,7 @@ def test_on_miss_forward_with_the_upstream_down_is_a_json_502(replaying):
     assert r.status_code == 502 and r.json()["error"]["name"] == "upstreamError"
 
 
+@pytest.mark.wall_clock
 def test_profile_delays_by_body_size(replaying):
     proxy = replaying("--profile", "gprs")  # 500 ms +- 100, 50 kbit/s
     started = time.monotonic()

@@ -247,6 +247,7 @@ def test_each_fault_as_a_client_meets_it(faulty, start_proxy, path):
     assert calls[7].response.status == 200 and calls[7].error is None
 
 
+@pytest.mark.wall_clock
 @pytest.mark.parametrize("path", PATHS)
 def test_a_slow_body_takes_its_time_and_holds_up_nobody_else(faulty, start_proxy, path):
     proxy = start_proxy("f", "--upstream", DEAD, *PATHS[path], data_dir=faulty,

@@ -46,6 +46,7 @@ from recorder.errors import MockrecError, NotFound
 from recorder.match.verify import CallQuery, verify
 from recorder.modes import Mode, choices
 from recorder.serve.responder import Responder
+from recorder.settings import OPTION_PREFIX, ProxySettings, ReplaySettings
 from recorder.store.names import valid_name
 from recorder.views import call_summary
 
@@ -126,14 +127,14 @@ class Admin:
         """Set mockrec_* options live (`mockrec mode`, `PUT mode`); ValueError if refused."""
         if not isinstance(settings, dict):
             raise ValueError("settings must be an object of mockrec_* options")
-        unknown = [k for k in settings if not str(k).startswith("mockrec_")]
+        unknown = [k for k in settings if not str(k).startswith(OPTION_PREFIX)]
         if unknown:
             raise ValueError(f"only mockrec_* options can be set: {unknown}")
-        name = settings.get("mockrec_collection")
+        name = settings.get(ReplaySettings.option_name("collection"))
         if name not in (None, "") and not valid_name(name):
             raise ValueError(f"collection {name!r} is not a collection's name: letters, "
                              "digits, '.', '_' and '-', no '..'")
-        before = getattr(ctx.options, "mockrec_mode", None)
+        before = ProxySettings.read(ctx.options, "mode")
         try:
             ctx.options.update(**settings)
         except (exceptions.OptionsError, KeyError, TypeError) as e:
@@ -150,12 +151,12 @@ class Admin:
         mode = doc.get("mode")
         if mode not in choices(Mode):
             raise bad_request(f"mode {mode!r} is not one of {', '.join(choices(Mode))}")
-        settings: dict[str, Any] = {"mockrec_mode": mode}
+        settings: dict[str, Any] = {ProxySettings.option_name("mode"): mode}
         if doc.get("collection") is not None:
             if not valid_name(doc["collection"]):
                 raise bad_request(f"collection {doc['collection']!r} is not a collection's "
                                   "name: letters, digits, '.', '_' and '-', no '..'")
-            settings["mockrec_collection"] = doc["collection"]
+            settings[ReplaySettings.option_name("collection")] = doc["collection"]
         try:
             return self.set_options(settings)
         except ValueError as e:

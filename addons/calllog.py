@@ -15,13 +15,14 @@ import collections
 import time
 from pathlib import Path
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import exceptions, http
 
 from addons import metadata, options
 from recorder.capture import Capture
 from recorder.errors import MockrecError
 from recorder.models import HistoryEntry
 from recorder.redaction import Redaction, hash_key_query, redact_key_fields
+from recorder.settings import ReplaySettings
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, HistoryWriterProcess, call_log_root
 from recorder.store.names import valid_name
@@ -86,16 +87,15 @@ class CallLog:
         self.max_body = 0
         self.mode = "replay"
 
-    def configure(self, updated: set[str]) -> None:
-        opts = ctx.options
-        self.mode = opts.mockrec_mode
-        name = opts.mockrec_mock or opts.mockrec_collection
+    def configure(self, settings: ReplaySettings, mode: str) -> None:
+        s = settings
+        self.mode = mode
+        name = s.mock or s.collection
         if name and not valid_name(name):
             raise exceptions.OptionsError(f"{name!r} is not usable as a call log's name")
-        redaction = Redaction(secrets=opts.mockrec_redact_calls, api_key=bool(
-            opts.mockrec_api_key or opts.mockrec_api_key_sha256))
-        self.max_body = opts.mockrec_max_body
-        target = (options.data_dir(), name, opts.mockrec_call_log, redaction) if name else None
+        redaction = Redaction(secrets=s.redact_calls, api_key=bool(s.api_key or s.api_key_sha256))
+        self.max_body = s.max_body
+        target = (options.data_dir(), name, s.call_log, redaction) if name else None
         if target != self.target:
             if target is not None and target[2]:
                 try:  # a damaged call log is said now, not at the first call

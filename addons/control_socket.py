@@ -1,6 +1,7 @@
 """The proxy's end of `mockrec mode` and `mockrec reset`: a Unix socket that sets
 mockrec_* options live, rewinds sequences and quotas, and runs admin requests without
-HTTP; all are the admin API's operations (addons/admin.py)."""
+HTTP; all are the admin API's operations (addons/admin.py). And `--save-url-to`, the
+other way clients find a running proxy."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from typing import TYPE_CHECKING
 from mitmproxy import ctx
 
 from addons import admin as admin_api
+from addons import options
+from recorder.errors import MockrecError
 from recorder.proxy import remote as control
 from recorder.store.files import ensure_private_dir
+from recorder.store.mocks import EnvironmentStore, local_url
 
 if TYPE_CHECKING:
     from addons.admin import Admin
@@ -62,3 +66,17 @@ class ControlSocket:
         with contextlib.suppress(ConnectionError):
             await writer.drain()
         writer.close()
+
+
+def save_url(env: str) -> None:
+    """`--save-url-to ENV`: the mock URL, now that the port is known, as mockUrl."""
+    if not env:
+        return
+    addrs = ctx.master.addons.get("proxyserver").listen_addrs()
+    if not addrs:
+        return
+    url = local_url(*addrs[0][:2])
+    try:
+        EnvironmentStore(options.data_dir()).set(env, {"mockUrl": url})
+    except MockrecError as e:
+        log.warning("mockrec: cannot save mockUrl in environment %s: %s", env, e)

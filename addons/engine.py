@@ -31,6 +31,7 @@ from recorder.proxy.config import (
     check_upstream,
     client_urls,
 )
+from recorder.settings import OPTION_PREFIX, ProxySettings
 
 if TYPE_CHECKING:
     from mitmproxy.master import Master
@@ -118,10 +119,7 @@ class Stopper:
         self._closed: set[str] = set()
 
     def load(self, loader) -> None:
-        loader.add_option(
-            "mockrec_grace", float, 3.0,
-            "Seconds exchanges in flight get to finish when the proxy stops (SIGINT, "
-            "SIGTERM); those still in flight then are cut and recorded as 'proxy stopping'.")
+        ProxySettings.declare(loader, "grace")
 
     def running(self) -> None:
         ctx.master.addons.remove(self)  # the signal handler holds on to us
@@ -323,7 +321,8 @@ def build_master(config: ProxyConfig) -> Master:
     mitmproxy_addon("termlog")  # the lean package first: mitmproxy.master imports it
     from mitmproxy.master import Master
 
-    from addons.replay import Replay, forwarding_addons
+    from addons.forwarding import forwarding_addons
+    from addons.replay import Replay
 
     opts = options.Options()
     proxy = Master(opts)
@@ -340,14 +339,14 @@ def build_master(config: ProxyConfig) -> Master:
     if config.verbose:
         proxy.addons.add(mitmproxy_addon("dumper").Dumper())
     proxy.addons.add(mitmproxy_addon("errorcheck").ErrorCheck())
-    lean = not any(key not in opts and not key.startswith("mockrec_") for key in wanted)
+    lean = not any(key not in opts and not key.startswith(OPTION_PREFIX) for key in wanted)
     if not lean:
         proxy.addons.add(*(a for a in default_addons()
                            if type(a).__name__ not in chosen.values()))
     # A pure replay proxy starts without the forwarding addons (they cost on every
     # event); `mockrec mode` brings them in when it needs them.
     needed = config.mode.forwards(config.replay.on_miss) or bool(
-        wanted & {"mockrec_upstream_timeout", "mockrec_record"})
+        ProxySettings.changed(wanted) & {"upstream_timeout", "record"})
     proxy.addons.add(Replay(), *(forwarding_addons() if needed else []), Banner(config),
                      Stopper())
     opts.update(

@@ -1,4 +1,4 @@
-"""Options that several mockrec addons share; mitmproxy accepts a repeated identical declaration."""
+"""The data dir the addons share (`ProxySettings.data_dir`, recorder/settings.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,6 @@ from pathlib import Path
 from mitmproxy import ctx
 
 from recorder.store import datadir
-
-DATA_DIR = "mockrec_data_dir"
-MODE = "mockrec_mode"
-
-
-def add_data_dir_option(loader) -> None:
-    loader.add_option(
-        DATA_DIR, str, "",
-        "Directory where mockrec keeps its history, collections and mocks. "
-        "Empty means $MOCKREC_DATA_DIR, or ./.mockrec.",
-    )
 
 
 def data_dir() -> Path:

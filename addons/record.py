@@ -19,6 +19,7 @@ from recorder.errors import MockrecError
 from recorder.models import HistoryEntry
 from recorder.modes import Mode, OnMiss
 from recorder.redaction import Redaction
+from recorder.settings import ProxySettings, ReplaySettings
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, HistoryWriterProcess
 from recorder.streams import Tap, is_stream
@@ -71,20 +72,11 @@ class Record:
         self.writer: HistoryWriterProcess | None = None
 
     def load(self, loader) -> None:
-        options.add_data_dir_option(loader)
-        loader.add_option(
-            "mockrec_record", bool, True,
-            "Record every exchange that reaches the upstream into mockrec's history.",
-        )
-        loader.add_option(
-            "mockrec_redact", bool, False,
-            "Store history entries with secrets redacted as promote does (Authorization, "
-            "Cookie, X-Api-Key, API-key-like query parameters, Set-Cookie), rather than "
-            "byte-exact.",
-        )
+        ProxySettings.declare(loader, "data_dir", "record", "redact")
 
     def configure(self, updated: set[str]) -> None:
-        if "mockrec_data_dir" in updated:
+        changed = ProxySettings.changed(updated)
+        if "data_dir" in changed:
             directory = options.data_dir()
             # A damaged history stops a proxy that records into it, not a replaying one
             # (switched to record later, it logs the damage and keeps what it records).
@@ -96,7 +88,8 @@ class Record:
             if directory != self.directory:
                 self._close_writer()
                 self.directory = directory
-        if updated & {"mockrec_redact", "mockrec_api_key", "mockrec_api_key_sha256"}:
+        if ("redact" in changed
+                or ReplaySettings.changed(updated) & {"api_key", "api_key_sha256"}):
             self._close_writer()  # the next one stores with the new setting
 
     def running(self) -> None:
@@ -129,11 +122,11 @@ class Record:
     @staticmethod
     def mode() -> Mode:
         # The mode options belong to the replay addon; alone, this addon records.
-        return Mode(getattr(ctx.options, "mockrec_mode", Mode.RECORD))
+        return Mode(ProxySettings.read(ctx.options, "mode", Mode.RECORD))
 
     def recording(self) -> bool:
         return ctx.options.mockrec_record and self.mode().records(
-            getattr(ctx.options, "mockrec_on_miss", OnMiss.NOT_FOUND))
+            ReplaySettings.read(ctx.options, "on_miss", OnMiss.NOT_FOUND))
 
     def done(self) -> None:
         self._close_writer()
@@ -143,8 +136,8 @@ class Record:
             assert self.directory is not None
             opts = ctx.options
             # A private mock's own key (spy forwards its misses) is never stored as sent.
-            private = bool(getattr(opts, "mockrec_api_key", "")
-                           or getattr(opts, "mockrec_api_key_sha256", ""))
+            private = bool(ReplaySettings.read(opts, "api_key", "")
+                           or ReplaySettings.read(opts, "api_key_sha256", ""))
             self.writer = HistoryWriterProcess(
                 datadir.prepare(self.directory),
                 redaction=Redaction(secrets=opts.mockrec_redact, api_key=private))

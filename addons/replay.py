@@ -12,41 +12,34 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from collections.abc import Awaitable
 
-from mitmproxy import ctx, exceptions, hooks, http
+from mitmproxy import ctx, exceptions, http
 from mitmproxy.net.http import http1
-from mitmproxy.proxy.mode_specs import ReverseMode
 
-from addons import faults, metadata, options
+from addons import decisions, faults, metadata, options
 from addons.admin import ADMIN_PATH, Admin
-from addons.answers import mark_answered, to_response
+from addons.answers import mark_answered
 from addons.calllog import CallLog
-from addons.control_socket import ControlSocket
+from addons.control_socket import ControlSocket, save_url
+from addons.decisions import Later
 from addons.fastpath import selector
 from addons.fastpath.layer import FastReplayLayer, wants
-from addons.record import Record
+from addons.forwarding import ensure_forwarding, forwarding_addons
 from addons.streamer import Streamed, Streamer
-from addons.upstream import UpstreamErrors, install_error_answers
-from addons.websockets import Conversations, Play, play_for
+from addons.upstream import install_error_answers, limit_bodies
+from addons.websockets import Conversations, Play
 from recorder.errors import MockrecError, NotFound
-from recorder.match.matcher import host_key
-from recorder.models import Collection, wire_text
-from recorder.modes import Mode, choices
+from recorder.models import Collection
+from recorder.modes import Mode
 from recorder.serve.config import ServeConfig
 from recorder.serve.examples import Examples
-from recorder.serve.hosts import addressed_to_proxy
-from recorder.serve.responder import Call, Decision, Responder, error, with_cors
-from recorder.settings import ReplaySettings
-from recorder.store.mocks import EnvironmentStore, local_url
+from recorder.serve.responder import Responder
+from recorder.settings import ProxySettings, ReplaySettings
 from recorder.streams import Tap
 
 log = logging.getLogger(__name__)
 
-# What answering gives: a response and how long it waits, a fault to carry out, a
-# WebSocket conversation to play, a stream to pace; None: answered now, or not ours.
-Later = tuple[http.Response, float] | faults.Faulted | Play | Streamed | None
 
 
 class Replay:
@@ -83,44 +76,31 @@ class Replay:
         return self.examples.collection if self.examples is not None else None
 
     def load(self, loader) -> None:
-        options.add_data_dir_option(loader)
-        loader.add_option("mockrec_mode", str, Mode.REPLAY.value,
-                          "What the proxy does with a request: " + ", ".join(choices(Mode))
-                          + " (recorder/modes.py).", choices=choices(Mode))
+        ProxySettings.declare(loader, "mode", "data_dir", "fast_replay")
         ReplaySettings.declare(loader)
-        loader.add_option("mockrec_fast_replay", bool, False,
-                          "Answer replayed cleartext HTTP/1 requests inside the connection, "
-                          "without mitmproxy's request and response events: for when no "
-                          "other addon needs them (mockrec turns it on then).")
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
-        try:
-            mode = Mode(opts.mockrec_mode)
-        except ValueError:
-            raise exceptions.OptionsError(
-                f"mode {opts.mockrec_mode!r} is not one of {', '.join(Mode)}") from None
         s = ReplaySettings.from_options(opts)
         try:
-            config = ServeConfig.compile(s, mode)
+            config = ServeConfig.compile(s, Mode(opts.mockrec_mode))
         except ValueError as e:
             raise exceptions.OptionsError(str(e)) from None
-        changed = ReplaySettings.changed(updated)
-        self.settings = s
+        changed = ReplaySettings.changed(updated) | ProxySettings.changed(updated)
+        self.settings, mode = s, config.mode
         self.responder.configure(config, reseed="seed" in changed)
         # The fast path serves pure replay; a connection opened in another mode stays
         # mitmproxy's, one opened in replay is handed over when the mode changes.
         self.fast = opts.mockrec_fast_replay and mode.fast_path(config.on_miss)
         # Arrival times matter to delays only: stamped while any can be asked for.
         self._stamp(self.fast and (config.may_delay or self.responder.delay_asked))
-        if (changed & {"collection", "tag", "env"} or options.DATA_DIR in updated
+        if (changed & {"collection", "tag", "env", "data_dir"}
                 or self.responder.matcher is None and mode.answers()):
             self._open()
-        self.call_log.configure(updated)
-        if (self._running and ("on_miss" in changed or options.MODE in updated)
-                and mode.forwards(config.on_miss)):
+        self.call_log.configure(s, mode.value)
+        if self._running and changed & {"on_miss", "mode"} and mode.forwards(config.on_miss):
             ensure_forwarding()
-        self._limit_bodies(opts, s.body_limit)
+        limit_bodies(opts, s.body_limit, mode.answers())
         # Replay must answer with the upstream down: connect only when forwarding,
         # and do not ask the upstream for its certificate first.
         if opts.connection_strategy != "lazy":
@@ -131,20 +111,6 @@ class Replay:
     def _stamp(self, on: bool) -> None:
         self._stamping = on
         selector.stamp_arrivals(on)
-
-    def _limit_bodies(self, opts, limit: int) -> None:
-        """mockrec_body_limit through mitmproxy's own limits, which hold memory flat: where
-        examples answer, a request is read whole to be matched, so a bigger one is
-        refused (413, `body_size_limit`); where everything is forwarded, a bigger body is
-        streamed through unread (`stream_large_bodies`) and recorded as truncated."""
-        if not limit:
-            return  # mitmproxy's own options decide
-        wanted = ({"body_size_limit": str(limit), "stream_large_bodies": None}
-                  if self.mode.answers() else
-                  {"body_size_limit": None, "stream_large_bodies": str(limit)})
-        changed = {k: v for k, v in wanted.items() if getattr(opts, k) != v}
-        if changed:
-            opts.update(**changed)
 
     def _open(self) -> None:
         s = self.settings
@@ -186,7 +152,7 @@ class Replay:
         install_error_answers()  # JSON 413s for bodies over mockrec_body_limit
         await self.control.start(options.data_dir())
         await self.streamer.start()
-        self._save_url()
+        save_url(self.settings.save_url_to)
         if self.mode.answers():
             self.call_log.start()  # now, rather than on the first call
         # A big collection is many long-lived objects; keep the garbage collector
@@ -200,20 +166,6 @@ class Replay:
         await self.websockets.close()
         await self.streamer.stop()
         self.call_log.close()
-
-    def _save_url(self) -> None:
-        """`--save-url-to ENV`: the mock URL, now that the port is known, as mockUrl."""
-        env = self.settings.save_url_to
-        if not env:
-            return
-        addrs = ctx.master.addons.get("proxyserver").listen_addrs()
-        if not addrs:
-            return
-        url = local_url(*addrs[0][:2])
-        try:
-            EnvironmentStore(options.data_dir()).set(env, {"mockUrl": url})
-        except MockrecError as e:
-            log.warning("mockrec: cannot save mockUrl in environment %s: %s", env, e)
 
     def next_layer(self, nextlayer) -> None:
         if self.fast and wants(nextlayer):
@@ -280,8 +232,7 @@ class Replay:
                 return self._stream(flow, later)
             return self._answer_later(flow, *later)
 
-    def answer(self, flow: http.HTTPFlow
-               ) -> Later:
+    def answer(self, flow: http.HTTPFlow) -> Later:
         """Answer `flow` now (flow.response), or say with what after how many seconds,
         or with which fault (a `Faulted`); None with no response: it goes upstream
         (spy, --on-miss, other modes), or to mitmproxy's path (the fast path's caller
@@ -291,77 +242,27 @@ class Replay:
             return None
         return self._answer_safely(flow)
 
-    def _answer_safely(self, flow: http.HTTPFlow
-                       ) -> Later:
+    def _answer_safely(self, flow: http.HTTPFlow) -> Later:
         try:
             return self._answer(flow)
         except Exception as e:  # a bug of ours: say so, rather than pass it upstream
             log.exception("mockrec: cannot answer %s %r", flow.request.method, flow.request.path)
-            flow.metadata[metadata.OUTCOME] = {"kind": "fault",
-                                               "reason": f"{type(e).__name__}: {e}"}
-            answer = error(500, "mockServerError",
-                           f"mockrec failed on this request ({type(e).__name__}: {e}); "
-                           "the proxy's output has the details.")
-            if self.responder.config.cors:
-                with_cors(answer, flow.request.headers.get("origin"))
-            mark_answered(flow, to_response(answer, flow.request.method == "HEAD"))
+            decisions.failed(flow, e, self.responder.config.cors)
             return None
 
-    def _answer(self, flow: http.HTTPFlow
-                ) -> Later:
+    def _answer(self, flow: http.HTTPFlow) -> Later:
         responder = self.responder
         if not responder.config.mode.answers():
             return None
         self.refresh()
         flow.metadata[metadata.CALL] = True
-        req = flow.request
-        call = Call.from_target(
-            req.method, req.path, [(wire_text(k), wire_text(v)) for k, v in req.headers.fields],
-            req.raw_content or b"", self._host(flow), req.timestamp_start or time.time())
-        call.to_itself = self._to_itself(flow)
+        call = decisions.call_of(flow)
         decision = responder.respond(call)
         if responder.delay_asked and self.fast and not self._stamping:
             # From now on, delays count from the requests' arrival (this one's counts
             # from when the loop's poll returned it).
             self._stamp(True)
-        return self._carry_out(flow, call, decision)
-
-    @staticmethod
-    def _carry_out(flow: http.HTTPFlow, call: Call, decision: Decision
-                   ) -> Later:
-        """The decision as the flow's response, now or later, or as a fault, or as a
-        WebSocket conversation to play (addons/websockets.py), or a stream to pace
-        (addons/streamer.py, the fast path); None with no response: forward it."""
-        meta = flow.metadata
-        if (outcome := decision.outcome()) is not None:
-            meta[metadata.OUTCOME] = outcome
-        if decision.answer is None:
-            for name in decision.drop:
-                flow.request.headers.pop(name, None)
-            return None  # to the upstream; the record addon decides whether to keep it
-        if decision.warnings:  # said in the call log
-            meta.setdefault(metadata.WARNINGS, []).extend(decision.warnings)
-        response = to_response(decision.answer, head_only=call.method == "HEAD")
-        if (example := decision.example) is not None:
-            meta[metadata.EXAMPLE] = (
-                {"id": example.id, "name": example.name} if example.sequence is None else
-                {"id": example.id, "name": example.name, "sequence": example.sequence})
-            meta[metadata.DELAY_MS] = round(decision.delay * 1000)
-        # The delay counts from the request's arrival, so time spent queued behind
-        # other requests is part of it rather than added to it.
-        remaining = decision.delay - (time.time() - call.arrived) if decision.delay else 0.0
-        if (play := play_for(flow, decision, remaining)) is not None:
-            return play
-        if (fault := decision.fault) is not None:
-            meta[metadata.FAULT] = str(fault)
-            if not fault.answers or fault.kind == "slow-body":
-                return faults.Faulted(fault, response, max(0.0, remaining))
-        if decision.answer.stream is not None:
-            return Streamed(response, decision.answer.stream, max(0.0, remaining))
-        if remaining > 0:
-            return response, remaining
-        mark_answered(flow, response)
-        return None
+        return decisions.carry_out(flow, call, decision)
 
     def _stream(self, flow: http.HTTPFlow, streamed: Streamed) -> None:
         """A streamed answer on mitmproxy's path: played by the streamer, which mitmproxy
@@ -374,64 +275,15 @@ class Replay:
         self.streamer.route(flow, http1.assemble_response_head(streamed.response),
                             streamed.paced, due)
 
-    @staticmethod
-    def _host(flow: http.HTTPFlow) -> str | None:
-        """The host a forward proxy's request is for; None for the mock URL (a reverse
-        proxy, or a request addressed to the proxy itself), where examples' hosts are
-        not compared (recorder/serve/hosts.py)."""
-        if isinstance(flow.client_conn.proxy_mode, ReverseMode) or Replay._to_itself(flow):
-            return None
-        req = flow.request
-        return host_key(req.scheme, req.host, req.port)
-
-    @staticmethod
-    def _to_itself(flow: http.HTTPFlow) -> bool:
-        """A forward proxy's request addressed to the proxy itself: the mock URL."""
-        req = flow.request
-        return (not isinstance(flow.client_conn.proxy_mode, ReverseMode)
-                and addressed_to_proxy(req.host, req.port, flow.client_conn.sockname))
-
     async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
                             seconds: float) -> None:
         await asyncio.sleep(seconds)  # other requests go on meanwhile
         self.settle(flow, response)
 
 
-def forwarding_addons() -> list:
-    """What a request that goes upstream needs: JSON 502/504s, then recording."""
-    return [UpstreamErrors(), Record()]
-
-
 def all_addons() -> list:
     """Everything a mockrec proxy runs, in hook order: replay answers first."""
     return [Replay(), *forwarding_addons()]
-
-
-_adding = False
-
-
-def ensure_forwarding() -> None:
-    """Load the forwarding addons into a running proxy that started without them.
-
-    A pure replay proxy leaves them out: every addon costs a lookup on every
-    event. Switching to record, spy or passthrough (or --on-miss forward)
-    brings them in, before the next request. Loading one declares its options,
-    which configures every addon again: that must not load them twice.
-    """
-    global _adding
-    manager = ctx.master.addons
-    if _adding or manager.get(Record.name) is not None:
-        return
-    _adding = True
-    try:
-        for addon in forwarding_addons():
-            if manager.get(addon.name) is not None:
-                continue
-            manager.add(addon)
-            manager.invoke_addon_sync(addon, hooks.ConfigureHook(set(ctx.options.keys())))
-            manager.invoke_addon_sync(addon, hooks.RunningHook())
-    finally:
-        _adding = False
 
 
 addons = all_addons()

@@ -25,6 +25,7 @@ from mitmproxy.proxy.layers.http._base import ReceiveHttp
 from mitmproxy.proxy.layers.http._events import RequestProtocolError, ResponseProtocolError
 
 from addons import metadata
+from recorder.settings import ProxySettings
 
 
 @dataclass
@@ -173,6 +174,20 @@ def upstream_name(flow: http.HTTPFlow) -> str:
     return f"{req.scheme}://{req.host}:{req.port}"
 
 
+def limit_bodies(opts, limit: int, answers: bool) -> None:
+    """mockrec_body_limit through mitmproxy's own limits, which hold memory flat: where
+    examples answer, a request is read whole to be matched, so a bigger one is
+    refused (413, `body_size_limit`); where everything is forwarded, a bigger body is
+    streamed through unread (`stream_large_bodies`) and recorded as truncated."""
+    if not limit:
+        return  # mitmproxy's own options decide
+    wanted = ({"body_size_limit": str(limit), "stream_large_bodies": None} if answers else
+              {"body_size_limit": None, "stream_large_bodies": str(limit)})
+    changed = {k: v for k, v in wanted.items() if getattr(opts, k) != v}
+    if changed:
+        opts.update(**changed)
+
+
 class UpstreamErrors:
     name = "mockrec_upstream"
 
@@ -183,11 +198,7 @@ class UpstreamErrors:
         self._sweeper: asyncio.Task | None = None
 
     def load(self, loader) -> None:
-        loader.add_option(
-            "mockrec_upstream_timeout", int, 30_000,
-            "Milliseconds to wait for the upstream's response headers before answering "
-            "504 Gateway Timeout. 0 waits for ever.",
-        )
+        ProxySettings.declare(loader, "upstream_timeout")
 
     def running(self) -> None:
         install_error_answers()
@@ -199,7 +210,8 @@ class UpstreamErrors:
             self._sweeper.cancel()
 
     def configure(self, updated: set[str]) -> None:
-        if "mockrec_upstream_timeout" in updated and ctx.options.mockrec_upstream_timeout < 0:
+        if ("upstream_timeout" in ProxySettings.changed(updated)
+                and ctx.options.mockrec_upstream_timeout < 0):
             raise exceptions.OptionsError("mockrec_upstream_timeout must be 0 or more ms")
         # Connect upstream when a request needs it: with mitmdump's default (eager), a
         # dead upstream fails the client's connection before there is a request to

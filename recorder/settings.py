@@ -1,4 +1,8 @@
-"""`ReplaySettings`: the one place a replay setting is declared.
+"""`ReplaySettings` and `ProxySettings`: the one place each setting is declared.
+
+`ReplaySettings` are a mock's: what it serves and how. `ProxySettings` are the proxy's
+own (mode, data dir, recording, grace, upstream timeout, fast path), which each addon
+declares the ones it reads of (`ProxySettings.declare(loader, "mode", ...)`).
 
 Everything else is derived from these fields:
 - the mitmproxy options `mockrec_<field>` (`declare`, `from_options`, `options`), which
@@ -8,8 +12,13 @@ Everything else is derived from these fields:
   `tools/cmdline.py` builds flags from declared options);
 - a named mock's file (`recorder.store.mocks.Mock` extends this class).
 
-Adding a setting: a field here (default, help, and how the command line takes it), the
-code that uses it, and its test.
+Each field's `check` parses its value once into what serving uses (`compiled()`;
+recorder/serve/config.py's `ServeConfig` is made of those values), and says a bad one
+before anything starts (`check()`). Code matches no option name as a string: it asks
+`changed(updated)` which fields changed, and `option_name(field)` for a name.
+
+Adding a setting: a field here (default, help, how the command line takes it, how it
+is parsed), the code that uses it, and its test.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from enum import StrEnum
 from typing import Any, TypedDict, Unpack
 
 from recorder.errors import UsageError
-from recorder.modes import OnMiss
+from recorder.modes import Mode, OnMiss, choices
 from recorder.serve import delays, faults, pacing
 
 OPTION_PREFIX = "mockrec_"
@@ -34,7 +43,8 @@ class How(TypedDict, total=False):
     stored: bool  # kept in a named mock's file (an API key in plain text never is)
     choices: type[StrEnum] | None  # the allowed values
     parse: Callable[[str], Any] | None  # the flag's text into the value (it then takes text)
-    check: Callable[[Any], Any] | None  # raises ValueError for a bad value, before a start
+    # parses the value into what serving uses (`compiled()`), ValueError for a bad one
+    check: Callable[[Any], Any] | None
     metavar: str | None
     secret: bool  # also from `--name-file FILE` and `$MOCKREC_NAME`, which `ps` does not show
 
@@ -82,13 +92,94 @@ MAX_BODY = 4 * 2**20
 BODY_LIMIT = 32 * 2**20
 
 
-def _non_negative(value: int) -> None:
+def _non_negative(value: int) -> int:
     if value < 0:
         raise ValueError(f"{value} is negative")
+    return value
+
+
+def header_list(text: str) -> list[str]:
+    """`H1, H2` -> ["h1", "h2"]."""
+    return [h.strip().lower() for h in text.split(",") if h.strip()]
+
+
+def optional_fault(text: str) -> faults.Fault | None:
+    """'' (none) or a fault."""
+    return faults.parse_fault(text) if text else None
+
+
+class Declared:
+    """What a settings dataclass derives from its fields: mitmproxy options named
+    `mockrec_<field>`, declared, read, changed."""
+
+    @classmethod
+    def setting_fields(cls) -> tuple[dataclasses.Field, ...]:
+        """The declaring class's fields (a `Mock`'s name and port are not settings)."""
+        owner = next(c for c in cls.__mro__ if Declared in c.__bases__)
+        return fields(owner)
+
+    @classmethod
+    def option_name(cls, name: str) -> str:
+        return OPTION_PREFIX + name
+
+    @classmethod
+    def declare(cls, loader, *names: str) -> None:
+        """Declare these settings (all without names) as mitmproxy options (an addon's
+        `load`); mitmproxy takes a repeated identical declaration."""
+        for f in cls.setting_fields():
+            if names and f.name not in names:
+                continue
+            choices = [c.value for c in f.metadata["choices"]] if f.metadata["choices"] else None
+            loader.add_option(cls.option_name(f.name), type(f.default), f.default,
+                              f.metadata["help"], choices=choices)
+
+    @classmethod
+    def from_options(cls, options):
+        return cls(**{f.name: getattr(options, cls.option_name(f.name))
+                      for f in cls.setting_fields()})
+
+    @classmethod
+    def read(cls, options, name: str, default: Any = None) -> Any:
+        """One setting's option, or `default` where no addon declared it."""
+        return getattr(options, cls.option_name(name), default)
+
+    @classmethod
+    def changed(cls, updated: set[str]) -> set[str]:
+        """The settings (field names) among mitmproxy's updated options."""
+        return {f.name for f in cls.setting_fields() if cls.option_name(f.name) in updated}
+
+    def options(self, *names: str) -> dict[str, Any]:
+        """These settings (all without names) as mitmproxy options."""
+        return {self.option_name(f.name): getattr(self, f.name) for f in self.setting_fields()
+                if not names or f.name in names}
+
+    def compiled(self) -> dict[str, Any]:
+        """Each setting parsed by its `check` into what serving uses (the others as
+        they are); ValueError("--flag: why") for the first bad value."""
+        values = {}
+        for f in self.setting_fields():
+            value = getattr(self, f.name)
+            allowed = [c.value for c in f.metadata["choices"] or ()]
+            if allowed and value not in allowed:
+                raise ValueError(f"--{f.name.replace('_', '-')} {value!r} is not one of "
+                                 + ", ".join(allowed))
+            try:
+                values[f.name] = (f.metadata["check"](value) if f.metadata["check"] is not None
+                                  else value)
+            except ValueError as e:
+                raise ValueError(f"--{f.name.replace('_', '-')}: {e}") from None
+        return values
+
+    def check(self) -> None:
+        """One line (a UsageError) for the first bad value."""
+        try:
+            self.compiled()
+        except ValueError as e:
+            raise UsageError(str(e)) from None
 
 
 @dataclass
-class ReplaySettings:
+class ReplaySettings(Declared):
     collection: str = setting(
         "", "Collection whose examples replay answers from.", cli=False)
     tag: str = setting(
@@ -118,7 +209,8 @@ class ReplaySettings:
     match_body: bool = setting(
         False, "Only serve examples whose request body equals the request's.")
     match_headers: str = setting(
-        "", "Comma-separated headers that must equal the example's.", metavar="H1,H2")
+        "", "Comma-separated headers that must equal the example's.", check=header_list,
+        metavar="H1,H2")
     max_calls: int = setting(
         0, "Answer 429 usageLimitError after this many calls; 0: no quota.",
         check=_non_negative, metavar="N")
@@ -147,11 +239,11 @@ class ReplaySettings:
     sequence_end: str = setting(
         SequenceEnd.LAST.value, "After a sequence's last answer (recorded repeats answer in "
         "order): answer the last again, start over (cycle), or answer 404.",
-        choices=SequenceEnd)
+        choices=SequenceEnd, check=SequenceEnd)
     fault: str = setting(
         "", "Answer matched requests with a fault: reset, close, empty, garbage, "
         "slow-body:MS or cut:N (a stream ends after N parts); a share of them with "
-        "--fault-rate.", check=faults.check_fault, metavar="KIND")
+        "--fault-rate.", check=optional_fault, metavar="KIND")
     fault_rate: str = setting(
         "100", "Percent of matched answers that get --fault.", check=faults.parse_rate,
         metavar="P")
@@ -167,38 +259,6 @@ class ReplaySettings:
         "", "Store the mock URL as mockUrl in this environment, with the port the proxy "
         "listens on (also for --port 0) as soon as it does.", metavar="ENV")
 
-    # -- derived views --------------------------------------------------------------------
-
-    @classmethod
-    def setting_fields(cls) -> tuple[dataclasses.Field, ...]:
-        return tuple(f for f in fields(ReplaySettings))
-
-    @classmethod
-    def option_name(cls, name: str) -> str:
-        return OPTION_PREFIX + name
-
-    @classmethod
-    def declare(cls, loader) -> None:
-        """Declare every setting as a mitmproxy option (an addon's `load`)."""
-        for f in cls.setting_fields():
-            choices = [c.value for c in f.metadata["choices"]] if f.metadata["choices"] else None
-            loader.add_option(cls.option_name(f.name), type(f.default), f.default,
-                              f.metadata["help"], choices=choices)
-
-    @classmethod
-    def from_options(cls, options) -> ReplaySettings:
-        return ReplaySettings(**{f.name: getattr(options, cls.option_name(f.name))
-                                 for f in cls.setting_fields()})
-
-    @classmethod
-    def changed(cls, updated: set[str]) -> set[str]:
-        """The settings (field names) among mitmproxy's updated options."""
-        return {f.name for f in cls.setting_fields() if cls.option_name(f.name) in updated}
-
-    def options(self) -> dict[str, Any]:
-        """These settings as mitmproxy options."""
-        return {self.option_name(f.name): getattr(self, f.name) for f in self.setting_fields()}
-
     def replay_settings(self) -> ReplaySettings:
         """Just the settings (a `Mock` also has its name and port)."""
         return ReplaySettings(**{f.name: getattr(self, f.name) for f in self.setting_fields()})
@@ -213,23 +273,45 @@ class ReplaySettings:
         result.check()
         return result
 
-    def check(self) -> None:
-        """One line for the first bad value."""
-        for f in self.setting_fields():
-            value = getattr(self, f.name)
-            allowed = [c.value for c in f.metadata["choices"] or ()]
-            if allowed and value not in allowed:
-                raise UsageError(f"--{f.name.replace('_', '-')} {value!r} is not one of "
-                                   + ", ".join(allowed))
-            try:
-                if f.metadata["check"] is not None:
-                    f.metadata["check"](value)
-            except ValueError as e:
-                raise UsageError(f"--{f.name.replace('_', '-')}: {e}") from None
-        if not self.fault and faults.parse_rate(self.fault_rate) != 100:
-            raise UsageError("--fault-rate needs --fault KIND: the fault to answer with")
+    def compiled(self) -> dict[str, Any]:
+        values = super().compiled()
+        if not self.fault and values["fault_rate"] != 100:
+            raise ValueError("--fault-rate needs --fault KIND: the fault to answer with")
+        return values
 
     def stored(self) -> dict[str, Any]:
         """What a named mock's file keeps: every field but the unstored ones."""
         hidden = {f.name for f in self.setting_fields() if not f.metadata["stored"]}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in hidden}
+
+
+def proxy_setting(default: Any, help: str, **more: Any) -> Any:
+    return setting(default, help, cli=False, stored=False, **more)
+
+
+@dataclass
+class ProxySettings(Declared):
+    """The proxy's own options: one declaration each, whichever addons read them."""
+
+    mode: str = proxy_setting(
+        Mode.REPLAY.value, "What the proxy does with a request: " + ", ".join(choices(Mode))
+        + " (recorder/modes.py).", choices=Mode, check=Mode)
+    data_dir: str = proxy_setting(
+        "", "Directory where mockrec keeps its history, collections and mocks. "
+        "Empty means $MOCKREC_DATA_DIR, or ./.mockrec.")
+    record: bool = proxy_setting(
+        True, "Record every exchange that reaches the upstream into mockrec's history.")
+    redact: bool = proxy_setting(
+        False, "Store history entries with secrets redacted as promote does (Authorization, "
+        "Cookie, X-Api-Key, API-key-like query parameters, Set-Cookie), rather than "
+        "byte-exact.")
+    grace: float = proxy_setting(
+        3.0, "Seconds exchanges in flight get to finish when the proxy stops (SIGINT, "
+        "SIGTERM); those still in flight then are cut and recorded as 'proxy stopping'.")
+    upstream_timeout: int = proxy_setting(
+        30_000, "Milliseconds to wait for the upstream's response headers before answering "
+        "504 Gateway Timeout. 0 waits for ever.", check=_non_negative)
+    fast_replay: bool = proxy_setting(
+        False, "Answer replayed cleartext HTTP/1 requests inside the connection, without "
+        "mitmproxy's request and response events: for when no other addon needs them "
+        "(mockrec turns it on then).")

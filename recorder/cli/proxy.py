@@ -18,7 +18,7 @@ from recorder.cli.settings import with_settings
 from recorder.errors import MockrecError, NotFound, UsageError
 from recorder.models import counted
 from recorder.modes import Mode
-from recorder.settings import ReplaySettings
+from recorder.settings import ProxySettings, ReplaySettings
 from recorder.store import datadir
 from recorder.store.history import HistoryStore, call_log_root
 from recorder.store.mocks import EnvironmentStore, MockStore, hash_key
@@ -108,7 +108,8 @@ def record(
 
 
 def _redacting(settings: list[str] | None, redact: bool) -> list[str]:
-    return [*(settings or []), *(["mockrec_redact=true"] if redact else [])]
+    own = [f"{ProxySettings.option_name('redact')}=true"] if redact else []
+    return [*(settings or []), *own]
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from recorder.errors import MockrecError, UsageError
 from recorder.modes import Mode
-from recorder.settings import ReplaySettings
+from recorder.settings import ProxySettings, ReplaySettings
 
 # Where a mock URL forwards when no upstream is known (the pytest plugin's mock without
 # one): a port nothing listens on, so a request forwarded there (spy, record) gets
@@ -43,8 +43,8 @@ class ProxyConfig:
         return f"reverse:{upstream_origin(self.upstream)}" if self.upstream else "regular"
 
     def addon_options(self) -> dict[str, object]:
-        return {"mockrec_data_dir": str(self.data_dir), "mockrec_mode": str(self.mode),
-                "mockrec_grace": self.grace, **self.replay.options()}
+        own = ProxySettings(mode=str(self.mode), data_dir=str(self.data_dir), grace=self.grace)
+        return {**own.options("mode", "data_dir", "grace"), **self.replay.options()}
 
 
 def check_upstream(url: str) -> str:

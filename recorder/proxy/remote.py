@@ -16,6 +16,7 @@ from typing import Any
 
 from recorder.errors import MockrecError, NotFound
 from recorder.modes import Mode, choices
+from recorder.settings import ProxySettings, ReplaySettings
 
 
 def run_dir(data_dir: Path) -> Path:
@@ -99,9 +100,9 @@ def switch_mode(data_dir: Path, port: int | None, mode: str,
         mode = Mode(mode)
     except ValueError:
         raise MockrecError(f"mode {mode!r} is not {', '.join(MODES)}") from None
-    settings: dict[str, Any] = {"mockrec_mode": str(mode)}
+    settings: dict[str, Any] = ProxySettings(mode=str(mode)).options("mode")
     if collection:
-        settings["mockrec_collection"] = collection
+        settings.update(ReplaySettings(collection=collection).options("collection"))
     return send(data_dir, port, {"set": settings})
 
 

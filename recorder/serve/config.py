@@ -1,10 +1,10 @@
 """`ServeConfig`: the replay settings compiled once into what answering uses.
 
 `ReplaySettings` (recorder/settings.py) holds the settings as given (text such as
-`3g`, `slow-body:300`, `40`); `ServeConfig.compile` parses each of them once into the
-value the `Responder` (responder.py) uses. A change of any setting compiles a new
-`ServeConfig`, which replaces the old one whole: there is no second copy to keep in
-step.
+`3g`, `slow-body:300`, `40`), and each field says how it is parsed (its `check`);
+`ServeConfig.compile` takes those parsed values, for the `Responder` (responder.py).
+A change of any setting compiles a new `ServeConfig`, which replaces the old one
+whole: there is no second copy to keep in step.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from recorder.match.matcher import MatchSettings
 from recorder.modes import Mode
-from recorder.serve import delays, faults, pacing
+from recorder.serve import delays, faults
 from recorder.settings import ReplaySettings, SequenceEnd
 from recorder.store.mocks import hash_key
 
@@ -37,21 +37,18 @@ class ServeConfig:
 
     @classmethod
     def compile(cls, settings: ReplaySettings, mode: Mode = Mode.REPLAY) -> ServeConfig:
-        """Parse `settings` once; ValueError for the first bad value."""
-        s = settings
+        """`settings` as their fields' `check`s parse them; ValueError for a bad one."""
+        c = settings.compiled()
         return cls(
-            mode=mode, on_miss=s.on_miss, cors=s.cors,
+            mode=mode, on_miss=c["on_miss"], cors=c["cors"],
             # Only the key's hash is kept and compared (a plain api_key is hashed here).
-            key_sha256=s.api_key_sha256 or (hash_key(s.api_key) if s.api_key else ""),
-            match=MatchSettings(strict=s.strict, match_body=s.match_body, match_headers=[
-                h.strip().lower() for h in s.match_headers.split(",") if h.strip()]),
-            sequence_end=SequenceEnd(s.sequence_end),
-            delay_ms=delays.parse_delay(s.delay),
-            profile=delays.parse_profile(s.profile),
-            fault=faults.parse_fault(s.fault) if s.fault else None,
-            fault_rate=faults.parse_rate(s.fault_rate),
-            seed=faults.parse_seed(s.seed), stream_speed=pacing.parse_speed(s.stream_speed),
-            max_calls=s.max_calls, rate_limit=s.rate_limit)
+            key_sha256=c["api_key_sha256"] or (hash_key(c["api_key"]) if c["api_key"] else ""),
+            match=MatchSettings(strict=c["strict"], match_body=c["match_body"],
+                                match_headers=c["match_headers"]),
+            sequence_end=c["sequence_end"], delay_ms=c["delay"], profile=c["profile"],
+            fault=c["fault"], fault_rate=c["fault_rate"], seed=c["seed"],
+            stream_speed=c["stream_speed"],
+            max_calls=c["max_calls"], rate_limit=c["rate_limit"])
 
     @property
     def may_delay(self) -> bool:

@@ -155,27 +155,42 @@ class Declared:
 
     def compiled(self) -> dict[str, Any]:
         """Each setting parsed by its `check` into what serving uses (the others as
-        they are); ValueError("--flag: why") for the first bad value."""
+        they are); BadSetting for the first bad value."""
         values = {}
         for f in self.setting_fields():
             value = getattr(self, f.name)
+            flag = "--" + f.name.replace("_", "-")
             allowed = [c.value for c in f.metadata["choices"] or ()]
             if allowed and value not in allowed:
-                raise ValueError(f"--{f.name.replace('_', '-')} {value!r} is not one of "
-                                 + ", ".join(allowed))
+                why = f"{value!r} is not one of " + ", ".join(allowed)
+                raise BadSetting(why, f"{flag} {why}")
             try:
                 values[f.name] = (f.metadata["check"](value) if f.metadata["check"] is not None
                                   else value)
             except ValueError as e:
-                raise ValueError(f"--{f.name.replace('_', '-')}: {e}") from None
+                raise BadSetting(str(e), f"{flag}: {e}") from None
         return values
 
+    def agree(self, values: dict[str, Any]) -> None:
+        """ValueError where settings that are each good do not go together."""
+
     def check(self) -> None:
-        """One line (a UsageError) for the first bad value."""
+        """One line (a UsageError) for the first bad value, as the flags say it."""
         try:
-            self.compiled()
+            self.agree(self.compiled())
+        except BadSetting as e:
+            raise UsageError(e.flagged) from None
         except ValueError as e:
             raise UsageError(str(e)) from None
+
+
+class BadSetting(ValueError):
+    """A setting's value its `check` refuses: why (as the option's error), and the same
+    naming its flag (as the command line's)."""
+
+    def __init__(self, why: str, flagged: str) -> None:
+        super().__init__(why)
+        self.flagged = flagged
 
 
 @dataclass
@@ -273,11 +288,10 @@ class ReplaySettings(Declared):
         result.check()
         return result
 
-    def compiled(self) -> dict[str, Any]:
-        values = super().compiled()
+    def agree(self, values: dict[str, Any]) -> None:
+        # The command line's rule; a running proxy whose --fault is cleared keeps its rate.
         if not self.fault and values["fault_rate"] != 100:
             raise ValueError("--fault-rate needs --fault KIND: the fault to answer with")
-        return values
 
     def stored(self) -> dict[str, Any]:
         """What a named mock's file keeps: every field but the unstored ones."""

@@ -50,8 +50,11 @@ def test_settings_are_parsed_once_into_what_serving_uses():
     assert compiled["sequence_end"] is SequenceEnd.CYCLE
     assert ReplaySettings().compiled()["fault"] is None
     assert ProxySettings(mode="spy").compiled()["mode"] == "spy"
-    with pytest.raises(ValueError, match="--upstream-timeout: -1 is negative"):
+    with pytest.raises(ValueError, match="^-1 is negative") as bad:
         ProxySettings(upstream_timeout=-1).compiled()
+    assert bad.value.flagged == "--upstream-timeout: -1 is negative"
+    # The flags' rule of two settings is the command line's; a proxy takes either.
+    assert ReplaySettings(fault_rate="40").compiled()["fault"] is None
 
 
 def test_changed_options_are_named_by_their_fields():

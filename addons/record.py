@@ -98,7 +98,7 @@ class Record:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         # The body limit bounds what is kept of a stream, never what passes.
-        tap_stream(flow, getattr(ctx.options, "mockrec_body_limit", 0))
+        tap_stream(flow, ReplaySettings.read(ctx.options, "body_limit", 0))
 
     def response(self, flow: http.HTTPFlow) -> None:
         # A WebSocket is stored once it ends, with its conversation (websocket_end).

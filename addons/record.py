@@ -34,13 +34,20 @@ def was_replayed(flow: http.HTTPFlow) -> bool:
     return bool(flow.metadata.get(metadata.REPLAYED)) or flow.is_replay == "response"
 
 
+def has_body(flow: http.HTTPFlow) -> bool:
+    """A 1xx, 204 or 304 answer, or one to a HEAD, has no body, whatever its headers
+    say (RFC 9112 6.3): no stream either, though it has no Content-Length."""
+    status = flow.response.status_code if flow.response else 0
+    return status >= 200 and status not in (204, 304) and flow.request.method != "HEAD"
+
+
 def tap_stream(flow: http.HTTPFlow, limit: int = 0) -> Tap | None:
     """Pass a streaming response (SSE, NDJSON, a body in parts of unknown length) on to
     the client part by part as it arrives, through mitmproxy's own response streaming,
     keeping up to `limit` bytes of it (0: all) for the history; None when the response
     is read whole as before (it has a length and is no stream, or is already streamed)."""
     response = flow.response
-    if response is None or response.stream or was_replayed(flow):
+    if response is None or response.stream or was_replayed(flow) or not has_body(flow):
         return None
     headers = response.headers
     if not is_stream(headers.get("content-type", ""), headers.get("content-length"),

@@ -10,7 +10,7 @@ from mitmproxy.proxy.layers.http import _http1
 from mitmproxy.test import taddons, tflow
 
 from addons import metadata, upstream
-from addons.record import Record, entry_from_flow
+from addons.record import Record, entry_from_flow, tap_stream
 from addons.upstream import UpstreamErrors
 from recorder.store.history import HistoryStore
 
@@ -130,3 +130,15 @@ def test_an_entry_notes_the_reverse_upstream_it_came_through(mode, noted):
     flow = tflow.tflow(resp=True)
     flow.client_conn.proxy_mode = ProxyMode.parse(mode)
     assert capture(flow, "record").to_entry().notes.get("reverse") == noted
+
+
+@pytest.mark.parametrize("status, method, streamed", [
+    (200, "GET", True), (204, "GET", False), (304, "GET", False), (101, "GET", False),
+    (200, "HEAD", False)])
+def test_an_answer_without_a_length_streams_only_if_it_may_have_a_body(status, method,
+                                                                        streamed):
+    flow = tflow.tflow(resp=True)
+    flow.request.method = method
+    flow.response.status_code = status
+    del flow.response.headers["content-length"]
+    assert (tap_stream(flow) is not None) is streamed

@@ -29,7 +29,7 @@ from recorder.cli import main
 from recorder.models import Example, ExampleRequest, ExampleResponse, Request
 from recorder.serve.faults import GARBAGE
 from recorder.store.collection_store import CollectionStore
-from recorder.store.history import HistoryStore
+from recorder.store.history import HistoryStore, call_log_root
 
 DEAD = "http://127.0.0.1:9"
 PATHS = {"fast": (), "mitmproxy": ("--set", "mockrec_fast_replay=false")}
@@ -349,6 +349,20 @@ def json_prefix(text: str):
     return json.JSONDecoder().raw_decode(text)[0]
 
 
+def settled(store: HistoryStore, quiet: float = 1.0, timeout: float = 20.0) -> None:
+    """Wait until the call log's writer has stored what it was given: its count holds
+    still for `quiet` seconds (a loaded machine delays the writer process)."""
+    deadline = time.monotonic() + timeout
+    count, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = store.count()
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
+
+
 def test_the_pages_cart_walkthrough_runs_as_written(confdir, tmp_path, cli):
     """Every command the page shows, with its upstream and port replaced by this test's:
     curl's answers, promote's and `collection show`'s output, the seeded faults and what
@@ -404,6 +418,8 @@ def test_the_pages_cart_walkthrough_runs_as_written(confdir, tmp_path, cli):
                 assert running[-1].stop(signal.SIGINT) == 0
                 wait_for_entries(HistoryStore(data), 3)
             elif command.startswith("mockrec "):
+                if command.startswith("mockrec calls "):  # the log is written by a child
+                    settled(HistoryStore(data, call_log_root(shlex.split(command)[2])))
                 result = cli(*shlex.split(command)[1:], data_dir=data)
                 assert result.exit_code == 0, (command, result.stderr)
                 last_output = result.stdout

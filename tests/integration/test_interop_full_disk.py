@@ -10,32 +10,12 @@ import resource
 import subprocess
 import sys
 
+from conftest import big_har as har
+from conftest import big_postman as postman
+
 from recorder.cli import main
 from recorder.store.collection_store import CollectionStore
 from recorder.store.history import HistoryStore
-
-
-def postman(items: int, body: str = "{}") -> dict:
-    return {"info": {"name": "big"}, "item": [
-        {"name": f"r{i}", "request": {"method": "GET", "url": f"/r/{i}"},
-         "response": [{"name": "ok", "code": 200, "body": body}]} for i in range(items)]}
-
-
-def har(entries: int, big_at: int | None = None, size: int = 300_000) -> dict:
-    def entry(i: int) -> dict:
-        text = "x" * (size if i == big_at else 5000)  # bodies over 4 KB go to files
-        return {"startedDateTime": "2026-01-01T00:00:00.000Z", "time": 1,
-                "request": {"method": "GET", "url": f"http://api.test/{i}",
-                            "httpVersion": "HTTP/1.1", "headers": [], "queryString": [],
-                            "cookies": [], "headersSize": -1, "bodySize": 0},
-                "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1",
-                             "headers": [], "cookies": [], "redirectURL": "",
-                             "headersSize": -1, "bodySize": len(text),
-                             "content": {"size": len(text), "mimeType": "text/plain",
-                                         "text": text}},
-                "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}
-    return {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
-                    "entries": [entry(i) for i in range(entries)]}}
 
 
 def limited_run(args: list[str], data, max_file_size: int) -> subprocess.CompletedProcess:

@@ -3,9 +3,14 @@
 
 Every tool gets the same N stubs (GET /users/0 .. /users/N-1, one JSON body), with
 N = 10 and 10,000, and wrk (1 thread, 10 keep-alive connections) runs against each in
-turn, interleaved, three rounds: 99 % hits on random stubs, 1 % misses. Printed per
-tool and size: the median rate, mockrec's ratio to it, the RSS after the run (the
-process and its children) and the time from start to the first answer.
+turn, interleaved, three rounds; in each, one process of each tool serves two wrk runs:
+hits only (random stubs), then 1 % misses. Printed per tool and size, medians of the
+rounds: both rates, the latency (p50, p99, p99.9) of the run with misses, the RSS of
+the whole process tree after both runs (mockrec's proxy and its call-log writer are
+also given apart), the time from start to the first answer; then, at the smallest
+size, mockrec's ratios against the targets of issue 30 with "met" or "NOT met"
+(misses >= 1.2 x WireMock's rate, p99 <= 1.2 x mountebank's, RSS <= mountebank's,
+first answer <= 1.1 x the trivial addon's).
 
 Without --peers: mockrec against the floor of any mitmproxy-based mock, a trivial
 addon answering one fixed response (scripts/bench_replay.py's). With
@@ -33,6 +38,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench_record import free_port, with_cached_bytecode
@@ -46,18 +52,28 @@ PEERS = {  # name -> npm package spec and the command it installs
 }
 PACKAGE_NAMES = {"wiremock": "wiremock", "mountebank": "mountebank",
                  "mockoon": "@mockoon/cli", "prism": "@stoplight/prism-cli"}
+# `misses`: one request in that many asks for a path no tool has (0: none). `done`
+# prints wrk's latency percentiles (microseconds) where the script reads them.
 LUA = """
 local n = %d
+local misses = %d
 local i = 0
 math.randomseed(%d)
 request = function()
   i = i + 1
-  if i %% 100 == 0 then
+  if misses > 0 and i %% misses == 0 then
     return wrk.format("GET", "/missing/" .. i)
   end
   return wrk.format("GET", "/users/" .. math.random(0, n - 1))
 end
+done = function(summary, latency, requests)
+  io.write(string.format("latency-us p50=%%.0f p99=%%.0f p999=%%.0f max=%%.0f\\n",
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+end
 """
+# Issue 30's targets, at the smallest size: (what, tool, ours / theirs must be ...).
+TARGETS = [("misses req/s", "wiremock", ">=", 1.2), ("p99", "mountebank", "<=", 1.2),
+           ("RSS", "mountebank", "<=", 1.0), ("first answer", "floor", "<=", 1.1)]
 running: list[subprocess.Popen] = []
 
 
@@ -144,8 +160,9 @@ def stop(process: subprocess.Popen) -> None:
         running.remove(process)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of `pid` and its descendants, bytes."""
+def tree_rss(pid: int) -> list[tuple[str, int]]:
+    """Resident memory of `pid` and of each of its descendants: (command, bytes), `pid`
+    first."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -154,17 +171,19 @@ def tree_rss(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
-        current = todo.pop()
+        current = todo.pop(0)
         todo.extend(children.get(current, []))
         try:
             status = Path(f"/proc/{current}/status").read_text()
+            command = Path(f"/proc/{current}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
         match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        total += int(match.group(1)) * 1024 if match else 0
-    return total
+        if match:
+            found.append((command.decode(errors="replace"), int(match.group(1)) * 1024))
+    return found
 
 
 def first_answer(port: int, path: str, process: subprocess.Popen, log: Path,
@@ -219,29 +238,58 @@ class Tool:
                     "--port", str(port), "--errors", "false"]
         raise ValueError(name)
 
-    def run(self, args, lua: Path) -> tuple[float, int, float]:
-        """(requests/s, RSS bytes after the run, seconds to the first answer)."""
+    def run(self, args, lua: dict[str, Path]) -> Figures:
+        """One process: its first answer, a warm-up, hits only, then 1 % misses."""
         port = free_port()
         cmd = self.command(port)
         started = time.monotonic()
         process = launch(cmd, self.log)
         try:
             ready = first_answer(port, f"/users/{self.count - 1}", process, self.log, started)
-            wrk(port, lua, 1.0, args.connections)  # warm up
-            rate = wrk(port, lua, args.seconds, args.connections)
-            return rate, tree_rss(process.pid), ready
+            wrk(port, lua["misses"], 1.0, args.connections)  # warm up
+            hits = wrk(port, lua["hits"], args.seconds, args.connections)
+            misses = wrk(port, lua["misses"], args.seconds, args.connections)
+            return Figures(hits.rate, misses.rate, misses.p50, misses.p99, misses.p999,
+                           [rss for _, rss in tree_rss(process.pid)], ready)
         finally:
             stop(process)
 
 
-def wrk(port: int, lua: Path, seconds: float, connections: int) -> float:
+@dataclass
+class WrkRun:
+    rate: float  # requests/s
+    p50: float  # latency percentiles, ms
+    p99: float
+    p999: float
+
+
+@dataclass
+class Figures:
+    """One round of one tool."""
+
+    hits: float  # req/s, hits only
+    misses: float  # req/s, 1 % misses
+    p50: float  # ms, of the run with misses
+    p99: float
+    p999: float
+    rss: list[int]  # bytes: the process, then each descendant
+    ready: float  # s from start to the first answer
+
+    @property
+    def tree(self) -> int:
+        return sum(self.rss)
+
+
+def wrk(port: int, lua: Path, seconds: float, connections: int) -> WrkRun:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(lua),
          f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not match:
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    latency = re.search(r"latency-us p50=(\d+) p99=(\d+) p999=(\d+)", out)
+    if not rate or not latency:
         sys.exit(f"wrk said:\n{out}")
-    return float(match.group(1))
+    p50, p99, p999 = (int(v) / 1000 for v in latency.groups())
+    return WrkRun(float(rate.group(1)), p50, p99, p999)
 
 
 def install_peers(cache: Path, peers: list[str]) -> Path:
@@ -266,6 +314,56 @@ def peer_version(cache: Path, name: str) -> str:
         return json.loads(package.read_text())["version"]
     except (OSError, ValueError, KeyError):
         return "?"
+
+
+def summary(runs: list[Figures]) -> Figures:
+    """The median of each figure over the rounds (the RSS of each process apart)."""
+    med = statistics.median
+    parts = max(len(r.rss) for r in runs)
+    return Figures(med(r.hits for r in runs), med(r.misses for r in runs),
+                   med(r.p50 for r in runs), med(r.p99 for r in runs),
+                   med(r.p999 for r in runs),
+                   [int(med(r.rss[i] if i < len(r.rss) else 0 for r in runs))
+                    for i in range(parts)],
+                   med(r.ready for r in runs))
+
+
+def print_table(count: int, args, names: list[str], medians: dict[str, Figures],
+                versions: dict[str, str]) -> None:
+    ours = medians["mockrec"]
+    print(f"\n{count:,} stubs, wrk -t1 -c{args.connections}, {args.seconds:g} s a run, "
+          f"median of {args.rounds} interleaved rounds (latency: the run with 1 % misses;"
+          " x: mockrec's rate over the tool's, with misses):")
+    print(f"  {'tool':<26}{'hits/s':>8}{'misses/s':>10}{'x':>6}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'p99.9 ms':>10}{'RSS MB':>8}{'first s':>9}")
+    for name in names:
+        f = medians[name]
+        label = {"floor": "trivial mitmproxy addon"}.get(name, name)
+        if name in versions:
+            label += f" {versions[name]}"
+        print(f"  {label:<26}{f.hits:8.0f}{f.misses:10.0f}{ours.misses / f.misses:6.2f}"
+              f"{f.p50:8.2f}{f.p99:8.2f}{f.p999:10.2f}{f.tree / 1e6:8.0f}{f.ready:9.2f}")
+    parts = " + ".join(f"{rss / 1e6:.0f}" for rss in ours.rss)
+    print(f"  mockrec's RSS by process (proxy + call-log writer): {parts} MB")
+
+
+def print_targets(medians: dict[str, Figures]) -> None:
+    """Issue 30's targets, measured in this run: met or not."""
+    def measure(f: Figures, what: str) -> float:
+        return {"misses req/s": f.misses, "p99": f.p99, "RSS": f.tree,
+                "first answer": f.ready}[what]
+    lines = []
+    for what, peer, sense, bound in TARGETS:
+        if peer not in medians:
+            continue
+        ratio = measure(medians["mockrec"], what) / measure(medians[peer], what)
+        met = ratio >= bound if sense == ">=" else ratio <= bound
+        label = {"floor": "the trivial addon's"}.get(peer, f"{peer}'s")
+        lines.append(f"  {what}: mockrec / {label} = {ratio:.2f} (target {sense} {bound}): "
+                     f"{'met' if met else 'NOT met'}")
+    if lines:
+        print("\ntargets (issue 30), at this size:")
+        print("\n".join(lines))
 
 
 def main() -> None:
@@ -293,38 +391,33 @@ def main() -> None:
     signal.signal(signal.SIGTERM, interrupted)
     work = Path(tempfile.mkdtemp(prefix="mockrec-bench-peers-"))
     names = ["mockrec", "floor", *peers]
-    results: dict[tuple[str, int], list[tuple[float, int, float]]] = {}
+    results: dict[tuple[str, int], list[Figures]] = {}
     try:
         (work / "fixed.py").write_text(FIXED)
         for count in sizes:
             make_collection(work / "data", f"c{count}", count)
         for count in sizes:
-            lua = work / f"hits-{count}.lua"
-            lua.write_text(LUA % (count, count))
+            lua = {}
+            for kind, misses in (("hits", 0), ("misses", 100)):
+                lua[kind] = work / f"{kind}-{count}.lua"
+                lua[kind].write_text(LUA % (count, misses, count))
             for round_ in range(args.rounds):  # interleaved: a noisy moment hits all alike
                 for name in names:
                     print(f"  {count} stubs, round {round_ + 1}: {name} ...", end=" ",
                           flush=True)
                     figures = Tool(name, work, count, bin_dir).run(args, lua)
                     results.setdefault((name, count), []).append(figures)
-                    print(f"{figures[0]:.0f} req/s", flush=True)
+                    print(f"{figures.hits:.0f} req/s hits, {figures.misses:.0f} with misses, "
+                          f"p99 {figures.p99:.1f} ms, {figures.tree / 1e6:.0f} MB, "
+                          f"first answer {figures.ready:.2f} s", flush=True)
         versions = {p: peer_version(args.cache.expanduser(), p) for p in peers}
-        print()
+        print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+              f"({os.cpu_count()} cores)")
         for count in sizes:
-            ours = statistics.median(r[0] for r in results[("mockrec", count)])
-            print(f"{count:,} stubs, wrk -t1 -c{args.connections}, 1 % misses, median of "
-                  f"{args.rounds} interleaved runs:")
-            print(f"  {'tool':<26}{'req/s':>9}{'mockrec x':>11}{'RSS MB':>9}"
-                  f"{'first answer s':>16}")
-            for name in names:
-                runs = results[(name, count)]
-                rate = statistics.median(r[0] for r in runs)
-                rss = max(r[1] for r in runs) / 1e6
-                ready = statistics.median(r[2] for r in runs)
-                label = {"floor": "trivial mitmproxy addon"}.get(name, name)
-                if name in versions:
-                    label += f" {versions[name]}"
-                print(f"  {label:<26}{rate:9.0f}{ours / rate:11.2f}{rss:9.0f}{ready:16.2f}")
+            medians = {name: summary(results[(name, count)]) for name in names}
+            print_table(count, args, names, medians, versions)
+            if count == min(sizes):
+                print_targets(medians)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         sys.exit(130)

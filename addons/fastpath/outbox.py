@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from mitmproxy import http
+from mitmproxy.flow import Error
 
 from recorder.streams import Tap
 
@@ -75,9 +76,22 @@ class Pending:
         return data
 
     def write(self, transport: asyncio.BaseTransport) -> None:
+        if self.hung_up(transport):
+            return
         data = self.take()
         if not transport.is_closing():
             transport.write(data)  # type: ignore[attr-defined]
+
+    def hung_up(self, transport: asyncio.BaseTransport | None) -> bool:
+        """A stream whose client hung up (its transport closed on a failed write) ends
+        here, cut: the call log keeps what was sent, as mitmproxy's path does."""
+        if self.part is None or transport is None or not transport.is_closing():
+            return False
+        self.steps.clear()
+        self.sent = True
+        self.flow.response.timestamp_end = time.time()
+        self.flow.error = Error("Client disconnected.")
+        return True
 
     def finish(self) -> None:
         """After the answer went out: the call log, and the layer is free again."""

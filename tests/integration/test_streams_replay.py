@@ -138,6 +138,39 @@ def test_cut_ends_the_stream_after_n_parts_and_the_call_log_keeps_it_as_served(m
     assert detail["notes"]["fault"] == "cut:2"
 
 
+def new_call(cli, data_dir: Path, seen: set, fault: str | None = None) -> dict:
+    """The first call of the log that is not in `seen`, in detail (the writer may take
+    a moment)."""
+    deadline = time.monotonic() + 5
+    while True:
+        shown = cli("calls", "--json", data_dir=data_dir)
+        calls = [c for c in (json.loads(shown.stdout) if shown.exit_code == 0 else [])
+                 if c["id"] not in seen and c["fault"] == fault]
+        if calls or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert calls, "no new call in the call log"
+    return json.loads(cli("calls", "show", str(calls[0]["id"]), "--json",
+                          data_dir=data_dir).stdout)
+
+
+def test_a_client_that_hangs_up_mid_stream_is_logged_as_cut_with_what_was_sent(mock, cli):
+    shown = cli("calls", "--json", data_dir=mock.data_dir)  # the module's proxies share it
+    seen = {c["id"] for c in json.loads(shown.stdout)} if shown.exit_code == 0 else set()
+    host, port = re.match(r"http://([^:]+):(\d+)", mock.url).groups()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(ask("/sse?who=gone"))
+        got = b""
+        while SSE[0][1] not in got:
+            got += sock.recv(65536)
+    # Hung up after the first event; the others were due at 200, 400 and 650 ms.
+    time.sleep(0.9)
+    stream = new_call(cli, mock.data_dir, seen)["response"]["stream"]
+    events = [e["data"] for e in stream["events"]]
+    assert stream["cut"] is True, events
+    assert events[0] == SSE[0][1].decode() and SSE[3][1].decode() not in events
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_http2_gets_data_frames_at_their_offsets(data, start_proxy, confdir):
     proxy = start_proxy("live", "--forward", data_dir=data, command="replay")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
 import itertools
 import logging
 import secrets
@@ -45,6 +46,25 @@ class Staged(NamedTuple):
     steps: list[tuple[float, bytes]]  # seconds after the head, bytes (chunks)
     cut: bool  # end mid-body (the `cut:N` fault): close rather than finish
     due: float  # loop time the head goes at (the delay counted from the arrival)
+    release: Release  # when mitmproxy passed the head on to the client
+
+
+class Release:
+    """The moment mitmproxy passes a routed answer's head on to the client (its
+    `responseheaders`): the parts' offsets count from it. Counted from when the player
+    wrote the head instead, a head that mitmproxy holds up (a busy loop) would have its
+    parts, already on their way, reach the client early, all at once."""
+
+    __slots__ = ("at", "player")
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.player: _Player | None = None  # waiting for it, to play the parts
+
+    def __call__(self) -> None:
+        self.at = asyncio.get_running_loop().time()
+        if self.player is not None:
+            self.player.released(self.at)
 
 
 class Streamer:
@@ -54,10 +74,12 @@ class Streamer:
         self.staged: dict[bytes, Staged] = {}
         self._names = itertools.count()
         self._secret = secrets.token_hex(8)
+        self.wheel: Wheel | None = None
 
     async def start(self) -> None:
         if self.server is None:
             loop = asyncio.get_running_loop()
+            self.wheel = Wheel(loop)
             self.server = await loop.create_server(lambda: _Player(self), "127.0.0.1", 0)
             self.port = self.server.sockets[0].getsockname()[1]
 
@@ -70,42 +92,73 @@ class Streamer:
         """Stage the answer and send `flow` here for it (mitmproxy connects lazily)."""
         token = b"%s-%d" % (self._secret.encode(), next(self._names))
         steps = paced.chunked() if flow.request.method != "HEAD" else []
-        self.staged[token] = Staged(head, steps, paced.cut, due)
+        release = Release()
+        self.staged[token] = Staged(head, steps, paced.cut, due, release)
         data = flow.request.data
-        flow.metadata[ROUTED] = (data.scheme, data.host, data.port, data.path)
+        flow.metadata[ROUTED] = (data.scheme, data.host, data.port, data.path, release)
         data.scheme, data.host, data.port, data.path = b"http", "127.0.0.1", self.port, \
             PREFIX + token
 
     @staticmethod
     def restore(flow: http.HTTPFlow) -> bool:
-        """Point a routed request back at what the client asked for; False if not routed."""
+        """Point a routed request back at what the client asked for, and let its parts
+        go (their offsets count from now); False if not routed."""
         routed = flow.metadata.pop(ROUTED, None)
         if routed is None:
             return False
         data = flow.request.data
-        data.scheme, data.host, data.port, data.path = routed
+        data.scheme, data.host, data.port, data.path, release = routed
+        release()
         return True
 
 
+class Wheel:
+    """One timer for every player: the parts of 200 streams due at the same moment go
+    out in one pass, rather than through a timer handle each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: list[tuple[float, int, _Player]] = []
+        self.timer: asyncio.TimerHandle | None = None
+        self.order = itertools.count()
+
+    def add(self, when: float, player: _Player) -> None:
+        heapq.heappush(self.queue, (when, next(self.order), player))
+        if self.timer is None or when < self.timer.when():
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = self.loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        queue = self.queue
+        while queue and queue[0][0] <= self.loop.time():
+            player = heapq.heappop(queue)[2]
+            try:
+                player.tick()
+            except Exception:  # one stream's trouble must not hold up the others
+                log.exception("mockrec: playing a streamed answer failed")
+        if queue:
+            self.timer = self.loop.call_at(queue[0][0], self._fire)
+
+
 class _Player(asyncio.Protocol):
-    """One connection from mitmproxy: requests in, staged answers out on timers."""
+    """One connection from mitmproxy: requests in, staged answers out on the wheel."""
 
     def __init__(self, streamer: Streamer) -> None:
         self.streamer = streamer
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.playing = self.cut = False
-        self.head_due: float | None = None
+        self.staged: Staged | None = None  # its head not yet written
+        self.parts: list[tuple[float, bytes]] = []  # its steps, once the head is written
         self.steps: collections.deque[tuple[float, bytes]] = collections.deque()
-        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def connection_lost(self, exc) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        self.transport = None
+        self.transport = None  # the wheel drops it at its next step
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -122,39 +175,41 @@ class _Player(asyncio.Protocol):
             self.transport.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
             return self._next()
         if staged is not None:
-            self._play(staged)
+            self.playing, self.staged, self.cut = True, staged, staged.cut
+            self._at(max(staged.due, self.streamer.wheel.loop.time()))
 
-    def _play(self, staged: Staged) -> None:
-        """The head at its moment, then each step at its own, in order: one timer at a
-        time, each writing what is due."""
-        loop = asyncio.get_running_loop()
-        start = max(staged.due, loop.time())
-        self.playing = True
-        self.steps = collections.deque([(start, staged.head),
-                                        *((start + at, data) for at, data in staged.steps)])
-        self.cut, self.head_due = staged.cut, start
-        self.timer = loop.call_at(start, self._tick)
+    def _at(self, when: float) -> None:
+        assert self.streamer.wheel is not None
+        self.streamer.wheel.add(when, self)
 
-    def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
-        steps = self.steps
-        if self.head_due is not None:  # a head that goes late takes its parts along
-            late, self.head_due = loop.time() - self.head_due, None
-            if late > 0.001:
-                steps = self.steps = collections.deque((at + late, data) for at, data in steps)
-        while steps and steps[0][0] <= loop.time():
-            data = steps.popleft()[1]
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.write(data)
-        if steps:
-            self.timer = loop.call_at(steps[0][0], self._tick)
+    def tick(self) -> None:
+        """The head at its moment; then, once mitmproxy passed it on, each part at its
+        own, writing all that is due."""
+        if self.transport is None or self.transport.is_closing():
+            return  # mitmproxy hung up: nothing more to play
+        staged = self.staged
+        if staged is not None:
+            self.staged, self.parts = None, staged.steps
+            self.transport.write(staged.head)
+            if staged.release.at is None:
+                staged.release.player = self  # the parts wait for it
+            else:
+                self.released(staged.release.at)
             return
-        self.timer, self.playing = None, False
+        steps, now = self.steps, self.streamer.wheel.loop.time()
+        while steps and steps[0][0] <= now:
+            self.transport.write(steps.popleft()[1])
+        if steps:
+            return self._at(steps[0][0])
+        self.playing = False
         if self.cut:  # mid-body: mitmproxy sees the upstream hang up, as the client will
-            if self.transport is not None:
-                self.transport.close()
+            self.transport.close()
         else:
             self._next()
+
+    def released(self, at: float) -> None:
+        self.steps = collections.deque((at + offset, data) for offset, data in self.parts)
+        self._at(self.steps[0][0] if self.steps else at)
 
 
 def _take_request(buffer: bytearray) -> bytes | None:

@@ -46,12 +46,19 @@ class Faulted(NamedTuple):
     seconds: float
 
 
+def connection_handler(client: Client):
+    """mitmproxy's handler of the client's connection (its transports, its hook tasks);
+    None if it cannot be had."""
+    try:
+        return ctx.master.addons.get("proxyserver").connections[client.id]
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
 def client_transport(client: Client) -> asyncio.Transport | None:
     """The client connection's asyncio transport, from mitmproxy's connection handler."""
     try:
-        proxyserver = ctx.master.addons.get("proxyserver")
-        handler = proxyserver.connections[client.id]
-        return handler.transports[client].writer.transport
+        return connection_handler(client).transports[client].writer.transport
     except (AttributeError, KeyError, TypeError):
         return None
 

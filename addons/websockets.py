@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from mitmproxy import http
 
-from addons import metadata
+from addons import faults, metadata
 from recorder.conversation import Conversation
 from recorder.serve.config import ServeConfig
 from recorder.serve.faults import Fault
@@ -62,6 +62,28 @@ def _cut(fault: Fault | None) -> int | None:
     return fault.ms if fault is not None and fault.kind == "cut" else None
 
 
+async def hang_up(flow: http.HTTPFlow, served: int, patience: float = 2.0) -> None:
+    """Cut the client's connection, with no close frame (the client sees 1006, as when
+    a server dies), once mitmproxy has passed on the `served` server messages: each is
+    in the flow, its hook is done (mitmproxy relays a message as its hook ends), and
+    nothing waits in the transport's buffer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while loop.time() < deadline:
+        handler = faults.connection_handler(flow.client_conn)
+        transport = faults.client_transport(flow.client_conn)
+        if handler is None or transport is None:
+            return  # gone already
+        ws = flow.websocket
+        if (ws is not None and sum(not m.from_client for m in ws.messages) >= served
+                and not handler.hook_tasks and not transport.get_write_buffer_size()):
+            break
+        await asyncio.sleep(0.001)
+    transport = faults.client_transport(flow.client_conn)
+    if transport is not None:
+        transport.abort()
+
+
 class Conversations:
     def __init__(self) -> None:
         self.server = PlayServer()
@@ -75,7 +97,8 @@ class Conversations:
         settings = PlaySettings(speed=config.stream_speed, match_body=config.match.match_body,
                                 cut_after=play.cut_after)
         token = self.server.book(Booking(play.conversation, settings, play.headers,
-                                         lambda played: None))
+                                         lambda played: None,
+                                         lambda served: hang_up(flow, served)))
         req = flow.request
         flow.metadata[_TARGET] = (req.data.scheme, req.data.host, req.data.port)
         flow.metadata[metadata.REPLAYED] = True  # never recorded as traffic

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from recorder.conversation import Close, Conversation, WsMessage, same_message
@@ -65,6 +65,9 @@ class Booking:
     # The recorded 101's header fields, to answer with (the handshake's own aside).
     headers: list[tuple[str, str]]
     done: Callable[[Played], None]
+    # A cut (cut:N, or a recording that was cut): ends the client's side without a
+    # close, once it got the `served` server messages; the player hangs up after it.
+    hang_up: Callable[[int], Awaitable[None]] | None = None
 
 
 class PlayServer:
@@ -198,22 +201,28 @@ class Session:
                                                   self._now_ms()))
             served += 1
             if settings.cut_after is not None and served >= settings.cut_after:
-                self.played.cut = True
-                self.writer.transport.abort()
+                await self._cut(served)
                 return False
         if settings.cut_after == 0:
-            self.played.cut = True
-            self.writer.transport.abort()
+            await self._cut(served)
             return False
         return True
+
+    async def _cut(self, served: int) -> None:
+        """Ends the socket without a close, as a connection that died: the client's side
+        first (else mitmproxy would pass the player's hang-up on as a close frame),
+        then the player's."""
+        self.played.cut = True
+        if self.booking is not None and self.booking.hang_up is not None:
+            await self.booking.hang_up(served)
+        self.writer.transport.abort()
 
     async def _close_as_recorded(self, conversation: Conversation) -> None:
 
         close = conversation.close
         if close is None:
             if conversation.cut:  # the recording was cut: so is the replay
-                self.played.cut = True
-                self.writer.transport.abort()
+                await self._cut(sum(not m.from_client for m in self.played.messages))
             else:  # written by hand without a close: open until the client closes
                 await self.client_closed.wait()
             return

@@ -22,8 +22,12 @@ fixed response. Printed:
   in this process, one miss against a Matcher of 100,000 examples (each path the
   first time: the similar-path cache emptied), the slowest of the usual kinds
   (target <= 2 ms), with the near misses the similar-path step answers beside it.
+- TLS and HTTP/2 on one reverse proxy (scripts/bench_tls.py): plain HTTP/1.1, HTTP/1.1
+  over TLS (wrk) and h2 over TLS (h2load -c10 -m10), with the Python client's figures
+  beside them: TLS / plain and h2 / plain (target >= 0.75 each).
 Everything runs on 127.0.0.1; the upstream is a closed port (replay needs none).
 Usage: python scripts/bench_replay.py [--seconds 5] [--connections 10] [--misses-only]
+       [--tls-only]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_tls
 from bench_record import free_port, load, user_path, wait_for_port, with_cached_bytecode
 
 from recorder.match.matcher import Incoming, Matcher
@@ -338,7 +343,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--misses-only", action="store_true",
                         help="only the misses' figures (five interleaved rounds)")
+    parser.add_argument("--tls-only", action="store_true",
+                        help="only TLS and h2 against plain HTTP (scripts/bench_tls.py)")
     args = parser.parse_args()
+    if args.tls_only:
+        sys.exit(0 if bench_tls.run(args.seconds, 3) else 1)
     with_cached_bytecode()
     work = Path(tempfile.mkdtemp(prefix="mockrec-bench-replay-"))
     if args.misses_only:
@@ -418,6 +427,9 @@ def main() -> None:
         ok = (ten / base >= 0.9 and many / base >= 0.9 and wall / 0.1 <= 1.3 and p99 <= 10
               and start_s <= 1.5 and sequences / many >= 0.9 and https / plain >= 0.75
               and misses / hits_only >= 0.9 and miss_ms[slowest] <= 2)
+        tls_ok = bench_tls.report(bench_tls.measure(work, work, args.seconds, 3,
+                                                    args.connections))
+        ok = ok and tls_ok
         print("all targets met" if ok else "TARGETS MISSED")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -24,7 +24,7 @@ from addons.calllog import CallLog
 from addons.control_socket import ControlSocket, save_url
 from addons.decisions import Later
 from addons.fastpath import selector
-from addons.fastpath.layer import FastReplayLayer, wants
+from addons.fastpath.layer import fast_layer, wants
 from addons.forwarding import ensure_forwarding, forwarding_addons
 from addons.streamer import Streamed, Streamer
 from addons.upstream import install_error_answers, limit_bodies
@@ -169,7 +169,7 @@ class Replay:
 
     def next_layer(self, nextlayer) -> None:
         if self.fast and wants(nextlayer):
-            nextlayer.layer = FastReplayLayer(nextlayer.context, self, nextlayer.layer)
+            nextlayer.layer = fast_layer(nextlayer, self)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if Streamer.restore(flow):  # a streamed answer's head, back from the streamer

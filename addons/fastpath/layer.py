@@ -44,6 +44,7 @@ import asyncio
 import collections
 import logging
 import time
+from collections.abc import Iterator
 from typing import Protocol
 
 from mitmproxy import addonmanager, ctx, http
@@ -51,12 +52,14 @@ from mitmproxy.net.http import http1, url
 from mitmproxy.net.http.validate import validate_headers
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
+from mitmproxy.proxy.layers.tls import ClientTLSLayer, TLSLayer
 from mitmproxy.proxy.mode_specs import RegularMode, ReverseMode
 from mitmproxy.utils import human
 from mitmproxy.utils.strutils import always_bytes
 
 from addons import faults
 from addons.fastpath import wire
+from addons.fastpath.direct import DirectTLS
 from addons.fastpath.outbox import Pending, outbox
 from addons.fastpath.selector import arrival_time
 from addons.streamer import Streamed
@@ -88,12 +91,37 @@ def wants(nextlayer: layer.NextLayer) -> bool:
     CONNECT tunnel: mitmproxy offers the layer inside the TLS layer again, which
     encrypts what this layer sends). HTTP/2 stays mitmproxy's."""
     chosen, client = nextlayer.layer, nextlayer.context.client
+    if _over_tls(chosen) is not None:  # a reverse proxy's TLS listener: ALPN comes later
+        return isinstance(client.proxy_mode, ReverseMode)
     if not isinstance(chosen, HttpLayer) or client.alpn not in (None, b"", b"http/1.1"):
         return False
     if chosen.mode is HTTPMode.transparent:  # a reverse proxy, or inside a CONNECT tunnel
         return isinstance(client.proxy_mode, (ReverseMode, RegularMode))
     return (chosen.mode is HTTPMode.regular and not client.tls
             and isinstance(client.proxy_mode, RegularMode))
+
+
+def _over_tls(chosen: layer.Layer | None) -> ClientTLSLayer | None:
+    """The TLS layer over mitmproxy's HTTP layer in a stack chosen at once, as for a
+    reverse proxy's TLS listener (its TLS layers, then its HTTP layer, with no
+    next_layer event between them); None for any other choice."""
+    while isinstance(chosen, TLSLayer):  # a ServerTLSLayer, then the ClientTLSLayer
+        child = chosen.child_layer
+        if isinstance(chosen, ClientTLSLayer) and isinstance(child, HttpLayer):
+            return chosen if child.mode is HTTPMode.transparent else None
+        chosen = child
+    return None
+
+
+def fast_layer(nextlayer: layer.NextLayer, replay: Answerer) -> layer.Layer:
+    """What `nextlayer` is to be (for a connection `wants` took): the fast layer, over
+    mitmproxy's HTTP layer, which it hands what it does not take to."""
+    tls = _over_tls(nextlayer.layer)
+    if tls is None:
+        return FastReplayLayer(nextlayer.context, replay, nextlayer.layer)
+    http_layer = tls.child_layer
+    tls.child_layer = FastReplayLayer(http_layer.context, replay, http_layer)
+    return nextlayer.layer
 
 
 class Answerer(Protocol):
@@ -141,6 +169,11 @@ class FastReplayLayer(layer.Layer):
         self.handed_off = False
         # A forward proxy's CONNECT tunnel, once established: the layers inside it.
         self.tunnel: layer.Layer | None = None
+        # Inside TLS: the connection's TLS, driven here between requests (direct.py);
+        # what it left for the layers to carry out; the wakeups asked for that.
+        self.direct: DirectTLS | None | bool = None  # False: not to be had
+        self.resumed: Iterator[commands.Command] | None = None
+        self.kicks: set[commands.RequestWakeup] = set()
         # Absolute-form requests (a forward proxy's plain HTTP), or origin-form ones to
         # the connection's server (a reverse proxy; inside a forward proxy's tunnel).
         self.forward = getattr(fallback, "mode", None) is HTTPMode.regular
@@ -160,22 +193,56 @@ class FastReplayLayer(layer.Layer):
                                 and opts.onboarding else None)
 
     def handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
+        if self.direct:
+            self.direct.off()  # the connection's end, through mitmproxy's reader
+            if self.resumed is not None:  # what direct TLS left to the layers, first
+                rest, self.resumed = self.resumed, None
+                yield from rest
+            if type(event) is events.Wakeup and event.command in self.kicks:
+                self.kicks.discard(event.command)
+                event = None  # only asked for to carry the rest out
         if self.tunnel is not None:
             yield from self.tunnel.handle_event(event)
             return
         if self.handed_off:
-            yield from self.fallback.handle_event(event)
+            if event is not None:
+                yield from self.fallback.handle_event(event)
             return
         if self.done:
             return
         try:
-            yield from self._handle(event)
+            if event is not None:
+                yield from self._handle(event)
+            if self.context.client.tls and not self.done:
+                self._go_direct()
         except Exception:  # a bug of ours: the client must not wait for ever
             log.exception("mockrec: replay's fast path failed; closing the connection")
             yield from self._close()
 
+    def _go_direct(self) -> None:
+        """Inside TLS, with nothing waiting: drive the TLS here (direct.py)."""
+        if (self.waiting is None and self.faulting is None and self.wakeup is None
+                and not self.handed_off and not self.client_closed and self.tunnel is None
+                and self.context.client.alpn in (None, b"", b"http/1.1")):
+            if self.direct is None:
+                self.direct = DirectTLS.find(self) or False
+            if self.direct:
+                self.direct.on()
+
+    def resume(self, rest: Iterator[commands.Command]) -> commands.RequestWakeup:
+        """Direct TLS hands the connection back: `rest` goes through the layers on the
+        Wakeup of the command returned (or on whichever event comes first)."""
+        self.resumed = rest
+        kick = commands.RequestWakeup(0)
+        self.kicks.add(kick)
+        return kick
+
     def _handle(self, event: events.Event) -> layer.CommandGenerator[None]:
         client = self.context.client
+        if isinstance(event, events.Start):
+            if client.alpn not in (None, b"", b"http/1.1"):  # h2 (a TLS listener's ALPN)
+                yield from self._hand_off()
+            return
         if self.faulting is not None:  # the connection ends with the fault
             if isinstance(event, events.Wakeup) and event.command is self.wakeup:
                 self.wakeup = None

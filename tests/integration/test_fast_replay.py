@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FIXTURES, UpstreamServer
+from conftest import FIXTURES, UpstreamServer, wait_for_entries
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy import commands, events
 from mitmproxy.proxy.context import Context
@@ -267,6 +267,67 @@ def test_over_tls_the_fast_path_answers_byte_for_byte_as_mitmproxys_path(data, s
     started = time.monotonic()
     assert tls_exchange(slow.url, RAW_REQUESTS[1], 2, connect).count(b"HTTP/1.1 200") == 2
     assert time.monotonic() - started >= 0.1
+
+
+def tls_conversation(url: str, raws: list[bytes], connect: bool = False) -> list[bytes]:
+    """Each of `raws` sent on one TLS connection once the answer before it is in: after
+    its first request the fast layer drives the connection's TLS itself (direct.py)."""
+    import ssl
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["http/1.1"])
+    answers = []
+    with socket.create_connection(address(url), timeout=5) as sock:
+        if connect:
+            sock.sendall(b"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n")
+            assert read_answers(sock, 1, head_only=True).startswith(b"HTTP/1.1 200")
+        with context.wrap_socket(sock, server_hostname="api.test") as tls:
+            for raw in raws:
+                tls.sendall(raw)
+                answers.append(read_answers(tls, raw.count(b" HTTP/1."),
+                                            head_only=raw.startswith(b"HEAD")))
+            tls.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answers.append(read_answers(tls, 2))  # the proxy closes after it: EOF ends it
+    return answers
+
+
+# One TLS connection's requests, one after the other: the fast layer's own TLS, a delay
+# and a hand-off in the middle (each gives the connection back to the layers for a
+# while), mitmproxy's path after the chunked one.
+TLS_CONVERSATION = [RAW_REQUESTS[0], RAW_REQUESTS[1], RAW_REQUESTS[2], RAW_REQUESTS[3],
+                    RAW_REQUESTS[6], RAW_REQUESTS[7], RAW_REQUESTS[9], RAW_REQUESTS[11],
+                    b"GET /b HTTP/1.1\r\nHost: x\r\nx-mock-response-delay: 30\r\n\r\n",
+                    HEAD_CORS_HOSTS[1], RAW_REQUESTS[0]]
+HANDED_OFF = [b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nhello\r\n0\r\n\r\n", RAW_REQUESTS[1]]
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+def test_a_tls_connection_the_fast_layer_drives_answers_as_mitmproxys_path(data, start_proxy,
+                                                                           kind):
+    upstream = ["--upstream", DEAD] if kind == "reverse" else []
+    connect = kind == "forward"
+    answers = {}
+    for name, extra in (("fast", []), ("usual", ["--set", "mockrec_fast_replay=false"])):
+        proxy = start_proxy("api", *upstream, "--set", f"mockrec_mock=tls-{kind}-{name}",
+                            *extra, data_dir=data, command="replay")
+        answers[name] = (tls_conversation(proxy.url, TLS_CONVERSATION, connect),
+                         tls_conversation(proxy.url, TLS_CONVERSATION[:2] + HANDED_OFF
+                                          + TLS_CONVERSATION[:2], connect))
+        store = HistoryStore(data, f"calls/tls-{kind}-{name}")
+        count = sum(raw.count(b" HTTP/1.") for raw in TLS_CONVERSATION + HANDED_OFF
+                    + TLS_CONVERSATION[:2] * 2) + 2  # each conversation's closing GET
+        answers[name] += (wait_for_entries(store, count),)
+    ours, theirs = answers["fast"], answers["usual"]
+    assert ours[0] == theirs[0] and ours[1] == theirs[1]
+    assert [answer[:12] for answer in ours[0][:3]] == [b"HTTP/1.1 200"] * 3
+    assert ours[0][-1].endswith(b"first")  # and then the proxy closed (read to EOF)
+    assert ours[1][2].startswith(b"HTTP/1.1 201") and ours[1][3].endswith(b"second")
+    assert len(ours[2]) == len(theirs[2]) == count
+    for mine, usual in zip(ours[2], theirs[2], strict=True):
+        assert (mine.request, mine.response, mine.notes.get("example")) == (
+            usual.request, usual.response, usual.notes.get("example"))
 
 
 @pytest.mark.wall_clock

@@ -62,6 +62,12 @@ def _cut(fault: Fault | None) -> int | None:
     return fault.ms if fault is not None and fault.kind == "cut" else None
 
 
+def client_message_time(flow: http.HTTPFlow, index: int) -> float | None:
+    """When mitmproxy got the client's message `index` of this conversation."""
+    sent = [m for m in flow.websocket.messages if m.from_client] if flow.websocket else []
+    return sent[index].timestamp if index < len(sent) else None
+
+
 async def hang_up(flow: http.HTTPFlow, served: int, patience: float = 2.0) -> None:
     """Cut the client's connection, with no close frame (the client sees 1006, as when
     a server dies), once mitmproxy has passed on the `served` server messages: each is
@@ -98,7 +104,8 @@ class Conversations:
                                 cut_after=play.cut_after)
         token = self.server.book(Booking(play.conversation, settings, play.headers,
                                          lambda played: None,
-                                         lambda served: hang_up(flow, served)))
+                                         lambda served: hang_up(flow, served),
+                                         lambda index: client_message_time(flow, index)))
         req = flow.request
         flow.metadata[_TARGET] = (req.data.scheme, req.data.host, req.data.port)
         flow.metadata[metadata.REPLAYED] = True  # never recorded as traffic

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -68,6 +69,8 @@ class Booking:
     # A cut (cut:N, or a recording that was cut): ends the client's side without a
     # close, once it got the `served` server messages; the player hangs up after it.
     hang_up: Callable[[int], Awaitable[None]] | None = None
+    # When the proxy got the client's message N (time.time()), if it can say.
+    arrived: Callable[[int], float | None] | None = None
 
 
 class PlayServer:
@@ -128,7 +131,8 @@ class Session:
 
         self.reader, self.writer, self.booked = reader, writer, booked
         self.ws = WSConnection(ConnectionType.SERVER)
-        self.inbox: asyncio.Queue[WsMessage | None] = asyncio.Queue()
+        # The client's messages, each with when it came (loop time); None: it closed.
+        self.inbox: asyncio.Queue[tuple[WsMessage, float] | None] = asyncio.Queue()
         self.played = Played()
         self.booking: Booking | None = None
         self.received = 0  # client messages so far
@@ -180,14 +184,16 @@ class Session:
         from wsproto.events import BytesMessage, TextMessage
 
         loop = asyncio.get_running_loop()
-        anchor, previous, served = loop.time(), 0.0, 0
+        anchor, previous, served, waited = loop.time(), 0.0, 0, 0
         for message in conversation.messages:
             gap = (message.offset - previous) / 1000 / settings.speed if settings.speed else 0
             previous = message.offset
             if message.from_client:
-                if await self.inbox.get() is None:
+                got = await self.inbox.get()
+                if got is None:
                     return False
-                anchor = loop.time()
+                anchor = self._arrival(got[1], waited)
+                waited += 1
                 continue
             anchor += max(0.0, gap)
             if (wait := anchor - loop.time()) > 0:
@@ -216,6 +222,16 @@ class Session:
         if self.booking is not None and self.booking.hang_up is not None:
             await self.booking.hang_up(served)
         self.writer.transport.abort()
+
+    def _arrival(self, here: float, index: int) -> float:
+        """When the client's message `index` came (loop time), the gap after it counting
+        from then: when the proxy got it, if the booking can say (relayed here, it took
+        a few turns of a busy loop), else when it came here."""
+        arrived = self.booking.arrived if self.booking is not None else None
+        wall = arrived(index) if arrived is not None else None
+        if wall is None:
+            return here
+        return min(here, asyncio.get_running_loop().time() - max(0.0, time.time() - wall))
 
     async def _close_as_recorded(self, conversation: Conversation) -> None:
 
@@ -292,7 +308,7 @@ class Session:
                 await self._close(POLICY_VIOLATION,
                                   f"expected {expected[index].shown}")
                 return
-        self.inbox.put_nowait(WsMessage(True, data, text))
+        self.inbox.put_nowait((WsMessage(True, data, text), asyncio.get_running_loop().time()))
 
 
 def _header(fields, name: str) -> str | None:

@@ -34,30 +34,24 @@ KEEP_REQUEST_BODY = 16 * 1024
 KEEP_RESPONSE_BODY = 4 * 1024
 
 
-class RunCall:
-    """One call of this run: its capture, and the entry made of it when first asked."""
-
-    __slots__ = ("number", "capture", "_entry")
-
-    def __init__(self, number: int, capture: Capture) -> None:
-        self.number, self.capture, self._entry = number, capture, None
-
-    @property
-    def entry(self) -> HistoryEntry:
-        if self._entry is None:
-            self._entry = self.capture.to_entry()
-            self._entry.id = self.number
-        return self._entry
-
-
 class RunCalls:
-    """This run's calls, oldest first: the newest `keep`, numbered from 1."""
+    """This run's calls, oldest first: the newest `keep`, numbered from 1.
+
+    Each is kept as its pickled capture (the bytes the writer gets too), not as a
+    tree of tuples and dicts: 10,000 calls would be some 100,000 more objects for
+    the garbage collector to walk again and again while requests come in (the young
+    generation takes each new call in, and a collection of it walked thousands of
+    them), and twice the memory. A call becomes an entry when first asked for."""
 
     def __init__(self, keep: int = RUN_CALLS) -> None:
-        self.kept: collections.deque[RunCall] = collections.deque(maxlen=keep)
+        self.kept: collections.deque[bytes] = collections.deque(maxlen=keep)
         self.made = 0  # since the start, or since `clear`
+        self._entries: dict[int, HistoryEntry] = {}  # by number, made when asked for
 
-    def add(self, capture: Capture) -> None:
+    def add(self, capture: Capture, pickled: bytes | None = None) -> bytes:
+        """Keep `capture` (`pickled`: its `dumps`, if made already); returns what the
+        writer gets (`pickled`, or the capture pickled now)."""
+        blob = pickled if pickled is not None else capture.dumps()
         response = capture.response
         if len(capture.body) > KEEP_REQUEST_BODY or (
                 response is not None and len(response.body) > KEEP_RESPONSE_BODY):
@@ -65,15 +59,28 @@ class RunCalls:
                 body=capture.body[:KEEP_REQUEST_BODY],
                 response=response and response._replace(
                     body=b"" if len(response.body) > KEEP_RESPONSE_BODY else response.body))
+            self.kept.append(capture.dumps())
+        else:
+            self.kept.append(blob)
         self.made += 1
-        self.kept.append(RunCall(self.made, capture))
+        return blob
 
     def entries(self) -> list[HistoryEntry]:
-        return [call.entry for call in list(self.kept)]
+        first = self.made - len(self.kept) + 1
+        made: dict[int, HistoryEntry] = {}
+        for number, blob in enumerate(list(self.kept), first):
+            entry = self._entries.get(number)
+            if entry is None:
+                entry = Capture.loads(blob).to_entry()
+                entry.id = number
+            made[number] = entry
+        self._entries = made  # those gone from `kept` are forgotten
+        return list(made.values())
 
     def clear(self) -> int:
         forgotten = self.made
         self.kept.clear()
+        self._entries = {}
         self.made = 0
         return forgotten
 
@@ -146,9 +153,9 @@ class CallLog:
             taken = taken._replace(
                 error=None if flow.response else f"mockrec fault: {fault}",
                 error_time=None if flow.response else time.time())
-        self.run.add(taken)
+        blob = self.run.add(taken)  # pickled once, for both
         if writer is not None:
-            writer.submit(taken)
+            writer.submit_pickled(blob)
 
     def _private(self, taken: Capture) -> Capture:
         """A private mock's keys (its x-api-key, right or wrong, a bearer token, an

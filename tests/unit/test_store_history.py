@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -349,6 +350,50 @@ def test_writer_acknowledges_what_it_stored(store):
     writer.close()
     assert sorted(acked) == list(range(50))
     assert store.count() == 50
+
+
+def test_a_backlog_waits_for_the_writer_and_everything_is_stored(store, monkeypatch):
+    """With `backlog`, `submit` waits while that many entries wait for their first
+    write (a writer process starved of CPU catches up a backlog at a time, rather
+    than turning a whole one into entries at once); nothing is lost."""
+    gate = threading.Event()
+    append = type(store).append
+    sizes: list[int] = []
+
+    def slow_append(self, entries):
+        gate.wait()
+        sizes.append(len(entries))
+        return append(self, entries)
+    monkeypatch.setattr(type(store), "append", slow_append)
+    acked: list = []
+    writer = HistoryWriter(store, interval=0.02, stored=acked.extend, backlog=3)
+    submitter = threading.Thread(target=lambda: [writer.submit(make(i), tag=i)
+                                                 for i in range(10)])
+    submitter.start()
+    time.sleep(0.2)
+    assert submitter.is_alive()  # three wait for the disk: the fourth waits for them
+    gate.set()
+    submitter.join(5)
+    writer.close()
+    assert not submitter.is_alive() and max(sizes) <= 3
+    assert sorted(acked) == list(range(10))
+    assert [e.request.url for e in store.entries(newest_first=False)] == [
+        f"http://api.test/items?n={i}" for i in range(10)]
+
+
+def test_entries_that_failed_to_write_leave_the_backlog(store, monkeypatch):
+    """A full disk must not stop the writer from taking what comes (nor its stop):
+    entries whose write failed wait for their retry outside the backlog."""
+    full = {"on": True}
+    fail_writes(monkeypatch, lambda path, data: full["on"])
+    writer = HistoryWriter(store, interval=0.02, backlog=2)
+    submitter = threading.Thread(target=lambda: [writer.submit(make(i)) for i in range(8)])
+    submitter.start()
+    submitter.join(5)
+    assert not submitter.is_alive() and store.count() == 0
+    full["on"] = False
+    writer.close()
+    assert store.count() == 8
 
 
 def test_one_entry_that_cannot_be_written_does_not_hold_up_the_others(store, monkeypatch,

@@ -28,6 +28,7 @@ from recorder.store.history.segments import HistoryStore
 from recorder.store.history.writer import HistoryWriter
 
 WRITER_NICENESS = 10  # the writer process's priority below the proxy's (os.nice)
+WRITER_BACKLOG = 1024  # entries the writer process turns captures into ahead of storing
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ class HistoryWriterProcess:
         # collector never walks, instead of a tree of objects it would, again
         # and again, until the batch goes.
         self._queue.put(taken.dumps())
+
+    def submit_pickled(self, blob: bytes) -> None:
+        """`submit` a capture pickled already (`Capture.dumps`)."""
+        self._queue.put(blob)
 
     def close(self) -> None:
         atexit.unregister(self.close)
@@ -314,7 +319,8 @@ def _writer_main(data: Connection, acks: Connection, settings: WriterSettings) -
         with contextlib.suppress(OSError, ValueError):
             acks.send(tags)
 
-    writer = HistoryWriter(store, settings.interval, stored, report_loss=False)
+    writer = HistoryWriter(store, settings.interval, stored, report_loss=False,
+                           backlog=WRITER_BACKLOG)
     redact = Redaction(*settings.redaction)
     try:
         while True:

@@ -124,6 +124,15 @@ class CallLog:
                                                keep, redaction=redaction)
         return self.writer
 
+    def ended(self, flow: http.HTTPFlow) -> None:
+        """`flow` is over: logged if it was a call of the mock's; remembered if it was
+        forwarded without one (record, passthrough); a replayed answer that is no call
+        (the streamer's, the admin API's) is neither."""
+        if flow.metadata.get(metadata.CALL):
+            self.log(flow)
+        elif not flow.metadata.get(metadata.REPLAYED):
+            self.remember(flow)
+
     def remember(self, flow: http.HTTPFlow) -> None:
         """A request the proxy forwarded without looking at the examples (record,
         passthrough): not a call of the mock's log, but one the admin API counts."""

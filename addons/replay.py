@@ -15,7 +15,6 @@ import logging
 from collections.abc import Awaitable
 
 from mitmproxy import ctx, exceptions, http
-from mitmproxy.net.http import http1
 
 from addons import decisions, faults, metadata, options
 from addons.admin import ADMIN_PATH, Admin
@@ -29,17 +28,15 @@ from addons.forwarding import ensure_forwarding, forwarding_addons
 from addons.streamer import Streamed, Streamer
 from addons.upstream import install_error_answers, limit_bodies
 from addons.websockets import Conversations, Play
-from recorder.errors import MockrecError, NotFound
+from recorder.errors import MockrecError
 from recorder.models import Collection
 from recorder.modes import Mode
 from recorder.serve.config import ServeConfig
-from recorder.serve.examples import Examples
+from recorder.serve.examples import Served
 from recorder.serve.responder import Responder
 from recorder.settings import ProxySettings, ReplaySettings
-from recorder.streams import Tap
 
 log = logging.getLogger(__name__)
-
 
 
 class Replay:
@@ -51,8 +48,7 @@ class Replay:
 
     def __init__(self) -> None:
         self.responder = Responder()
-        self.examples: Examples | None = None
-        self._refreshed_in: int | None = None  # the loop's poll round of the last look
+        self.served = Served(self.responder)  # the collection, read again when edited
         self.call_log = CallLog()
         self.websockets = Conversations()
         self.admin = Admin(self)
@@ -73,7 +69,7 @@ class Replay:
 
     @property
     def collection(self) -> Collection | None:
-        return self.examples.collection if self.examples is not None else None
+        return self.served.collection
 
     def load(self, loader) -> None:
         ProxySettings.declare(loader, "mode", "data_dir", "fast_replay")
@@ -113,39 +109,15 @@ class Replay:
         selector.stamp_arrivals(on)
 
     def _open(self) -> None:
-        s = self.settings
-        if not s.collection:
-            self.examples = None
-            self.responder.load(None)
-            return
-        examples = Examples(options.data_dir(), s.collection, s.tag or None, s.env)
         try:
-            self.responder.load(examples.load())
-        except NotFound as e:
-            if not self.mode.answers():
-                # Recording needs no collection: loaded when a mode that answers comes.
-                self.examples = examples  # watched: loaded once it is there
-                self.responder.load(None)
-                return
-            raise exceptions.OptionsError(
-                f"{e}; create it first (mockrec promote, mockrec example add)") from e
-        except MockrecError as e:  # the cause keeps its exit status (4: a damaged file)
+            self.served.open(options.data_dir(), self.settings, self.mode.answers())
+        except MockrecError as e:  # the cause keeps its exit status (3, 4: a damaged file)
             raise exceptions.OptionsError(str(e)) from e
-        self.examples = examples
 
     def refresh(self) -> None:
-        """Serve an edit (mockrec example edit, or by hand) on the next request: the
-        files are looked at once each round of the event loop (`poll_round`)."""
-        polled = selector.poll_round()
-        if polled is not None and polled == self._refreshed_in:
-            return
-        self._refreshed_in = polled
-        if self.examples is None or not self.examples.stale():
-            return
-        try:
-            self._open()
-        except exceptions.OptionsError as e:
-            log.warning("mockrec: keeping the examples loaded before: %s", e)
+        """Serve an edit on the next request (`Served.refresh`): the files are looked at
+        once each round of the event loop (`poll_round`)."""
+        self.served.refresh(selector.poll_round(), self.mode.answers())
 
     async def running(self) -> None:
         self._running = True
@@ -172,39 +144,28 @@ class Replay:
             nextlayer.layer = fast_layer(nextlayer, self)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        if Streamer.restore(flow):  # a streamed answer's head, back from the streamer
-            flow.response.stream = Tap()  # passed on part by part; the call log keeps it
+        Streamer.responseheaders(flow)  # a streamed answer's head, back from the streamer
 
     def response(self, flow: http.HTTPFlow) -> None:
         self.websockets.settle(flow)
         if flow.websocket is not None:
             return  # logged with its conversation once it ends
-        if flow.metadata.get(metadata.CALL):
-            self.call_log.log(flow)
-        elif not flow.metadata.get(metadata.REPLAYED):
-            self.call_log.remember(flow)  # record, passthrough: for the admin API only
+        self.call_log.ended(flow)
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
-        if flow.metadata.get(metadata.CALL):
-            self.call_log.log(flow)
-        elif not flow.metadata.get(metadata.REPLAYED):
-            self.call_log.remember(flow)
+        self.call_log.ended(flow)
 
     def settle(self, flow: http.HTTPFlow, response: http.Response) -> None:
         """`response` is the answer, to go out after its delay."""
         mark_answered(flow, response)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        Streamer.restore(flow)
-        # A stream cut on the way (`cut:N`, or a client that hung up) is logged as served.
-        streamed = flow.response is not None and isinstance(flow.response.stream, Tap)
+        streamed = Streamer.cut_short(flow)  # logged as served
         if flow.response and not streamed:
             return
-        if flow.metadata.get(metadata.CALL):
-            if streamed or metadata.FAULT not in flow.metadata:  # a fault logs itself
-                self.call_log.log(flow)
-        elif not flow.metadata.get(metadata.REPLAYED):
-            self.call_log.remember(flow)
+        # A fault's call logs itself once carried out (fault_done).
+        if streamed or not flow.metadata.get(metadata.CALL) or metadata.FAULT not in flow.metadata:
+            self.call_log.ended(flow)
 
     def fault_done(self, flow: http.HTTPFlow) -> None:
         """A fault was carried out (or given up on): log the call."""
@@ -229,7 +190,7 @@ class Replay:
             if type(later) is Play:
                 return self.websockets.play(flow, later, self.responder.config)
             if type(later) is Streamed:
-                return self._stream(flow, later)
+                return self.streamer.play(flow, later)
             return self._answer_later(flow, *later)
 
     def answer(self, flow: http.HTTPFlow) -> Later:
@@ -263,17 +224,6 @@ class Replay:
             # from when the loop's poll returned it).
             self._stamp(True)
         return decisions.carry_out(flow, call, decision)
-
-    def _stream(self, flow: http.HTTPFlow, streamed: Streamed) -> None:
-        """A streamed answer on mitmproxy's path: played by the streamer, which mitmproxy
-        passes on part by part (chunks, or DATA frames on HTTP/2)."""
-        if self.streamer.port == 0:  # not running (a unit test's addon): whole, at once
-            mark_answered(flow, streamed.response)
-            return
-        flow.metadata[metadata.REPLAYED] = True
-        due = asyncio.get_running_loop().time() + streamed.seconds
-        self.streamer.route(flow, http1.assemble_response_head(streamed.response),
-                            streamed.paced, due)
 
     async def _answer_later(self, flow: http.HTTPFlow, response: http.Response,
                             seconds: float) -> None:

@@ -23,8 +23,12 @@ import secrets
 from typing import NamedTuple
 
 from mitmproxy import http
+from mitmproxy.net.http import http1
 
+from addons import metadata
+from addons.answers import mark_answered
 from recorder.serve.pacing import Paced
+from recorder.streams import Tap
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,31 @@ class Streamer:
         if self.server is not None:
             self.server.close()
             self.server = None
+
+    def play(self, flow: http.HTTPFlow, streamed: Streamed) -> None:
+        """Answer `flow` with `streamed` on mitmproxy's path: staged here, then passed on
+        by mitmproxy part by part (chunks, or DATA frames on HTTP/2)."""
+        if self.port == 0:  # not running (a unit test's addon): whole, at once
+            mark_answered(flow, streamed.response)
+            return
+        flow.metadata[metadata.REPLAYED] = True
+        due = asyncio.get_running_loop().time() + streamed.seconds
+        self.route(flow, http1.assemble_response_head(streamed.response), streamed.paced, due)
+
+    @classmethod
+    def responseheaders(cls, flow: http.HTTPFlow) -> None:
+        """A streamed answer's head, back from here: the request points at what the
+        client asked for again, and the body goes on part by part (the call log keeps
+        it: a `Tap`)."""
+        if cls.restore(flow):
+            flow.response.stream = Tap()
+
+    @classmethod
+    def cut_short(cls, flow: http.HTTPFlow) -> bool:
+        """On an error: was `flow` a stream cut on the way (`cut:N`, or a client that hung
+        up)? It is logged as served, with the request as the client sent it."""
+        cls.restore(flow)
+        return flow.response is not None and isinstance(flow.response.stream, Tap)
 
     def route(self, flow: http.HTTPFlow, head: bytes, paced: Paced, due: float) -> None:
         """Stage the answer and send `flow` here for it (mitmproxy connects lazily)."""

@@ -37,7 +37,6 @@ tests/unit/test_serve_responder.py.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import random
 import re
@@ -51,6 +50,7 @@ from recorder.serve import delays, pacing, templating
 from recorder.serve.config import ServeConfig
 from recorder.serve.faults import HEADER as FAULT_HEADER
 from recorder.serve.faults import Fault, parse_fault
+from recorder.serve.jsontext import indented
 from recorder.serve.pacing import Paced
 from recorder.serve.quota import Quota
 from recorder.settings import SequenceEnd
@@ -175,7 +175,7 @@ def with_cors(answer: Answer, origin: str | None) -> Answer:
 
 def json_answer(status: int, payload: dict, headers: Fields = ()) -> Answer:
     """One of mockrec's own JSON answers (an error, mostly)."""
-    body = json.dumps(payload, indent=2).encode()
+    body = indented(payload).encode()
     return Answer(status, [(b"Content-Type", b"application/json"), *headers,
                            (b"Content-Length", str(len(body)).encode())], body)
 

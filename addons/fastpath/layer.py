@@ -268,9 +268,8 @@ class FastReplayLayer(layer.Layer):
                     if pending.steps and pending.boxed:
                         yield from self._act_after(pending)  # the outbox plays the stream
                         return
-                    while not pending.sent and pending.due <= time.monotonic():
-                        if not pending.hung_up(self.transport()):
-                            yield commands.SendData(client, pending.take())
+                    if not pending.hung_up(self.transport()):
+                        yield commands.SendData(client, pending.take_due())
                     if not pending.sent:  # a stream's next part
                         yield from self._act_after(pending)
                         return

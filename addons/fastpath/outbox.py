@@ -75,10 +75,21 @@ class Pending:
             response.timestamp_end = time.time()
         return data
 
+    def take_due(self) -> bytes:
+        """Every step due now (the head, and a part at offset 0; the last part and the
+        end; all of a stream at --stream-speed 0), as one write."""
+        data = self.take()
+        if self.sent or self.due > time.monotonic():
+            return data
+        pieces = [data]
+        while not self.sent and self.due <= time.monotonic():
+            pieces.append(self.take())
+        return b"".join(pieces)
+
     def write(self, transport: asyncio.BaseTransport) -> None:
         if self.hung_up(transport):
             return
-        data = self.take()
+        data = self.take_due()
         if not transport.is_closing():
             transport.write(data)  # type: ignore[attr-defined]
 

@@ -8,7 +8,6 @@ by a short hash prefix without keeping them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from typing import Any, NamedTuple
@@ -112,6 +111,10 @@ def key_placeholder(key: str) -> str:
     A placeholder stays as it is."""
     if KEY_PLACEHOLDER.fullmatch(key):
         return key
+    # Imported here: the call log's writer process needs it for private mocks only (it
+    # loads OpenSSL's libcrypto: 4 MB of the writer's memory).
+    import hashlib
+
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
     return f"[redacted sha256:{digest[:8]}]"
 

@@ -218,8 +218,9 @@ class ParsedFiles:
     it again each time would be most of the cost of a write.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 8) -> None:
         self._files: dict[Path, tuple[FileKey, Any]] = {}
+        self.size = size  # files kept, the oldest put forgotten first
 
     def get(self, path: Path) -> Any | None:
         cached = self._files.get(path)
@@ -230,7 +231,7 @@ class ParsedFiles:
     def put(self, path: Path, key: FileKey, data: Any) -> None:
         """`key` must be that of the version `data` came from (or was written to)."""
         self._files[path] = (key, data)
-        if len(self._files) > 8:
+        if len(self._files) > self.size:
             self._files.pop(next(iter(self._files)))
 
     def forget(self, path: Path) -> None:

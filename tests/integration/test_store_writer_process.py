@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 from recorder.store import history
 from recorder.store.history import HistoryStore
@@ -68,3 +69,31 @@ def _sid_or_none(pid: int) -> int | None:
         return os.getsid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_the_writer_process_loads_only_what_writing_needs_and_stores_everything(tmp_path):
+    """The writer is a whole interpreter beside the proxy: it imports what storing
+    needs, not OpenSSL (hashlib, secrets: 4 MB), nor mitmproxy or the command line.
+    A private mock's keys, which need a hash, still get it."""
+    from recorder.redaction import Redaction, key_placeholder
+
+    writer = history.HistoryWriterProcess(tmp_path, "calls/shop", interval=0.02)
+    pid = writer.pid
+    for i in range(50):
+        writer.submit(capture(i))
+    deadline = time.monotonic() + 10
+    log = HistoryStore(tmp_path, "calls/shop")
+    while log.count() < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    writer.close()
+    assert log.count() == 50
+    assert "libcrypto" not in maps and "libssl" not in maps
+    assert "/mitmproxy/" not in maps and "/typer/" not in maps  # (their compiled parts)
+
+    private = history.HistoryWriterProcess(tmp_path, "calls/private", interval=0.02,
+                                           redaction=Redaction(api_key=True))
+    private.submit(capture(0)._replace(headers=((b"X-Api-Key", b"k-123"),)))
+    private.close()
+    (entry,) = HistoryStore(tmp_path, "calls/private").entries()
+    assert entry.request.headers == [("X-Api-Key", key_placeholder("k-123"))]

@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 import os
 import queue
-import secrets
 import signal
 import subprocess
 import sys
@@ -76,7 +75,7 @@ class HistoryWriterProcess:
     def __init__(self, data_dir: Path, root: str = "history", keep: int = 0,
                  interval: float = 0.2, redaction: Redaction | None = None):
         self.store = HistoryStore(data_dir, root, keep)
-        self._settings = WriterSettings(data_dir, root, keep, interval, secrets.token_hex(6),
+        self._settings = WriterSettings(data_dir, root, keep, interval, os.urandom(6).hex(),
                                         tuple(redaction or Redaction()))
         self._seq = itertools.count(1)
         self._queue: queue.SimpleQueue[bytes] = queue.SimpleQueue()
@@ -307,7 +306,8 @@ def writer_child(data_fd: int, acks_fd: int) -> None:
 
 def _writer_main(data: Connection, acks: Connection, settings: WriterSettings) -> None:
     _leave_the_proxys_signals()
-    store = HistoryStore(settings.data_dir, settings.root, settings.keep)
+    # Appending needs the newest segment parsed in memory, not eight of them (3-4 MB).
+    store = HistoryStore(settings.data_dir, settings.root, settings.keep, parsed_segments=2)
     try:
         if imported := store.recover():
             log.warning("mockrec: imported %d %s entr%s from recovery files", imported,

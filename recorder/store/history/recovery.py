@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,7 @@ def save(data_dir: Path, root_name: str, docs: list[dict[str, Any]]) -> Path:
     doc = {"mockrec_recovery": 1, "root": root_name, "entries": docs}
     data = json.dumps(doc, separators=(",", ":")).encode()
     name = (f"{_prefix(root_name)}{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-"
-            f"{secrets.token_hex(3)}.json")
+            f"{os.urandom(3).hex()}.json")  # not `secrets`: OpenSSL, 4 MB
     try:
         ensure_private_dir(data_dir)
         atomic_write(data_dir / name, data)
@@ -50,8 +49,12 @@ def files(data_dir: Path, root_name: str) -> list[Path]:
     """The recovery files of the store `root_name`, in the data dir and elsewhere."""
     pattern = f"{_prefix(root_name)}*.json"
     found = sorted(data_dir.glob(pattern)) if data_dir.is_dir() else []
-    if (elsewhere := fallback_dir()) is not None:
-        found += sorted(elsewhere.glob(f"{data_dir_tag(data_dir)}-{pattern}"))
+    # The data dir's tag (a hash: OpenSSL, 4 MB of the writer process's memory) only
+    # if some data dir left such files there.
+    if (elsewhere := fallback_dir()) is not None and (
+            candidates := sorted(elsewhere.glob(f"*-{pattern}"))):
+        tag = f"{data_dir_tag(data_dir)}-"
+        found += [path for path in candidates if path.name.startswith(tag)]
     return found
 
 

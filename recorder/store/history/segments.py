@@ -58,7 +58,8 @@ class HistoryStore:
     no mock name.
     """
 
-    def __init__(self, data_dir: Path, root: str = "history", keep: int = 0):
+    def __init__(self, data_dir: Path, root: str = "history", keep: int = 0,
+                 parsed_segments: int = 8):
         self.data_dir = data_dir
         self.root_name = root
         self.root = data_dir / root
@@ -67,7 +68,7 @@ class HistoryStore:
         shared = self.root.parent if root.startswith(f"{CALLS}/") else self.root
         self._lock = shared / ".lock"
         self._counter = shared / "next-id.json"
-        self._parsed = ParsedFiles()
+        self._parsed = ParsedFiles(parsed_segments)  # kept parsed while unchanged
         self._counts: dict[Path, int] = {}  # entries per segment, for pruning
 
     @property

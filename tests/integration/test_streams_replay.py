@@ -154,18 +154,46 @@ def new_call(cli, data_dir: Path, seen: set, fault: str | None = None) -> dict:
                           data_dir=data_dir).stdout)
 
 
-def test_a_client_that_hangs_up_mid_stream_is_logged_as_cut_with_what_was_sent(mock, cli):
-    shown = cli("calls", "--json", data_dir=mock.data_dir)  # the module's proxies share it
-    seen = {c["id"] for c in json.loads(shown.stdout)} if shown.exit_code == 0 else set()
-    host, port = re.match(r"http://([^:]+):(\d+)", mock.url).groups()
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+def hang_up_after_the_first_event(url: str, tls: bool = False) -> None:
+    """Ask for /sse (inside a forward proxy's CONNECT tunnel over TLS with `tls`), then
+    hang up once the first event came; the others were due at 200, 400 and 650 ms."""
+    import ssl
+    host, port = re.match(r"http://([^:]+):(\d+)", url).groups()
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        sock = raw
+        if tls:
+            raw.sendall(b"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n")
+            assert raw.recv(65536).startswith(b"HTTP/1.1 200")
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            context.set_alpn_protocols(["http/1.1"])
+            sock = context.wrap_socket(raw, server_hostname="api.test")
         sock.sendall(ask("/sse?who=gone"))
         got = b""
         while SSE[0][1] not in got:
             got += sock.recv(65536)
-    # Hung up after the first event; the others were due at 200, 400 and 650 ms.
+        sock.close()  # a TLS socket is not the raw one `with` closes
     time.sleep(0.9)
+
+
+def test_a_client_that_hangs_up_mid_stream_is_logged_as_cut_with_what_was_sent(mock, cli):
+    shown = cli("calls", "--json", data_dir=mock.data_dir)  # the module's proxies share it
+    seen = {c["id"] for c in json.loads(shown.stdout)} if shown.exit_code == 0 else set()
+    hang_up_after_the_first_event(mock.url)
     stream = new_call(cli, mock.data_dir, seen)["response"]["stream"]
+    events = [e["data"] for e in stream["events"]]
+    assert stream["cut"] is True, events
+    assert events[0] == SSE[0][1].decode() and SSE[3][1].decode() not in events
+
+
+def test_inside_tls_a_client_that_hangs_up_mid_stream_is_logged_as_cut(data, start_proxy,
+                                                                          cli):
+    """Inside TLS the fast layer sends each part itself (through the TLS layer)."""
+    proxy = start_proxy("live", "--forward", data_dir=data, command="replay")
+    shown = cli("calls", "--json", data_dir=proxy.data_dir)
+    seen = {c["id"] for c in json.loads(shown.stdout)} if shown.exit_code == 0 else set()
+    hang_up_after_the_first_event(proxy.url, tls=True)
+    stream = new_call(cli, proxy.data_dir, seen)["response"]["stream"]
     events = [e["data"] for e in stream["events"]]
     assert stream["cut"] is True, events
     assert events[0] == SSE[0][1].decode() and SSE[3][1].decode() not in events

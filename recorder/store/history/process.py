@@ -228,6 +228,7 @@ class HistoryWriterProcess:
         finally:
             if blocked:
                 signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        yield_to_the_proxy(process.pid)
         data_in.close()
         acks_out.close()
         child = _Child(process, data_out, acks_in, time.monotonic())
@@ -337,6 +338,21 @@ def _writer_main(data: Connection, acks: Connection, settings: WriterSettings) -
         acks.close()
 
 
+def yield_to_the_proxy(pid: int | None) -> None:
+    """Put the writer process (`pid`; None: this process, the writer itself)
+    WRITER_NICENESS below the proxy's priority. Storing can wait; answering cannot:
+    where the cores are busy (a burst of answers, the client beside us), the proxy gets
+    them first. The proxy does it as it starts the writer, so that the writer's own
+    start (its imports: a tenth of a second of a core) does not slow the proxy's."""
+    if not hasattr(os, "setpriority"):
+        return
+    with contextlib.suppress(OSError):
+        proxy = os.getppid() if pid is None else 0
+        wanted = min(19, os.getpriority(os.PRIO_PROCESS, proxy) + WRITER_NICENESS)
+        if os.getpriority(os.PRIO_PROCESS, pid or 0) < wanted:
+            os.setpriority(os.PRIO_PROCESS, pid or 0, wanted)
+
+
 def _leave_the_proxys_signals() -> None:
     # Signals meant for the proxy's process group (Ctrl-C, SIGTERM from a service
     # manager): ignored, and the group left; the proxy tells us when to stop. They
@@ -346,11 +362,7 @@ def _leave_the_proxys_signals() -> None:
     if hasattr(os, "setsid"):
         with contextlib.suppress(OSError):
             os.setsid()
-    if hasattr(os, "nice"):
-        # Storing can wait a moment; answering cannot: where the cores are busy (a
-        # burst of answers, the client beside us), the proxy gets them first.
-        with contextlib.suppress(OSError):
-            os.nice(WRITER_NICENESS)
+    yield_to_the_proxy(None)  # (the proxy did so already, as it started us)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, WRITER_SIGNALS)
 

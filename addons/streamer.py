@@ -226,8 +226,11 @@ class _Player(asyncio.Protocol):
                 self.released(staged.release.at)
             return
         steps, now = self.steps, self.streamer.wheel.loop.time()
+        due = []  # all that is due in one write: behind time, mitmproxy reads it at once
         while steps and steps[0][0] <= now:
-            self.transport.write(steps.popleft()[1])
+            due.append(steps.popleft()[1])
+        if due:
+            self.transport.write(b"".join(due))
         if steps:
             return self._at(steps[0][0])
         self.playing = False

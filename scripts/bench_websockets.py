@@ -78,6 +78,12 @@ async def round_of(port: int, clients: int) -> tuple[list[list[float]], float]:
     return runs, time.monotonic() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system; Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def flat(runs: list[list[float]]) -> list[float]:
     return [abs(e) for errors in runs for e in errors]
 
@@ -117,13 +123,16 @@ def main() -> None:
         try:
             asyncio.run(round_of(port, 1))  # warm: the player starts on the first
             alone, alone_wall = asyncio.run(round_of(port, 1))
+            before = cpu_seconds(proxy.pid)
             many, many_wall = asyncio.run(round_of(port, args.clients))
+            cpu_ms = (cpu_seconds(proxy.pid) - before) / args.clients * 1000
         finally:
             proxy.terminate()
             proxy.wait(30)
     print(summary("1 client", flat(alone), alone_wall))
     print(summary(f"{args.clients} clients", flat(many), many_wall))
     print(f"  {by_message(many)}")
+    print(f"  the proxy's CPU: {cpu_ms:.1f} ms a conversation (robust to the machine's load)")
     worst = max(flat(many))
     print(f"worst error at {args.clients} / alone: {worst / max(max(flat(alone)), 1.0):.1f} x; "
           f"target every gap within +-{TARGET_MS} ms: "

@@ -2,6 +2,9 @@
 
 REPLAYED = "mockrec_replayed"  # the answer was made up by mockrec: never recorded as traffic
 CALL = "mockrec_call"  # the request reached replay: it goes into the call log
+# The answer the fast path decided on, for mitmproxy's path to carry out (a delay, a
+# fault, a stream on HTTP/2: addons/fastpath/h2.py); the request event does not ask again.
+DECIDED = "mockrec_decided"
 EXAMPLE = "mockrec_example"  # the example that answered: {"id", "name"[, "sequence"]}
 DELAY_MS = "mockrec_delay_ms"  # how long the answer waited
 WARNINGS = "mockrec_warnings"  # what the call log should say was ignored: [text]

@@ -178,12 +178,14 @@ class Replay:
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         # Not `async def`: most requests need no delay, and a coroutine per request
         # costs throughput. mitmproxy awaits what a hook returns.
-        if flow.response or flow.error or not flow.live:
-            return
-        # The admin API's one cost for other requests: this test (addons/admin.py).
-        if flow.request.data.path.startswith(ADMIN_PATH) and self.admin.wants(flow):
-            return self.admin.serve(flow)
-        later = self._answer_safely(flow)
+        later = flow.metadata.pop(metadata.DECIDED, None)  # by the fast path (HTTP/2)
+        if later is None:
+            if flow.response or flow.error or not flow.live:
+                return
+            # The admin API's one cost for other requests: this test (addons/admin.py).
+            if flow.request.data.path.startswith(ADMIN_PATH) and self.admin.wants(flow):
+                return self.admin.serve(flow)
+            later = self._answer_safely(flow)
         if later is not None:
             if type(later) is faults.Faulted:
                 return faults.carry_out(flow, later, self.fault_done)

@@ -35,8 +35,6 @@ from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.tls import ClientTLSLayer
 from OpenSSL import SSL
 
-from addons.fastpath.selector import arrival_time
-
 log = logging.getLogger(__name__)
 MAX_UNSENT = 256 * 1024  # more unsent: mitmproxy's reader task, which drains, reads on
 _kicks: set[asyncio.Future] = set()  # the events that hand back, until they ran
@@ -45,12 +43,7 @@ _kicks: set[asyncio.Future] = set()  # the events that hand back, until they ran
 class Owner(layer.Layer):
     """What DirectTLS drives (layer.py's `FastReplayLayer`)."""
 
-    buffer: bytearray
-    arrived: float
-
-    def _serve(self) -> layer.CommandGenerator[None]: ...
-
-    def _handle(self, event: events.Event) -> layer.CommandGenerator[None]: ...
+    def direct_steps(self, plaintext: bytes) -> layer.CommandGenerator[None]: ...
 
     def resume(self, rest: Iterator[commands.Command]) -> commands.RequestWakeup: ...
 
@@ -112,11 +105,7 @@ class DirectTLS:
         try:
             tls.bio_write(data)
             plaintext, closed = self._decrypt()
-            if plaintext:
-                if not owner.buffer:
-                    owner.arrived = arrival_time(client.peername)
-                owner.buffer += plaintext
-            steps = owner._serve()
+            steps = owner.direct_steps(plaintext)
             for command in steps:
                 if type(command) is commands.SendData and command.connection is client:
                     tls.sendall(command.data)
@@ -125,7 +114,7 @@ class DirectTLS:
                     break
             if closed:  # close_notify: as the TLS layer would say it
                 client.state &= ~connection.ConnectionState.CAN_READ
-                rest = itertools.chain(rest or (), owner._handle(
+                rest = itertools.chain(rest or (), owner.handle_event(
                     events.ConnectionClosed(client)))
         except Exception:  # a bug of ours: the client must not wait for ever
             log.exception("mockrec: replay's fast path failed; closing the connection")

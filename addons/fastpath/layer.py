@@ -48,6 +48,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from mitmproxy import addonmanager, ctx, http
+from mitmproxy.connection import ConnectionState
 from mitmproxy.net.http import http1, url
 from mitmproxy.net.http.validate import validate_headers
 from mitmproxy.proxy import commands, events, layer
@@ -60,6 +61,7 @@ from mitmproxy.utils.strutils import always_bytes
 from addons import faults
 from addons.fastpath import wire
 from addons.fastpath.direct import DirectTLS
+from addons.fastpath.h2 import FastH2Layer
 from addons.fastpath.outbox import Pending, outbox
 from addons.fastpath.selector import arrival_time
 from addons.streamer import Streamed
@@ -93,7 +95,7 @@ def wants(nextlayer: layer.NextLayer) -> bool:
     chosen, client = nextlayer.layer, nextlayer.context.client
     if _over_tls(chosen) is not None:  # a reverse proxy's TLS listener: ALPN comes later
         return isinstance(client.proxy_mode, ReverseMode)
-    if not isinstance(chosen, HttpLayer) or client.alpn not in (None, b"", b"http/1.1"):
+    if not isinstance(chosen, HttpLayer) or client.alpn not in (None, b"", b"http/1.1", b"h2"):
         return False
     if chosen.mode is HTTPMode.transparent:  # a reverse proxy, or inside a CONNECT tunnel
         return isinstance(client.proxy_mode, (ReverseMode, RegularMode))
@@ -174,6 +176,7 @@ class FastReplayLayer(layer.Layer):
         self.direct: DirectTLS | None | bool = None  # False: not to be had
         self.resumed: Iterator[commands.Command] | None = None
         self.kicks: set[commands.RequestWakeup] = set()
+        self.h2: FastH2Layer | None = None  # an HTTP/2 client's layer (h2.py)
         # Absolute-form requests (a forward proxy's plain HTTP), or origin-form ones to
         # the connection's server (a reverse proxy; inside a forward proxy's tunnel).
         self.forward = getattr(fallback, "mode", None) is HTTPMode.regular
@@ -207,6 +210,8 @@ class FastReplayLayer(layer.Layer):
         if self.handed_off:
             if event is not None:
                 yield from self.fallback.handle_event(event)
+            if self.h2 is not None and self.context.client.tls:
+                self._go_direct()
             return
         if self.done:
             return
@@ -221,13 +226,31 @@ class FastReplayLayer(layer.Layer):
 
     def _go_direct(self) -> None:
         """Inside TLS, with nothing waiting: drive the TLS here (direct.py)."""
-        if (self.waiting is None and self.faulting is None and self.wakeup is None
-                and not self.handed_off and not self.client_closed and self.tunnel is None
-                and self.context.client.alpn in (None, b"", b"http/1.1")):
+        client = self.context.client
+        if self.h2 is not None:  # HTTP/2's own layer: whatever it waits for, on timers
+            ready = bool(client.state & ConnectionState.CAN_READ)
+        else:
+            ready = (self.waiting is None and self.faulting is None and self.wakeup is None
+                     and not self.handed_off and not self.client_closed
+                     and self.tunnel is None and client.alpn in (None, b"", b"http/1.1"))
+        if ready:
             if self.direct is None:
                 self.direct = DirectTLS.find(self) or False
             if self.direct:
                 self.direct.on()
+
+    def direct_steps(self, plaintext: bytes) -> layer.CommandGenerator[None]:
+        """What the layer does with `plaintext` that direct TLS decrypted."""
+        if self.h2 is not None:
+            if plaintext:
+                yield from self.h2.handle_event(events.DataReceived(self.context.client,
+                                                                    plaintext))
+            return
+        if plaintext:
+            if not self.buffer:
+                self.arrived = arrival_time(self.context.client.peername)
+            self.buffer += plaintext
+        yield from self._serve()
 
     def resume(self, rest: Iterator[commands.Command]) -> commands.RequestWakeup:
         """Direct TLS hands the connection back: `rest` goes through the layers on the
@@ -240,7 +263,9 @@ class FastReplayLayer(layer.Layer):
     def _handle(self, event: events.Event) -> layer.CommandGenerator[None]:
         client = self.context.client
         if isinstance(event, events.Start):
-            if client.alpn not in (None, b"", b"http/1.1"):  # h2 (a TLS listener's ALPN)
+            if client.alpn == b"h2" and self.replay.mode.fast_path(self.replay.on_miss):
+                yield from self._h2(prior_knowledge=False)
+            elif client.alpn not in (None, b"", b"http/1.1"):
                 yield from self._hand_off()
             return
         if self.faulting is not None:  # the connection ends with the fault
@@ -306,6 +331,9 @@ class FastReplayLayer(layer.Layer):
         while self.buffer and self.waiting is None and not self.done:
             if not replay.mode.fast_path(replay.on_miss):
                 yield from self._hand_off()
+                return
+            if self.buffer.startswith(b"PRI * HTTP/2.0"):
+                yield from self._h2(prior_knowledge=True)  # h2c with prior knowledge
                 return
             parsed = self._parse()
             if parsed is None:
@@ -518,6 +546,13 @@ class FastReplayLayer(layer.Layer):
         self.done = True
         self.buffer.clear()
         yield commands.CloseConnection(self.context.client)
+
+    def _h2(self, prior_knowledge: bool) -> layer.CommandGenerator[None]:
+        """An HTTP/2 client: mitmproxy's HTTP layer, whose streams are answered here."""
+        self.h2 = FastH2Layer(self.fallback, self.replay,
+                              (self.max_body, self.onboarding_host), prior_knowledge)
+        self.fallback = self.h2
+        yield from self._hand_off()
 
     def _hand_off(self) -> layer.CommandGenerator[None]:
         """mitmproxy's HTTP layer takes the connection over, unread bytes first."""

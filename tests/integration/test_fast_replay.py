@@ -13,7 +13,9 @@ import json
 import os
 import re
 import select
+import shutil
 import socket
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -328,6 +330,82 @@ def test_a_tls_connection_the_fast_layer_drives_answers_as_mitmproxys_path(data,
     for mine, usual in zip(ours[2], theirs[2], strict=True):
         assert (mine.request, mine.response, mine.notes.get("example")) == (
             usual.request, usual.response, usual.notes.get("example"))
+
+
+# HTTP/2 requests (method, path, headers, body): answered by the fast layer's streams, or
+# (a delay, a fault, Expect) by mitmproxy's stream with the answer replay gave.
+H2_REQUESTS = [
+    ("GET", "/users/7", {}, None), ("GET", "/a", {}, None), ("HEAD", "/a", {}, None),
+    ("POST", "/upload", {}, b"hello"), ("GET", "/missing/thing", {}, None),
+    ("OPTIONS", "/b", {"Origin": "http://app.test", "Access-Control-Request-Method": "PUT"},
+     None),
+    ("GET", "/b", {"x-mock-response-code": "200"}, None),
+    ("GET", "/seq", {}, None), ("GET", "/seq", {}, None), ("GET", "/seq", {}, None),
+    ("GET", "/b", {"x-mock-response-delay": "30"}, None),
+    ("GET", "/a", {"x-mock-response-fault": "slow-body:50"}, None),
+    ("POST", "/upload", {"Expect": "100-continue"}, b"hello"),
+    ("GET", "/users/5", {"Origin": "http://app.test:3000"}, None),
+]
+
+
+def h2_answers(url: str, forward: bool) -> list[bytes]:
+    """H2_REQUESTS with curl over HTTP/2 (ALPN h2): to a reverse proxy's TLS listener, or
+    through a forward proxy's CONNECT to https://api.test; each answer's head and body."""
+    base = "https://api.test" if forward else url.replace("http://", "https://")
+    answers = []
+    for method, path, headers, body in H2_REQUESTS:
+        command = ["curl", "-sk", "--http2", "-D", "-", "-X", method, base + path]
+        command += ["-x", url] if forward else []
+        command += ["-I"] if method == "HEAD" else []
+        command += [part for name, value in headers.items() for part in ("-H", f"{name}: {value}")]
+        command += ["--data-binary", body.decode()] if body else []
+        done = subprocess.run(command, capture_output=True, timeout=30)
+        assert done.returncode == 0, (command, done)
+        answer = done.stdout.split(b"HTTP/2 ", 1)[1]  # after a CONNECT's own 200
+        assert b"HTTP/1.1 " not in answer, (command, done.stdout)
+        answers.append(answer)
+    return answers
+
+
+@pytest.mark.parametrize("kind", ["reverse", "forward"])
+def test_http2_on_the_fast_path_answers_as_mitmproxys_path(data, start_proxy, kind):
+    upstream = ["--upstream", DEAD] if kind == "reverse" else []
+    got = {}
+    for name, extra in (("fast", []), ("usual", ["--set", "mockrec_fast_replay=false"])):
+        proxy = start_proxy("api", *upstream, "--set", f"mockrec_mock=h2-{kind}-{name}",
+                            *extra, data_dir=data, command="replay")
+        answers = h2_answers(proxy.url, kind == "forward")
+        entries = wait_for_entries(HistoryStore(data, f"calls/h2-{kind}-{name}"),
+                                   len(H2_REQUESTS))
+        got[name] = answers, entries
+    (ours, our_log), (theirs, their_log) = got["fast"], got["usual"]
+    assert ours == theirs
+    assert [answer[:3] for answer in ours[:5]] == [b"200", b"200", b"200", b"201", b"404"]
+    assert ours[7].endswith(b"one") and ours[10].endswith(b"second")
+    assert ours[11].endswith(b"first")
+    assert len(our_log) == len(their_log) == len(H2_REQUESTS)
+    for mine, usual in zip(our_log, their_log, strict=True):
+        assert mine.request == usual.request and mine.response == usual.response
+        assert mine.notes.get("example") == usual.notes.get("example")
+        assert mine.notes.get("delay_ms") == usual.notes.get("delay_ms")
+
+
+def test_h2c_with_prior_knowledge_gets_an_answer(data, start_proxy):
+    """The HTTP/2 preface in cleartext (no TLS, no ALPN): answered over HTTP/2, where
+    mitmproxy's HTTP/1 layer closed the connection without a word."""
+    for upstream in (["--upstream", DEAD], []):
+        proxy = mock(start_proxy, data, *upstream)
+        for path, expected in (("/users/3", b'{"id": "3"}\n2 200'), ("/nothing", b"\n2 404")):
+            done = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-w",
+                                   "\n%{http_version} %{http_code}", proxy.url + path],
+                                  capture_output=True, timeout=30)
+            assert done.stdout.endswith(expected), done
+        if not shutil.which("h2load"):
+            continue
+        # h2load (nghttp2) sends several requests on the connection, 2 at a time
+        loaded = subprocess.run(["h2load", "-n20", "-c1", "-m2", proxy.url + "/users/1"],
+                                capture_output=True, text=True, timeout=30)
+        assert "20 succeeded, 0 failed" in loaded.stdout, loaded.stdout
 
 
 @pytest.mark.wall_clock
@@ -675,7 +753,7 @@ def test_the_outbox_writes_every_due_answer_at_once(layer_for):
     (f"reverse:{DEAD}", HTTPMode.transparent, True, True),  # a TLS listener
     ("regular", HTTPMode.transparent, True, True),  # inside a CONNECT tunnel, decrypted
     ("regular", HTTPMode.transparent, False, True),  # a cleartext CONNECT tunnel
-    ("regular", HTTPMode.transparent, b"h2", False),  # HTTP/2 stays mitmproxy's
+    ("regular", HTTPMode.transparent, b"h2", True),  # HTTP/2 too: its streams (h2.py)
     ("regular", HTTPMode.regular, True, False),  # not a forward proxy's own request
     ("upstream:http://127.0.0.1:9", HTTPMode.upstream, False, False),
 ])
@@ -697,6 +775,26 @@ def test_which_connections_the_replay_addon_gives_the_fast_path(data, mode, http
         nextlayer.layer = HttpLayer(nextlayer.context, http_mode)
         replay.next_layer(nextlayer)
         assert isinstance(nextlayer.layer, HttpLayer)
+
+
+def test_a_reverse_proxys_tls_listener_gets_the_fast_layer_under_its_tls_layer(data):
+    """There mitmproxy chooses TLS and HTTP layers at once, with no next_layer event
+    between them (they took mitmproxy's path before)."""
+    from mitmproxy.proxy.layers.tls import ClientTLSLayer
+    replay = Replay()
+    with taddons.context(Proxyserver(), replay) as tctx:
+        tctx.configure(replay, mockrec_data_dir=str(data), mockrec_collection="api",
+                       mockrec_call_log=0, mockrec_fast_replay=True)
+        for mode, taken in ((f"reverse:{DEAD}", True), ("regular", False)):
+            client = tflow.tclient_conn()
+            client.proxy_mode = ProxyMode.parse(mode)
+            nextlayer = NextLayer(Context(client, tctx.options))
+            nextlayer.context.layers.append(nextlayer)  # as mitmproxy's stack has it
+            tls = nextlayer.layer = ClientTLSLayer(nextlayer.context)
+            tls.child_layer = HttpLayer(nextlayer.context, HTTPMode.transparent)
+            replay.next_layer(nextlayer)
+            assert nextlayer.layer is tls
+            assert isinstance(tls.child_layer, FastReplayLayer) is taken
 
 
 def test_random_requests_get_the_same_bytes_from_both_paths(data, start_proxy):

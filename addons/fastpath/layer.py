@@ -9,11 +9,11 @@ replay addon picks this layer, through mitmproxy's `next_layer` event, for each
 HTTP/1 client connection of a reverse proxy, and of a forward proxy for plain-HTTP
 requests, and for the decrypted HTTP/1 stream inside TLS (a reverse proxy's TLS
 listener; a forward proxy's CONNECT tunnel after the handshake, where mitmproxy
-offers the layer inside its TLS layer, which encrypts what this one sends;
-HTTP/2 stays mitmproxy's). It reads each request (wire.py: mitmproxy's rules, for
-the plain cases only), answers it with the same `Replay.answer` (matching,
-templates, CORS, key, quota), and sends the answer and logs the call as the
-response event would.
+offers the layer inside its TLS layer; after the handshake the layer drives the
+TLS itself, direct.py; HTTP/2's streams are answered by h2.py). It reads each
+request (wire.py: mitmproxy's rules, for the plain cases only), answers it with
+the same `Replay.answer` (matching, templates, CORS, key, quota), and sends the
+answer and logs the call as the response event would.
 
 A forward proxy's CONNECT is established here too, as mitmproxy's HTTP layer
 would (the same 200, the server's address, then the next_layer event for what
@@ -26,7 +26,7 @@ Everything else goes to mitmproxy's HTTP layer, which the layer holds from the
 start and hands the connection to, unread bytes included: another mode (record,
 spy, passthrough, or --on-miss forward), chunked or big request bodies,
 `Expect`, `Upgrade`, `*` targets, origin-form requests to a forward proxy and
-absolute-form ones to a reverse proxy, mitm.it, HTTP/2, malformed heads. From
+absolute-form ones to a reverse proxy, mitm.it, malformed heads. From
 then on the connection is mitmproxy's as usual.
 
 Delays are honest under a burst, which takes two things here:
@@ -90,8 +90,8 @@ def wants(nextlayer: layer.NextLayer) -> bool:
     """Is this connection one the fast path serves: an HTTP/1 client of a reverse or
     forward proxy, for which mitmproxy chose its HTTP layer? Cleartext, or the
     decrypted stream inside TLS (a reverse proxy's TLS listener, or a forward proxy's
-    CONNECT tunnel: mitmproxy offers the layer inside the TLS layer again, which
-    encrypts what this layer sends). HTTP/2 stays mitmproxy's."""
+    CONNECT tunnel: mitmproxy offers the layer inside the TLS layer again). An h2
+    client too: its streams are answered by h2.py."""
     chosen, client = nextlayer.layer, nextlayer.context.client
     if _over_tls(chosen) is not None:  # a reverse proxy's TLS listener: ALPN comes later
         return isinstance(client.proxy_mode, ReverseMode)

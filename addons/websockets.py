@@ -82,9 +82,12 @@ async def hang_up(flow: http.HTTPFlow, served: int, patience: float = 2.0) -> No
             return  # gone already
         ws = flow.websocket
         if (ws is not None and sum(not m.from_client for m in ws.messages) >= served
-                and not handler.hook_tasks and not transport.get_write_buffer_size()):
+                and not getattr(handler, "hook_tasks", ())  # (mitmproxy 12 keeps none)
+                and not transport.get_write_buffer_size()):
             break
         await asyncio.sleep(0.001)
+    for _ in range(3):  # the last message's hook task, which relays it, runs first
+        await asyncio.sleep(0)
     transport = faults.client_transport(flow.client_conn)
     if transport is not None:
         transport.abort()

@@ -23,6 +23,7 @@ from addons.calllog import CallLog
 from addons.control_socket import ControlSocket, save_url
 from addons.decisions import Later
 from addons.fastpath import selector
+from addons.fastpath.h2 import prior_knowledge
 from addons.fastpath.layer import fast_layer, wants
 from addons.forwarding import ensure_forwarding, forwarding_addons
 from addons.streamer import Streamed, Streamer
@@ -142,6 +143,8 @@ class Replay:
     def next_layer(self, nextlayer) -> None:
         if self.fast and wants(nextlayer):
             nextlayer.layer = fast_layer(nextlayer, self)
+        else:
+            prior_knowledge(nextlayer)  # h2c on mitmproxy's path
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         Streamer.responseheaders(flow)  # a streamed answer's head, back from the streamer

@@ -42,6 +42,18 @@ from addons import metadata
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
+def prior_knowledge(nextlayer: layer.NextLayer) -> None:
+    """mitmproxy's own path: an HTTP layer chosen for a client that opened with the
+    HTTP/2 preface in cleartext (h2c with prior knowledge) gets mitmproxy's HTTP/2
+    connection rather than its HTTP/1 one, which closed the connection without a word.
+    (HttpLayer keeps a client connection set before its start.)"""
+    chosen = nextlayer.layer
+    if (isinstance(chosen, HttpLayer) and not nextlayer.context.client.tls
+            and nextlayer.data_client().startswith(H2_PREFACE[:14])):
+        chosen.connections.setdefault(nextlayer.context.client,
+                                      Http2Server(chosen.context.fork()))
+
+
 class FastH2Layer(HttpLayer):
     """mitmproxy's HTTP layer for an h2 client, each of whose streams a FastStream takes."""
 

@@ -392,8 +392,10 @@ def test_http2_on_the_fast_path_answers_as_mitmproxys_path(data, start_proxy, ki
 
 def test_h2c_with_prior_knowledge_gets_an_answer(data, start_proxy):
     """The HTTP/2 preface in cleartext (no TLS, no ALPN): answered over HTTP/2, where
-    mitmproxy's HTTP/1 layer closed the connection without a word."""
-    for upstream in (["--upstream", DEAD], []):
+    mitmproxy's HTTP/1 layer closed the connection without a word; on mitmproxy's path
+    too (its HTTP/2 connection)."""
+    for upstream in (["--upstream", DEAD], [],
+                     ["--upstream", DEAD, "--set", "mockrec_fast_replay=false"]):
         proxy = mock(start_proxy, data, *upstream)
         for path, expected in (("/users/3", b'{"id": "3"}\n2 200'), ("/nothing", b"\n2 404")):
             done = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-w",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import fcntl
@@ -548,3 +549,23 @@ def big_har(entries: int, big_at: int | None = None, size: int = 300_000) -> dic
                 "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0}}
     return {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
                     "entries": [entry(i) for i in range(entries)]}}
+
+
+@contextlib.contextmanager
+def calls_made(*functions: str) -> Iterator[collections.Counter]:
+    """Count the calls of the Python functions named `functions` (a nested function's
+    too) in this thread while the block runs: the work a bound promises counted, where a
+    stopwatch would measure the machine's load as well."""
+    counts: collections.Counter = collections.Counter()
+    wanted = set(functions)
+
+    def profile(frame, event, arg) -> None:
+        if event == "call" and frame.f_code.co_name in wanted:
+            counts[frame.f_code.co_name] += 1
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        yield counts
+    finally:
+        sys.setprofile(previous)

@@ -308,8 +308,10 @@ class HistoryStore:
             by_segment: dict[int, list[int]] = {}
             for entry_id in wanted:
                 by_segment.setdefault(segment_of(entry_id), []).append(entry_id)
-            missing = [i for seg, seg_ids in by_segment.items()
-                       for i in seg_ids if i not in self._read_segment(self._segment_path(seg))]
+            missing = []
+            for segment, seg_ids in by_segment.items():  # each segment read once
+                present = self._read_segment(self._segment_path(segment))
+                missing += [i for i in seg_ids if i not in present]
             if missing:
                 raise NotFound(f"no history entry {', '.join(map(str, missing[:10]))}: "
                                "nothing was deleted")

@@ -100,3 +100,23 @@ def test_the_writer_process_loads_only_what_writing_needs_and_stores_everything(
     private.close()
     (entry,) = HistoryStore(tmp_path, "calls/private").entries()
     assert entry.request.headers == [("X-Api-Key", key_placeholder("k-123"))]
+
+
+def test_a_flood_of_captures_is_stored_without_proxy_and_writer_waiting_on_each_other(
+        tmp_path):
+    """The writer takes a backlog at a time; while it does, the proxy's pipe thread
+    may wait to send the next batch and not read the acknowledgements: these must
+    never hold up the writer's storing (at 8,000 captures a second all three waited
+    on each other for ever)."""
+    import threading
+
+    writer = history.HistoryWriterProcess(tmp_path, "calls/flood", interval=0.2)
+    for wave in range(3):
+        for i in range(25_000):
+            writer.submit(capture(wave * 25_000 + i))
+        time.sleep(0.2)  # the pipe thread sends what came meanwhile as one batch
+    closer = threading.Thread(target=writer.close, daemon=True)
+    closer.start()
+    closer.join(120)
+    assert not closer.is_alive(), "the proxy and its writer wait on each other"
+    assert HistoryStore(tmp_path, "calls/flood").count() == 75_000

@@ -316,10 +316,7 @@ def _writer_main(data: Connection, acks: Connection, settings: WriterSettings) -
     except Exception as e:
         log.error("mockrec: could not import the %s's recovery files: %s", store.what, e)
 
-    def stored(tags: list[int]) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            acks.send(tags)
-
+    stored = _Acks(acks)
     writer = HistoryWriter(store, settings.interval, stored, report_loss=False,
                            backlog=WRITER_BACKLOG)
     redact = Redaction(*settings.redaction)
@@ -335,7 +332,34 @@ def _writer_main(data: Connection, acks: Connection, settings: WriterSettings) -
         pass  # the proxy is gone: store what came
     finally:
         writer.close()
-        acks.close()
+        stored.close()
+
+
+class _Acks:
+    """The tags of what is stored, sent up to the proxy by a thread of their own. The
+    thread that stores must never wait for the proxy to read them: the proxy may be
+    waiting for us to read what it sends, while we wait for room in the writer's
+    backlog, which that thread makes (a deadlock, at 8,000 captures a second)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.queue: queue.SimpleQueue[list[int] | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._send, name="mockrec-history-acks",
+                                       daemon=True)
+        self.thread.start()
+
+    def __call__(self, tags: list[int]) -> None:
+        self.queue.put(tags)
+
+    def _send(self) -> None:
+        while (tags := self.queue.get()) is not None:
+            with contextlib.suppress(OSError, ValueError):  # the proxy is gone
+                self.conn.send(tags)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        self.conn.close()
 
 
 def yield_to_the_proxy(pid: int | None) -> None:

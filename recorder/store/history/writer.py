@@ -51,7 +51,9 @@ class HistoryWriter:
     would keep (20,000 calls held up: some 60 MB more); meanwhile what waits stays
     in the pipe and in the proxy's queue, as compact bytes the proxy holds anyway
     until they are stored. Entries whose write failed no longer count: a full disk
-    never stops the writer from reading what the proxy sends (nor its "stop").
+    never stops the writer from reading what the proxy sends (nor its "stop"). A full
+    backlog is written at once rather than at the end of the interval, so that it
+    never caps the rate (1,024 entries every 0.2 s would be 5,120 a second).
     """
 
     RETRY_MAX = 2.0
@@ -71,6 +73,7 @@ class HistoryWriter:
         self._retry_at = 0.0
         self._logged: set[str] = set()  # causes of failure already told
         self._stopping = threading.Event()
+        self._full = threading.Event()  # the backlog is full (or stopping): write now
         self._thread: threading.Thread | None = None
         if thread:
             self._thread = threading.Thread(target=self._run, name="mockrec-history",
@@ -78,13 +81,15 @@ class HistoryWriter:
             self._thread.start()
 
     def submit(self, entry: HistoryEntry, tag: Any = None) -> None:
-        if self._room is not None:
+        if self._room is not None and not self._room.acquire(blocking=False):
+            self._full.set()  # write now, not at the end of the interval
             self._room.acquire()
         self._queue.put(_Item(entry, tag, self._room is not None))
 
     def close(self) -> int:
         """Store everything; returns how many entries could be neither stored nor kept."""
         self._stopping.set()
+        self._full.set()
         if self._thread is not None:
             self._thread.join()
         else:
@@ -92,7 +97,11 @@ class HistoryWriter:
         return self.lost
 
     def _run(self) -> None:
-        while not self._stopping.wait(self.interval):
+        while True:
+            self._full.wait(self.interval)
+            self._full.clear()
+            if self._stopping.is_set():
+                break
             self._flush()
         self._flush(final=True)
 

@@ -29,7 +29,11 @@ _TARGET = "mockrec_websocket_target"
 
 
 def is_upgrade(flow: http.HTTPFlow) -> bool:
-    headers = flow.request.headers
+    return upgrades(flow.request.headers)
+
+
+def upgrades(headers: http.Headers) -> bool:
+    """Do a request's header fields ask for a WebSocket?"""
     return (headers.get("upgrade", "").lower() == "websocket"
             and "upgrade" in headers.get("connection", "").lower())
 

@@ -6,9 +6,11 @@ and closes. N clients (the `websockets` library, default 100) talk to it at once
 message's gap after what preceded it (as the client saw it) is compared with the
 recorded gap. Printed: the error's median, p99 and worst at N clients and at one client
 alone (the baseline, in the same run), the conversation's length against the recorded
-one, and whether every gap held within the target (+-50 ms).
+one, the proxy's CPU a conversation, and whether every gap held within the target
+(+-50 ms): on the fast path (addons/fastpath/websocket.py) and on mitmproxy's path
+(--set mockrec_fast_replay=false), one after the other.
 
-    .venv/bin/python scripts/bench_websockets.py [--clients 100]
+    .venv/bin/python scripts/bench_websockets.py [--clients 100] [--path fast|mitmproxy|both]
 """
 
 from __future__ import annotations
@@ -106,37 +108,52 @@ def summary(label: str, errors: list[float], wall: float) -> str:
             f"conversation {wall:.2f} s (recorded {SERVED * GAP_MS / 1000:.2f} s)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=100)
-    args = parser.parse_args()
-    with_cached_bytecode()
-    load = os.getloadavg()
-    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
-          f"{os.cpu_count()} cores")
+def measure(path: str, clients: int) -> None:
+    """One proxy on `path` (the fast path, or mitmproxy's: --set mockrec_fast_replay=false):
+    one client alone, then `clients` at once; prints the figures."""
+    extra = [] if path == "fast" else ["--set", "mockrec_fast_replay=false"]
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         collection(data)
         proxy, port = start([sys.executable, "-m", "recorder", "--data-dir", str(data),
-                             "replay", "ws", "--port", "0"], Path(tmp) / "replay.log",
+                             "replay", "ws", "--port", "0", *extra], Path(tmp) / "replay.log",
                             r"on http://127\.0\.0\.1:(\d+)")
         try:
             asyncio.run(round_of(port, 1))  # warm: the player starts on the first
             alone, alone_wall = asyncio.run(round_of(port, 1))
             before = cpu_seconds(proxy.pid)
-            many, many_wall = asyncio.run(round_of(port, args.clients))
-            cpu_ms = (cpu_seconds(proxy.pid) - before) / args.clients * 1000
+            many, many_wall = asyncio.run(round_of(port, clients))
+            cpu_ms = (cpu_seconds(proxy.pid) - before) / clients * 1000
         finally:
             proxy.terminate()
             proxy.wait(30)
+    print(f"{path} path:")
     print(summary("1 client", flat(alone), alone_wall))
-    print(summary(f"{args.clients} clients", flat(many), many_wall))
+    print(summary(f"{clients} clients", flat(many), many_wall))
     print(f"  {by_message(many)}")
     print(f"  the proxy's CPU: {cpu_ms:.1f} ms a conversation (robust to the machine's load)")
     worst = max(flat(many))
-    print(f"worst error at {args.clients} / alone: {worst / max(max(flat(alone)), 1.0):.1f} x; "
+    print(f"  worst error at {clients} / alone: "
+          f"{worst / max(max(flat(alone)), 1.0):.1f} x; "
           f"target every gap within +-{TARGET_MS} ms: "
           f"{'met' if worst <= TARGET_MS else 'NOT MET'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--path", choices=("fast", "mitmproxy", "both"), default="both",
+                        help="the fast path (the default replay), mitmproxy's path "
+                             "(--set mockrec_fast_replay=false), or both, one after the other")
+    args = parser.parse_args()
+    with_cached_bytecode()
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on "
+          f"{os.cpu_count()} cores")
+    for path in ("fast", "mitmproxy") if args.path == "both" else (args.path,):
+        measure(path, args.clients)
+    load = os.getloadavg()
+    print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

@@ -59,15 +59,17 @@ from mitmproxy.utils import human
 from mitmproxy.utils.strutils import always_bytes
 
 from addons import faults
-from addons.fastpath import wire
+from addons.fastpath import websocket, wire
 from addons.fastpath.direct import DirectTLS
 from addons.fastpath.h2 import FastH2Layer
 from addons.fastpath.outbox import Pending, outbox
 from addons.fastpath.selector import arrival_time
 from addons.streamer import Streamed
+from addons.websockets import Play
 from recorder.modes import Mode
 from recorder.serve.faults import GARBAGE, slow_pieces
 from recorder.serve.pacing import LAST_CHUNK, chunk
+from recorder.serve.responder import Responder
 
 MAX_HEAD = 64 * 1024  # longer heads go to mitmproxy, which answers them properly
 MAX_BODY = 1024 * 1024  # bigger bodies too: mitmproxy streams and limits them
@@ -132,6 +134,7 @@ class Answerer(Protocol):
 
     mode: Mode
     on_miss: str
+    responder: Responder  # its config: how a WebSocket conversation is played
 
     def answer(self, flow: http.HTTPFlow
                ) -> tuple[http.Response, float] | faults.Faulted | Streamed | None:
@@ -147,6 +150,9 @@ class Answerer(Protocol):
 
     def fault_done(self, flow: http.HTTPFlow) -> None:
         """A fault was carried out: log the call."""
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        """A replayed WebSocket conversation ended: log the call."""
 
 
 class FastReplayLayer(layer.Layer):
@@ -177,6 +183,7 @@ class FastReplayLayer(layer.Layer):
         self.resumed: Iterator[commands.Command] | None = None
         self.kicks: set[commands.RequestWakeup] = set()
         self.h2: FastH2Layer | None = None  # an HTTP/2 client's layer (h2.py)
+        self.websocket: websocket.FastPlayer | None = None  # a replayed conversation's
         # Absolute-form requests (a forward proxy's plain HTTP), or origin-form ones to
         # the connection's server (a reverse proxy; inside a forward proxy's tunnel).
         self.forward = getattr(fallback, "mode", None) is HTTPMode.regular
@@ -262,6 +269,13 @@ class FastReplayLayer(layer.Layer):
 
     def _handle(self, event: events.Event) -> layer.CommandGenerator[None]:
         client = self.context.client
+        if self.websocket is not None:  # the conversation's player has the connection
+            if isinstance(event, events.DataReceived) and event.connection is client:
+                self.websocket.feed(event.data)
+            elif isinstance(event, events.ConnectionClosed) and event.connection is client:
+                self.websocket.feed(b"")
+                yield from self._close()
+            return
         if isinstance(event, events.Start):
             if client.alpn == b"h2" and self.replay.mode.fast_path(self.replay.on_miss):
                 yield from self._h2(prior_knowledge=False)
@@ -351,6 +365,9 @@ class FastReplayLayer(layer.Layer):
             if later is None and flow.response is None:
                 yield from self._hand_off()  # not ours after all: the request is still unread
                 return
+            if type(later) is Play:
+                self._play(flow, later, size)
+                return
             del self.buffer[:size]
             if self.buffer:
                 self.arrived = time.time()  # pipelined: here by now, at the latest
@@ -400,6 +417,18 @@ class FastReplayLayer(layer.Layer):
             yield from self._act_after(pending)  # the layer sends each step
         else:
             outbox().add(pending, transport)
+
+    def _play(self, flow: http.HTTPFlow, play: Play, size: int) -> None:
+        """A WebSocket conversation to replay (websocket.py): its player takes the
+        connection, with whatever the client sent after the upgrade."""
+        transport = self.transport()
+        assert transport is not None  # (upgrade heads are read only where it is)
+        self.websocket = websocket.FastPlayer(transport, bytes(self.buffer[:size]))
+        if len(self.buffer) > size:
+            self.websocket.feed(bytes(self.buffer[size:]))
+        self.buffer.clear()
+        websocket.start(self.websocket, flow, play, self.replay.responder.config,
+                        self.replay.websocket_end)
 
     def _fault(self, flow: http.HTTPFlow, faulted: faults.Faulted
                ) -> layer.CommandGenerator[None]:
@@ -475,6 +504,8 @@ class FastReplayLayer(layer.Layer):
         if self.forward and lines[0].startswith(b"CONNECT "):
             return self._connect_request(lines, body_start)
         head = wire.read_head(lines, absolute=self.forward)
+        if head is None and not self.context.client.tls and self.transport() is not None:
+            head = websocket.upgrade_head(lines, self.forward)  # a WebSocket's, if plain
         if head is None or head.body_size > self.max_body:
             return HAND_OFF
         size = head.body_size

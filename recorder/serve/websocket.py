@@ -122,15 +122,14 @@ _HANDSHAKE_FIELDS = {"upgrade", "connection", "sec-websocket-accept", "sec-webso
                      "sec-websocket-extensions", "content-length", "transfer-encoding"}
 
 
-class Session:
-    """One replayed WebSocket: the handshake, then the conversation, then the close."""
+class Player:
+    """One replayed WebSocket, its handshake accepted: the conversation, then the close.
+    How bytes come and go is the subclass's (`_recv`, `_write`, `_drain`, `_abort`):
+    PlayServer's `Session` over its own connection, or the fast path's on the client's
+    connection (addons/fastpath/websocket.py)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 booked: dict[str, Booking]) -> None:
-        from wsproto import ConnectionType, WSConnection
-
-        self.reader, self.writer, self.booked = reader, writer, booked
-        self.ws = WSConnection(ConnectionType.SERVER)
+    def __init__(self, ws) -> None:
+        self.ws = ws  # a wsproto WSConnection (server side)
         # The client's messages, each with when it came (loop time); None: it closed.
         self.inbox: asyncio.Queue[tuple[WsMessage, float] | None] = asyncio.Queue()
         self.played = Played()
@@ -139,18 +138,22 @@ class Session:
         self.client_closed = asyncio.Event()
         self.start = 0.0
 
-    async def run(self) -> None:
-        request = await self._handshake()
-        if request is None:
-            return
-        token = _header(request.extra_headers, TOKEN_HEADER)
-        booking = self.booked.pop(token, None) if token else None
-        if booking is None:
-            from wsproto.events import RejectConnection
-            await self._send(RejectConnection(status_code=404))
-            return
+    async def _recv(self) -> bytes:
+        """The client's next bytes; b"": it hung up."""
+        raise NotImplementedError
+
+    def _write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def _drain(self) -> None:
+        raise NotImplementedError
+
+    def _abort(self) -> None:
+        raise NotImplementedError
+
+    async def play(self, booking: Booking) -> None:
+        """Plays `booking`'s conversation (the 101 is out), then closes as recorded."""
         self.booking = booking
-        await self._send(_accept(request, booking.headers))
         self.start = asyncio.get_running_loop().time()
         reading = asyncio.get_running_loop().create_task(self._read())
         try:
@@ -160,21 +163,10 @@ class Session:
             reading.cancel()
             booking.done(self.played)
 
-    async def _handshake(self):
-        from wsproto.events import Request
-
-        while True:
-            data = await self.reader.read(65536)
-            if not data:
-                return None
-            self.ws.receive_data(data)
-            for event in self.ws.events():
-                if isinstance(event, Request):
-                    return event
 
     async def _send(self, event) -> None:
-        self.writer.write(self.ws.send(event))
-        await self.writer.drain()
+        self._write(self.ws.send(event))
+        await self._drain()
 
     def _now_ms(self) -> float:
         return (asyncio.get_running_loop().time() - self.start) * 1000
@@ -221,7 +213,7 @@ class Session:
         self.played.cut = True
         if self.booking is not None and self.booking.hang_up is not None:
             await self.booking.hang_up(served)
-        self.writer.transport.abort()
+        self._abort()
 
     def _arrival(self, here: float, index: int) -> float:
         """When the client's message `index` came (loop time), the gap after it counting
@@ -265,7 +257,7 @@ class Session:
         parts: list[bytes] = []
         try:
             while not self.client_closed.is_set():
-                data = await self.reader.read(65536)
+                data = await self._recv()
                 self.ws.receive_data(data or None)
                 for event in self.ws.events():
                     if isinstance(event, Message):
@@ -311,6 +303,54 @@ class Session:
         self.inbox.put_nowait((WsMessage(True, data, text), asyncio.get_running_loop().time()))
 
 
+class Session(Player):
+    """PlayServer's side of one replayed WebSocket: the handshake, then the player."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 booked: dict[str, Booking]) -> None:
+        from wsproto import ConnectionType, WSConnection
+
+        super().__init__(WSConnection(ConnectionType.SERVER))
+        self.reader, self.writer, self.booked = reader, writer, booked
+
+    async def _recv(self) -> bytes:
+        return await self.reader.read(65536)
+
+    def _write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def _drain(self) -> None:
+        await self.writer.drain()
+
+    def _abort(self) -> None:
+        self.writer.transport.abort()
+
+    async def run(self) -> None:
+        request = await self._handshake()
+        if request is None:
+            return
+        token = _header(request.extra_headers, TOKEN_HEADER)
+        booking = self.booked.pop(token, None) if token else None
+        if booking is None:
+            from wsproto.events import RejectConnection
+            await self._send(RejectConnection(status_code=404))
+            return
+        await self._send(accept(request, booking.headers))
+        await self.play(booking)
+
+    async def _handshake(self):
+        from wsproto.events import Request
+
+        while True:
+            data = await self._recv()
+            if not data:
+                return None
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                if isinstance(event, Request):
+                    return event
+
+
 def _header(fields, name: str) -> str | None:
     wanted = name.encode()
     for key, value in fields:
@@ -319,7 +359,7 @@ def _header(fields, name: str) -> str | None:
     return None
 
 
-def _accept(request, recorded: list[tuple[str, str]]):
+def accept(request, recorded: list[tuple[str, str]]):
     """Accepts the handshake as the recording answered it: its subprotocol (when the
     client offers it), permessage-deflate (when recorded), its other header fields."""
     from wsproto.events import AcceptConnection

@@ -8,10 +8,13 @@ on "bye". Real clients (`websockets`) talk to it directly and through mockrec.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
+import os
 import ssl
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +86,8 @@ def talk(url: str, *, proxy: str | None = None, ssl_context=None,
         async with connect(url, proxy=proxy, ssl=ssl_context, ping_interval=None,
                            open_timeout=10) as ws:
             start = time.monotonic()  # the 101 is in
+            handshake = sorted((k.lower(), v) for k, v in ws.response.headers.raw_items()
+                               if k.lower() != "sec-websocket-accept")
             await receive(ws)
             for message in script:
                 await ws.send(message)
@@ -94,7 +99,8 @@ def talk(url: str, *, proxy: str | None = None, ssl_context=None,
             with pytest.raises(ConnectionClosed):
                 await asyncio.wait_for(ws.recv(), 5)
             return {"messages": [m for _, kind, m in events if kind == "recv"],
-                    "gaps": gaps(events), "close": (ws.close_code, ws.close_reason)}
+                    "gaps": gaps(events), "close": (ws.close_code, ws.close_reason),
+                    "101": (ws.response.status_code, handshake)}
 
     return asyncio.run(run())
 
@@ -280,3 +286,67 @@ def test_wss_replayed_through_the_forward_proxy_with_its_ca(
     assert replayed["close"] == (4000, "done")
     for was, now in zip(recorded["gaps"], replayed["gaps"], strict=True):
         assert abs(now - was) <= 0.05, (recorded["gaps"], replayed["gaps"])
+
+
+# -- the fast path against mitmproxy's path ---------------------------------------------
+
+def call_shown(cli, data, cut: bool) -> list[str]:
+    """The conversation's call log as `calls show` prints it, the client's port and the
+    handshake's key aside; `cut`: the client's messages after the last served aside
+    (sent as the cut came: whether the proxy got them first is a race)."""
+    [call] = cli("calls", "chat", "--json", data_dir=data).json
+    text = cli("calls", "chat", "show", str(call["id"]), data_dir=data).stdout
+    lines = [line.split("ms ", 1)[-1] for line in text.splitlines()
+             if "client 127.0.0.1:" not in line and "sec-websocket-key" not in line.lower()
+             and "sec-websocket-accept" not in line.lower()]
+    if cut:
+        last = max(i for i, line in enumerate(lines) if line.lstrip().startswith("< "))
+        lines = lines[:last + 1] + [line for line in lines[last + 1:]
+                                    if not line.lstrip().startswith("> ")]
+    return lines
+
+
+def listening(pid: int) -> int:
+    """How many TCP sockets the process listens on (Linux's /proc): mitmproxy's path
+    starts a PlayServer on the first conversation, the fast path none."""
+    inodes = {os.readlink(fd.path)[8:-1] for fd in os.scandir(f"/proc/{pid}/fd")
+              if os.readlink(fd.path).startswith("socket:[")}
+    count = 0
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            count += fields[3] == "0A" and fields[9] in inodes  # 0A: LISTEN
+    return count
+
+
+@pytest.mark.parametrize("case", ["plain", "match-body", "cut"])
+def test_the_fast_path_plays_a_conversation_as_mitmproxys_path_does(
+        start_proxy, recorded_chat, cli, case):
+    """The same conversation replayed on the fast path (the default) and on mitmproxy's
+    path (--set mockrec_fast_replay=false): the same 101, messages, close and call log."""
+    data, _ = recorded_chat
+    args, script = ["chat"], ('{"text": "hi"}', "binary", "bye")
+    if case == "match-body":
+        args, script = ["chat", "--match-body"], ('{"text": "something else"}',)
+    if case == "cut":
+        [example] = cli("example", "list", "--collection", "chat", "--json", data_dir=data).json
+        assert cli("example", "edit", str(example["id"]), "--collection", "chat",
+                   "--fault", "cut:2", data_dir=data).exit_code == 0
+    got, logged, listens = {}, {}, {}
+    for path, extra in (("fast", []), ("mitmproxy", ["--set", "mockrec_fast_replay=false"])):
+        replay = start_proxy(*args, *extra, data_dir=data, command="replay")
+        got[path] = talk(replay.url.replace("http://", "ws://") + "/chat", script=script)
+        listens[path] = listening(replay.process.pid)
+        assert replay.stop() == 0
+        logged[path] = call_shown(cli, data, cut=case == "cut")
+        assert cli("calls", "chat", "clear", data_dir=data).exit_code == 0
+    assert listens["mitmproxy"] == listens["fast"] + 1  # the fast path took it
+    fast, slow = got["fast"], got["mitmproxy"]
+    assert fast["101"] == slow["101"]
+    assert fast["messages"] == slow["messages"]
+    assert fast["close"] == slow["close"]
+    assert fast["close"][0] == {"plain": 4000, "match-body": 1008, "cut": 1006}[case]
+    assert logged["fast"] == logged["mitmproxy"], "\n".join(
+        difflib.unified_diff(logged["mitmproxy"], logged["fast"], lineterm=""))
+    for was, now in zip(slow["gaps"], fast["gaps"], strict=True):
+        assert abs(now - was) <= 0.05, (slow["gaps"], fast["gaps"])

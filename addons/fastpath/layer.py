@@ -271,9 +271,9 @@ class FastReplayLayer(layer.Layer):
         client = self.context.client
         if self.websocket is not None:  # the conversation's player has the connection
             if isinstance(event, events.DataReceived) and event.connection is client:
-                self.websocket.feed(event.data)
+                self.websocket.feed(event.data, arrival_time(client.peername))
             elif isinstance(event, events.ConnectionClosed) and event.connection is client:
-                self.websocket.feed(b"")
+                self.websocket.feed(b"", time.time())
                 yield from self._close()
             return
         if isinstance(event, events.Start):
@@ -425,7 +425,7 @@ class FastReplayLayer(layer.Layer):
         assert transport is not None  # (upgrade heads are read only where it is)
         self.websocket = websocket.FastPlayer(transport, bytes(self.buffer[:size]))
         if len(self.buffer) > size:
-            self.websocket.feed(bytes(self.buffer[size:]))
+            self.websocket.feed(bytes(self.buffer[size:]), self.arrived)
         self.buffer.clear()
         websocket.start(self.websocket, flow, play, self.replay.responder.config,
                         self.replay.websocket_end)

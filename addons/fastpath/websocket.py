@@ -87,16 +87,30 @@ class FastPlayer(Player):
     def __init__(self, transport: asyncio.WriteTransport, head: bytes) -> None:
         super().__init__(WSConnection(ConnectionType.SERVER))
         self.transport = transport
-        self.incoming: asyncio.Queue[bytes] = asyncio.Queue()
+        # The client's bytes, each with when they arrived (time.time(): the kernel's
+        # stamp, selector.py); when each of its messages arrived, for the gap after it.
+        self.incoming: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
+        self.came = time.time()
+        self.arrivals: list[float] = []
         self.ws.receive_data(head)
         requests = [event for event in self.ws.events() if isinstance(event, Request)]
         self.request = requests[0] if requests else None
 
-    def feed(self, data: bytes) -> None:
-        self.incoming.put_nowait(data)
+    def feed(self, data: bytes, arrived: float) -> None:
+        self.incoming.put_nowait((data, arrived))
 
     async def _recv(self) -> bytes:
-        return await self.incoming.get()
+        data, self.came = await self.incoming.get()
+        return data
+
+    async def _received(self, data: bytes, text: bool) -> None:
+        self.arrivals.append(self.came)
+        await super()._received(data, text)
+
+    def arrived(self, index: int) -> float | None:
+        """When the client's message `index` arrived: a busy loop may get to it late,
+        and the gap after it counts from its arrival."""
+        return self.arrivals[index] if index < len(self.arrivals) else None
 
     def _write(self, data: bytes) -> None:
         if self.transport.is_closing():
@@ -132,7 +146,7 @@ async def _run(player: FastPlayer, flow: http.HTTPFlow, play: Play, config: Serv
         opened = flow.response.timestamp_start = flow.response.timestamp_end = time.time()
         player._write(head)
         await player.play(Booking(play.conversation, settings(play, config), play.headers,
-                                  lambda played: None))
+                                  lambda played: None, arrived=player.arrived))
     except (ConnectionError, RuntimeError):
         pass
     except Exception:  # a bug of ours: the client must not wait for ever

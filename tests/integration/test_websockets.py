@@ -342,9 +342,9 @@ def test_the_fast_path_plays_a_conversation_as_mitmproxys_path_does(
         assert cli("calls", "chat", "clear", data_dir=data).exit_code == 0
     assert listens["mitmproxy"] == listens["fast"] + 1  # the fast path took it
     fast, slow = got["fast"], got["mitmproxy"]
-    assert fast["101"] == slow["101"]
-    assert fast["messages"] == slow["messages"]
-    assert fast["close"] == slow["close"]
+    assert fast["101"] == slow["101"], (fast, slow)
+    assert fast["messages"] == slow["messages"], (fast, slow)
+    assert fast["close"] == slow["close"], (fast, slow)
     assert fast["close"][0] == {"plain": 4000, "match-body": 1008, "cut": 1006}[case]
     assert logged["fast"] == logged["mitmproxy"], "\n".join(
         difflib.unified_diff(logged["mitmproxy"], logged["fast"], lineterm=""))

@@ -309,8 +309,14 @@ def call_shown(cli, data, cut: bool) -> list[str]:
 def listening(pid: int) -> int:
     """How many TCP sockets the process listens on (Linux's /proc): mitmproxy's path
     starts a PlayServer on the first conversation, the fast path none."""
-    inodes = {os.readlink(fd.path)[8:-1] for fd in os.scandir(f"/proc/{pid}/fd")
-              if os.readlink(fd.path).startswith("socket:[")}
+    inodes = set()
+    for fd in os.scandir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(fd.path)
+        except FileNotFoundError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
     count = 0
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from mitmproxy import exceptions, http
+from mitmproxy.net.http import url
+from mitmproxy.proxy.mode_specs import ReverseMode
 
 from addons import metadata, options
 from recorder.capture import Capture
@@ -136,8 +138,8 @@ class CallLog:
     def remember(self, flow: http.HTTPFlow) -> None:
         """A request the proxy forwarded without looking at the examples (record,
         passthrough): not a call of the mock's log, but one the admin API counts."""
-        self.run.add(self._private(Capture.from_flow(flow, self.mode, {
-            "mock": self.target[1] if self.target else None, "example": None})))
+        self.run.add(self._private(as_sent(flow, Capture.from_flow(flow, self.mode, {
+            "mock": self.target[1] if self.target else None, "example": None}))))
 
     def log(self, flow: http.HTTPFlow) -> None:
         writer = self.start()
@@ -156,8 +158,8 @@ class CallLog:
             notes["fault"] = fault
         if warnings := flow.metadata.get(metadata.WARNINGS):
             notes["warnings"] = warnings
-        taken = self._private(Capture.from_flow(flow, self.mode, notes, self.max_body,
-                                                cut=metadata.STOPPING in meta))
+        taken = self._private(as_sent(flow, Capture.from_flow(
+            flow, self.mode, notes, self.max_body, cut=metadata.STOPPING in meta)))
         if fault is not None:  # the same whichever path carried it out
             taken = taken._replace(
                 error=None if flow.response else f"mockrec fault: {fault}",
@@ -174,3 +176,18 @@ class CallLog:
             return taken
         return taken._replace(headers=redact_key_fields(taken.headers),
                               url=hash_key_query(taken.url))
+
+
+def as_sent(flow: http.HTTPFlow, taken: Capture) -> Capture:
+    """A reverse proxy's call as the client sent it: its Host and the URL it asked for,
+    not the upstream's that mitmproxy points the request at (and sends upstream:
+    addons/forwarding.py). A forward proxy's request names its URL itself."""
+    client = flow.client_conn
+    if not isinstance(client.proxy_mode, ReverseMode):
+        return taken
+    request = flow.request
+    host, fields = flow.metadata.get(metadata.SENT, (request.host_header, taken.headers))
+    scheme = "https" if client.tls else "http"
+    if not host and client.sockname:  # HTTP/1.0 with no Host: the address it came to
+        host = url.hostport(scheme, *client.sockname[:2])
+    return taken._replace(url=f"{scheme}://{host}{request.path}", headers=fields)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from mitmproxy import ctx, hooks
+from mitmproxy import ctx, hooks, http
+from mitmproxy.net.http import url
+from mitmproxy.proxy.mode_specs import ReverseMode
 
+from addons import metadata
 from addons.record import Record
 from addons.upstream import UpstreamErrors
 
@@ -38,3 +41,28 @@ def ensure_forwarding() -> None:
             manager.invoke_addon_sync(addon, hooks.RunningHook())
     finally:
         _adding = False
+
+
+def keep_client_host(options) -> bool:
+    """Have a reverse proxy keep the Host the client sent (mitmproxy's keep_host_header:
+    its HTTP layer rewrites Host before any hook sees the request), so that the call log
+    keeps the request as the client sent it. True if mockrec turned it on: then a request
+    that goes upstream gets the upstream's Host back (`upstream_host`); if the user had
+    turned it on, the client's Host goes upstream, as they asked."""
+    if options.keep_host_header:
+        return False
+    options.keep_host_header = True
+    return True
+
+
+def upstream_host(flow: http.HTTPFlow) -> None:
+    """A reverse proxy's request about to go upstream: the Host mitmproxy would have
+    given it (the upstream's), the client's kept for the call log (`metadata.SENT`)."""
+    if flow.response is not None or not isinstance(flow.client_conn.proxy_mode, ReverseMode):
+        return
+    server = flow.server_conn
+    if server.address is None:
+        return
+    request = flow.request
+    flow.metadata[metadata.SENT] = request.host_header, request.headers.fields
+    request.host_header = url.hostport("https" if server.tls else "http", *server.address)

@@ -2,6 +2,9 @@
 
 REPLAYED = "mockrec_replayed"  # the answer was made up by mockrec: never recorded as traffic
 CALL = "mockrec_call"  # the request reached replay: it goes into the call log
+# A reverse proxy's request sent upstream with the upstream's Host: the client's Host
+# and header fields, as it sent them (for the call log: addons/forwarding.py)
+SENT = "mockrec_sent"
 # The answer the fast path decided on, for mitmproxy's path to carry out (a delay, a
 # fault, a stream on HTTP/2: addons/fastpath/h2.py); the request event does not ask again.
 DECIDED = "mockrec_decided"

@@ -25,7 +25,7 @@ from addons.decisions import Later
 from addons.fastpath import selector
 from addons.fastpath.h2 import prior_knowledge
 from addons.fastpath.layer import fast_layer, wants
-from addons.forwarding import ensure_forwarding, forwarding_addons
+from addons.forwarding import ensure_forwarding, forwarding_addons, keep_client_host, upstream_host
 from addons.streamer import Streamed, Streamer
 from addons.upstream import install_error_answers, limit_bodies
 from addons.websockets import Conversations, Play
@@ -59,6 +59,7 @@ class Replay:
         self._running = False
         self.fast = False  # the fast path serves this proxy's connections
         self._stamping = False  # arrival times are stamped (for delays)
+        self.host_back = False  # keep_host_header is mockrec's: give the upstream its Host
 
     @property
     def mode(self) -> Mode:
@@ -95,6 +96,7 @@ class Replay:
                 or self.responder.matcher is None and mode.answers()):
             self._open()
         self.call_log.configure(s, mode.value)
+        self.host_back |= keep_client_host(opts)  # the call log keeps the client's Host
         if self._running and changed & {"on_miss", "mode"} and mode.forwards(config.on_miss):
             ensure_forwarding()
         limit_bodies(opts, s.body_limit, mode.answers())
@@ -128,10 +130,8 @@ class Replay:
         save_url(self.settings.save_url_to)
         if self.mode.answers():
             self.call_log.start()  # now, rather than on the first call
-        # A big collection is many long-lived objects; keep the garbage collector
-        # from walking them again and again while requests come in. (No collect first:
-        # it would walk them all once more, 0.1-0.2 s of start-up with 10,000 examples,
-        # to free the little that import and start-up left behind.)
+        # A big collection is many long-lived objects: the garbage collector leaves them
+        # be. (No collect first: 0.1-0.2 s of start-up with 10,000 examples, for little.)
         gc.freeze()
 
     async def done(self) -> None:
@@ -189,14 +189,17 @@ class Replay:
             if flow.request.data.path.startswith(ADMIN_PATH) and self.admin.wants(flow):
                 return self.admin.serve(flow)
             later = self._answer_safely(flow)
-        if later is not None:
-            if type(later) is faults.Faulted:
-                return faults.carry_out(flow, later, self.fault_done)
-            if type(later) is Play:
-                return self.websockets.play(flow, later, self.responder.config)
-            if type(later) is Streamed:
-                return self.streamer.play(flow, later)
-            return self._answer_later(flow, *later)
+        if later is None:
+            if self.host_back:
+                upstream_host(flow)  # unless answered: it goes upstream
+            return None
+        if type(later) is faults.Faulted:
+            return faults.carry_out(flow, later, self.fault_done)
+        if type(later) is Play:
+            return self.websockets.play(flow, later, self.responder.config)
+        if type(later) is Streamed:
+            return self.streamer.play(flow, later)
+        return self._answer_later(flow, *later)
 
     def answer(self, flow: http.HTTPFlow) -> Later:
         """Answer `flow` now (flow.response), or say with what after how many seconds,

@@ -17,7 +17,7 @@ from conftest import PNG, TEXT, RunningProxy, UpstreamServer, wait_for_entries
 
 from recorder.cli import main
 from recorder.store.collection_store import CollectionStore
-from recorder.store.history import HistoryStore
+from recorder.store.history import HistoryStore, call_log_root
 
 pytestmark = pytest.mark.mitmproxy_api  # also run against mitmproxy 12 (.ci/run)
 
@@ -349,6 +349,40 @@ def test_on_miss_forward_and_record(promoted, start_proxy, tmp_path, on_miss, re
         assert HistoryStore(data).count() == len(REQUESTS) + recorded
     finally:
         upstream.close()
+
+
+# The fast path serves pure replay; --on-miss forward (a request that goes upstream)
+# and mockrec_fast_replay=false take mitmproxy's path.
+@pytest.mark.parametrize("path", [[], ["--on-miss", "forward"],
+                                  ["--set", "mockrec_fast_replay=false", "--on-miss", "forward"]],
+                         ids=["fast", "mitmproxy-forwarding", "mitmproxy"])
+def test_the_call_log_keeps_the_host_and_url_the_client_sent(promoted, start_proxy, tmp_path,
+                                                             cli, path):
+    """Issue 28 item 5: a reverse proxy's call is logged with the client's Host and URL,
+    not the upstream's (mitmproxy rewrites Host before any hook); what goes upstream
+    still carries the upstream's Host."""
+    upstream = UpstreamServer()
+    data = tmp_path / "data"
+    shutil.copytree(promoted[0], data, ignore=shutil.ignore_patterns("calls"))  # ours only
+    try:
+        proxy = start_proxy("api", "--upstream", upstream.url, *path, data_dir=data,
+                            command="replay")
+        port = int(proxy.url.rsplit(":", 1)[1])
+        head = b"HTTP/1.1\r\nHost: shop.example:8443\r\nConnection: close\r\n\r\n"
+        assert raw_answer(port, b"GET /users/1 " + head).startswith(b"HTTP/1.1 200")
+        missed = raw_answer(port, b"GET /only-upstream-has-this?x=1 " + head)
+        if "forward" in path:
+            sent = dict(json.loads(missed.partition(b"\r\n\r\n")[2])["headers"])
+            assert sent["Host"] == upstream.url.removeprefix("http://")
+        calls = wait_for_entries(HistoryStore(data, call_log_root("api")), 2, timeout=20)
+    finally:
+        upstream.close()
+    assert len(calls) == 2, [(c.request.method, c.request.url, c.notes) for c in calls]
+    for call in calls:
+        assert call.request.url.startswith("http://shop.example:8443/"), call.request.url
+        assert ("Host", "shop.example:8443") in call.request.headers
+    shown = cli("calls", "show", str(calls[0].id), data_dir=data).stdout
+    assert "http://shop.example:8443/users/1" in shown and upstream.url not in shown, shown
 
 
 def test_on_miss_forward_with_the_upstream_down_is_a_json_502(replaying):

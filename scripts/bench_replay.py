@@ -193,43 +193,6 @@ def throughput(cmd_port: tuple[subprocess.Popen, int], args) -> float:
         stop(process)
 
 
-async def forward_load(port: int, seconds: float, connections: int, tls: bool) -> float:
-    """Requests per second through a forward proxy over `connections` keep-alive
-    connections: plain HTTP (absolute-form), or HTTPS (CONNECT, then TLS inside)."""
-    import ssl
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["http/1.1"])
-    done = 0
-    deadline = time.monotonic() + seconds
-
-    async def client(n: int) -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        target = f"http://api.test/users/{n}"
-        if tls:
-            writer.write(b"CONNECT api.test:443 HTTP/1.1\r\nHost: api.test:443\r\n\r\n")
-            await reader.readuntil(b"\r\n\r\n")
-            await writer.start_tls(context, server_hostname="api.test")
-            target = f"/users/{n}"
-        request = (f"GET {target} HTTP/1.1\r\nHost: api.test\r\n"
-                   "Accept: application/json\r\n\r\n").encode()
-        while time.monotonic() < deadline:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise SystemExit(f"unexpected answer: {head!r}")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
-            await reader.readexactly(length)
-            done += 1
-        writer.close()
-
-    started = time.monotonic()
-    await asyncio.gather(*(client(n) for n in range(connections)))
-    return done / (time.monotonic() - started)
-
-
 def forward_throughput(data_dir: Path, args, tls: bool) -> float:
     """`mockrec replay ten` as a forward proxy, plain HTTP or HTTPS through it."""
     port = free_port()
@@ -238,8 +201,10 @@ def forward_throughput(data_dir: Path, args, tls: bool) -> float:
          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port)
     try:
-        asyncio.run(forward_load(port, 1.0, args.connections, tls))
-        return asyncio.run(forward_load(port, args.seconds, args.connections, tls))
+        # bench_tls's Python client: absolute-form requests, or HTTPS through a CONNECT
+        asyncio.run(bench_tls.python_load(port, 1.0, args.connections, tls, forward=True))
+        return asyncio.run(bench_tls.python_load(port, args.seconds, args.connections, tls,
+                                                 forward=True))
     finally:
         stop(process)
 

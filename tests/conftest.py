@@ -184,11 +184,17 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-@pytest.fixture(scope="session")
-def tls_upstream(tmp_path_factory) -> Iterator[UpstreamServer]:
-    cert, key = self_signed(tmp_path_factory.mktemp("tls"))
+def server_tls(directory: Path) -> ssl.SSLContext:
+    """A TLS server context with a self-signed certificate written into `directory`."""
+    cert, key = self_signed(directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    return context
+
+
+@pytest.fixture(scope="session")
+def tls_upstream(tmp_path_factory) -> Iterator[UpstreamServer]:
+    context = server_tls(tmp_path_factory.mktemp("tls"))
     server = UpstreamServer(context)
     yield server
     server.close()
@@ -438,9 +444,7 @@ def stream_upstream() -> Iterator[StreamingServer]:
 
 @pytest.fixture(scope="session")
 def tls_stream_upstream(tmp_path_factory) -> Iterator[StreamingServer]:
-    cert, key = self_signed(tmp_path_factory.mktemp("tls-streams"))
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
+    context = server_tls(tmp_path_factory.mktemp("tls-streams"))
     server = StreamingServer(context)
     yield server
     server.close()

@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from tests.conftest import self_signed, wait_for_entries  # noqa: E402
+from tests.conftest import server_tls, wait_for_entries  # noqa: E402
 
 
 async def chat(ws) -> None:
@@ -139,10 +139,7 @@ def test_a_conversation_through_the_recording_proxy_is_as_direct_and_is_stored(
 
 @pytest.fixture
 def tls_chat_server(tmp_path):
-    cert, key = self_signed(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = ChatServer(context)
+    server = ChatServer(server_tls(tmp_path))
     yield server
     server.stop()
 
